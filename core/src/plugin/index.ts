@@ -1,0 +1,6 @@
+/** `@tandem/core/plugin`: everything a plugin author needs, and nothing of core's internals. */
+export * from './connector';
+export * from './policy';
+export * from './definition';
+export * from './errors';
+export * from './tokens';
