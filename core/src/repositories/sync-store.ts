@@ -1,0 +1,366 @@
+/**
+ * The engine's state in MongoDB: links (with their last-synced snapshot), cursors, runs, the per-person
+ * activity log and leases. Every method works in bulk (one command per page of records, never one per
+ * person) and uses only operators that both MongoDB and the embedded jongodb engine support.
+ *
+ * A snapshot lives inside its link document on purpose: link and snapshot then change in one atomic write,
+ * so after a crash they can never disagree about what was last synced.
+ */
+import { randomUUID } from 'node:crypto';
+import type { AnyBulkWriteOperation, Collection, Db, Filter } from 'mongodb';
+import type { FieldValues } from '../plugin';
+import type { ActivityEntry, Link, Run, RunCounts, RunStatus, RunTrigger } from '../sync/service';
+
+export type LinkState = 'linked' | 'creating' | 'deleted' | 'rejected';
+
+export interface LinkDoc {
+  _id: string;
+  pipelineId: string;
+  /** Absent until the person exists in Marketo. */
+  marketoId?: string;
+  /** Absent until the record exists in Dynamics. */
+  dynamicsId?: string;
+  dynamicsType: string;
+  /** Trimmed, lower-cased email: how new people are matched. */
+  email?: string;
+  state: LinkState;
+  /** The values both sides agreed on at the last sync, keyed by Marketo field name. */
+  snapshot: FieldValues;
+  dynamicsEtag?: string;
+  /** Set before a remote create is sent: which side is being created, so a retry looks it up first. */
+  createIntent?: { side: 'marketo' | 'dynamics'; at: Date; runId?: string };
+  /** The last rejected write, kept until the source changes again. */
+  rejection?: { side: 'marketo' | 'dynamics'; code: string; message: string; at: Date };
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface CursorDoc {
+  _id: string;
+  pipelineId: string;
+  system: string;
+  objectType: string;
+  value: string;
+  updatedAt: Date;
+}
+
+export interface RunDoc {
+  _id: string;
+  pipelineId: string;
+  trigger: RunTrigger;
+  status: RunStatus;
+  counts: RunCounts;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  error?: string;
+  progress?: string;
+  instanceId: string;
+  heartbeatAt: Date;
+  queuedAt: Date;
+}
+
+export interface ActivityDoc {
+  _id: string;
+  pipelineId: string;
+  at: Date;
+  type: string;
+  runId?: string;
+  marketoId?: string;
+  dynamicsId?: string;
+  dynamicsType?: string;
+  detail: string;
+}
+
+export interface LeaseDoc {
+  _id: string;
+  holder: string;
+  expiresAt: Date;
+  /** When the last cycle under this lease ended: the shared clock for "wait N minutes, sync again". */
+  lastFinishedAt?: Date;
+}
+
+const DUPLICATE_KEY = 11000;
+
+function isDuplicateKey(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === DUPLICATE_KEY;
+}
+
+export function normalizeEmail(email: unknown): string | undefined {
+  if (typeof email !== 'string') return undefined;
+  const trimmed = email.trim().toLowerCase();
+  return trimmed === '' ? undefined : trimmed;
+}
+
+export function toLink(doc: LinkDoc): Link {
+  return {
+    marketoId: doc.marketoId ?? null,
+    dynamicsId: doc.dynamicsId ?? null,
+    dynamicsType: doc.dynamicsType,
+    email: doc.email ?? null,
+    state: doc.state,
+    updatedAt: doc.updatedAt.toISOString(),
+  };
+}
+
+export function toRun(doc: RunDoc): Run {
+  return {
+    id: doc._id,
+    pipelineId: doc.pipelineId,
+    trigger: doc.trigger,
+    status: doc.status,
+    counts: doc.counts,
+    startedAt: doc.startedAt ? doc.startedAt.toISOString() : null,
+    finishedAt: doc.finishedAt ? doc.finishedAt.toISOString() : null,
+    ...(doc.error ? { error: doc.error } : {}),
+    ...(doc.progress ? { progress: doc.progress } : {}),
+  };
+}
+
+export function toActivity(doc: ActivityDoc): ActivityEntry {
+  return {
+    at: doc.at.toISOString(),
+    type: doc.type,
+    detail: doc.detail,
+    ...(doc.runId ? { runId: doc.runId } : {}),
+    ...(doc.marketoId ? { marketoId: doc.marketoId } : {}),
+    ...(doc.dynamicsId ? { dynamicsId: doc.dynamicsId } : {}),
+    ...(doc.dynamicsType ? { dynamicsType: doc.dynamicsType } : {}),
+  };
+}
+
+export class SyncStore {
+  readonly links: Collection<LinkDoc>;
+  readonly cursors: Collection<CursorDoc>;
+  readonly runs: Collection<RunDoc>;
+  readonly activity: Collection<ActivityDoc>;
+  readonly leases: Collection<LeaseDoc>;
+
+  constructor(db: Db) {
+    this.links = db.collection<LinkDoc>('links');
+    this.cursors = db.collection<CursorDoc>('cursors');
+    this.runs = db.collection<RunDoc>('runs');
+    this.activity = db.collection<ActivityDoc>('activity');
+    this.leases = db.collection<LeaseDoc>('locks');
+  }
+
+  async ensureIndexes(): Promise<void> {
+    // Partial (not sparse) unique indexes: a compound sparse index would still index documents lacking the id.
+    await this.links.createIndex(
+      { pipelineId: 1, marketoId: 1 },
+      { unique: true, name: 'marketo_link', partialFilterExpression: { marketoId: { $type: 'string' } } },
+    );
+    await this.links.createIndex(
+      { pipelineId: 1, dynamicsType: 1, dynamicsId: 1 },
+      { unique: true, name: 'dynamics_link', partialFilterExpression: { dynamicsId: { $type: 'string' } } },
+    );
+    await this.links.createIndex({ pipelineId: 1, email: 1 }, { name: 'link_email' });
+    await this.links.createIndex({ pipelineId: 1, state: 1 }, { name: 'link_state' });
+    await this.runs.createIndex({ pipelineId: 1, queuedAt: -1 }, { name: 'runs_by_pipeline' });
+    await this.runs.createIndex({ status: 1 }, { name: 'runs_by_status' });
+    await this.activity.createIndex({ pipelineId: 1, marketoId: 1, at: -1 }, { name: 'activity_marketo' });
+    await this.activity.createIndex({ pipelineId: 1, dynamicsId: 1, at: -1 }, { name: 'activity_dynamics' });
+  }
+
+  // ---- links ---------------------------------------------------------------------------------------
+
+  linksByMarketoIds(pipelineId: string, ids: readonly string[]): Promise<LinkDoc[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.links.find({ pipelineId, marketoId: { $in: [...ids] } }).toArray();
+  }
+
+  linksByDynamicsIds(pipelineId: string, dynamicsType: string, ids: readonly string[]): Promise<LinkDoc[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.links.find({ pipelineId, dynamicsType, dynamicsId: { $in: [...ids] } }).toArray();
+  }
+
+  linksByEmails(pipelineId: string, emails: readonly string[]): Promise<LinkDoc[]> {
+    if (emails.length === 0) return Promise.resolve([]);
+    return this.links.find({ pipelineId, email: { $in: [...emails] } }).toArray();
+  }
+
+  /** Links whose remote create was started but not confirmed: a crash happened between intent and result. */
+  pendingCreates(pipelineId: string): Promise<LinkDoc[]> {
+    return this.links.find({ pipelineId, state: 'creating' }).toArray();
+  }
+
+  /** Inserts new link documents; returns the ones another writer (a push, another instance) inserted first. */
+  async insertLinks(docs: LinkDoc[]): Promise<void> {
+    if (docs.length === 0) return;
+    await this.links.insertMany(docs, { ordered: true });
+  }
+
+  /** Inserts one link, or answers false when its marketo/dynamics id is already linked. */
+  async tryInsertLink(doc: LinkDoc): Promise<boolean> {
+    try {
+      await this.links.insertOne(doc);
+      return true;
+    } catch (error) {
+      if (isDuplicateKey(error)) return false;
+      throw error;
+    }
+  }
+
+  async saveLinks(updates: ReadonlyArray<{ id: string; set: Partial<LinkDoc>; unset?: Array<keyof LinkDoc> }>): Promise<void> {
+    if (updates.length === 0) return;
+    const now = new Date();
+    const ops: AnyBulkWriteOperation<LinkDoc>[] = updates.map(({ id, set, unset }) => ({
+      updateOne: {
+        filter: { _id: id },
+        update: {
+          $set: { ...set, updatedAt: now },
+          ...(unset && unset.length > 0 ? { $unset: Object.fromEntries(unset.map((k) => [k, ''])) } : {}),
+        },
+      },
+    }));
+    await this.links.bulkWrite(ops, { ordered: true });
+  }
+
+  async deleteLink(id: string): Promise<void> {
+    await this.links.deleteOne({ _id: id });
+  }
+
+  findLinks(
+    pipelineId: string,
+    query: { marketoId?: string; dynamicsId?: string; email?: string },
+    limit: number,
+  ): Promise<LinkDoc[]> {
+    const filter: Filter<LinkDoc> = { pipelineId };
+    if (query.marketoId) filter.marketoId = query.marketoId;
+    if (query.dynamicsId) filter.dynamicsId = query.dynamicsId;
+    if (query.email) filter.email = normalizeEmail(query.email) ?? query.email;
+    return this.links.find(filter).sort({ updatedAt: -1 }).limit(limit).toArray();
+  }
+
+  // ---- cursors -------------------------------------------------------------------------------------
+
+  static cursorId(pipelineId: string, system: string, objectType: string): string {
+    return `${pipelineId}|${system}|${objectType}`;
+  }
+
+  async loadCursors(pipelineId: string): Promise<Map<string, string>> {
+    const docs = await this.cursors.find({ pipelineId }).toArray();
+    return new Map(docs.map((d) => [d._id, d.value]));
+  }
+
+  async saveCursor(pipelineId: string, system: string, objectType: string, value: string): Promise<void> {
+    const _id = SyncStore.cursorId(pipelineId, system, objectType);
+    await this.cursors.updateOne(
+      { _id },
+      { $set: { pipelineId, system, objectType, value, updatedAt: new Date() } },
+      { upsert: true },
+    );
+  }
+
+  // ---- runs ----------------------------------------------------------------------------------------
+
+  async createRun(pipelineId: string, trigger: RunTrigger, instanceId: string, counts: RunCounts): Promise<RunDoc> {
+    const now = new Date();
+    const doc: RunDoc = {
+      _id: randomUUID(),
+      pipelineId,
+      trigger,
+      status: 'running',
+      counts,
+      startedAt: now,
+      finishedAt: null,
+      instanceId,
+      heartbeatAt: now,
+      queuedAt: now,
+    };
+    await this.runs.insertOne(doc);
+    return doc;
+  }
+
+  async updateRun(id: string, set: Partial<Omit<RunDoc, '_id'>>): Promise<void> {
+    await this.runs.updateOne({ _id: id }, { $set: { ...set, heartbeatAt: new Date() } });
+  }
+
+  getRun(id: string): Promise<RunDoc | null> {
+    return this.runs.findOne({ _id: id });
+  }
+
+  listRuns(pipelineId: string, limit: number): Promise<RunDoc[]> {
+    return this.runs.find({ pipelineId }).sort({ queuedAt: -1 }).limit(limit).toArray();
+  }
+
+  /** Runs whose instance stopped sending heartbeats (killed, crashed) become `interrupted`. */
+  async markInterrupted(staleBefore: Date): Promise<number> {
+    const result = await this.runs.updateMany(
+      { status: { $in: ['running', 'queued'] }, heartbeatAt: { $lt: staleBefore } },
+      { $set: { status: 'interrupted', finishedAt: new Date(), error: 'The instance running this cycle stopped before it ended.' } },
+    );
+    return result.modifiedCount;
+  }
+
+  // ---- activity ------------------------------------------------------------------------------------
+
+  async appendActivity(entries: ReadonlyArray<Omit<ActivityDoc, '_id'>>): Promise<void> {
+    if (entries.length === 0) return;
+    await this.activity.insertMany(
+      entries.map((e) => ({ ...e, _id: randomUUID() })),
+      { ordered: false },
+    );
+  }
+
+  listActivity(pipelineId: string, query: { marketoId?: string; dynamicsId?: string }, limit: number): Promise<ActivityDoc[]> {
+    const filter: Filter<ActivityDoc> = { pipelineId };
+    if (query.marketoId) filter.marketoId = query.marketoId;
+    if (query.dynamicsId) filter.dynamicsId = query.dynamicsId;
+    return this.activity.find(filter).sort({ at: -1 }).limit(limit).toArray();
+  }
+
+  // ---- leases --------------------------------------------------------------------------------------
+
+  /**
+   * Takes (or renews) the lease `name` for `ttlMs`. Fails when another holder's lease is still live, or,
+   * with `minGapMs`, when the last cycle ended less than that long ago (so several instances on one
+   * database keep to one schedule). Returns the lease document when taken.
+   */
+  async acquireLease(name: string, holder: string, ttlMs: number, minGapMs = 0): Promise<LeaseDoc | null> {
+    const now = new Date();
+    const free: Filter<LeaseDoc> = { $or: [{ holder }, { expiresAt: { $lt: now } }] };
+    const filter: Filter<LeaseDoc> =
+      minGapMs > 0
+        ? {
+            _id: name,
+            $and: [
+              free,
+              {
+                $or: [
+                  { lastFinishedAt: { $exists: false } },
+                  { lastFinishedAt: { $lte: new Date(now.getTime() - minGapMs) } },
+                ],
+              },
+            ],
+          }
+        : { _id: name, ...free };
+    try {
+      return await this.leases.findOneAndUpdate(
+        filter,
+        { $set: { holder, expiresAt: new Date(now.getTime() + ttlMs) } },
+        { upsert: true, returnDocument: 'after' },
+      );
+    } catch (error) {
+      // The upsert tried to insert a second document with the same _id: someone else holds the lease.
+      if (isDuplicateKey(error)) return null;
+      throw error;
+    }
+  }
+
+  async renewLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    const result = await this.leases.updateOne({ _id: name, holder }, { $set: { expiresAt: new Date(Date.now() + ttlMs) } });
+    return result.matchedCount === 1;
+  }
+
+  async releaseLease(name: string, holder: string, finished: boolean): Promise<void> {
+    const now = new Date();
+    await this.leases.updateOne(
+      { _id: name, holder },
+      { $set: { expiresAt: new Date(0), ...(finished ? { lastFinishedAt: now } : {}) } },
+    );
+  }
+
+  getLease(name: string): Promise<LeaseDoc | null> {
+    return this.leases.findOne({ _id: name });
+  }
+}
