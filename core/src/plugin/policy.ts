@@ -57,7 +57,7 @@ export type Policy = CollisionPolicy | RejectionPolicy;
  * The engine's rule when no collision policy is enabled: the most recent change wins. Times are parsed (not
  * compared as strings, which gets offsets and fractions wrong); a missing time loses; a tie goes to Dynamics.
  */
-export function mostRecentWins(collision: Collision): Side {
+export function mostRecentWins(collision: Pick<Collision, 'marketo' | 'dynamics'>): Side {
   const m = collision.marketo.changedAt ? Date.parse(collision.marketo.changedAt) : Number.NaN;
   const d = collision.dynamics.changedAt ? Date.parse(collision.dynamics.changedAt) : Number.NaN;
   if (Number.isNaN(m)) return 'dynamics';

@@ -25,25 +25,11 @@ export function resolveCollision(collision: Collision, settings: CollisionAuthor
   return own(object.fields, collision.marketoField) ?? object.winner;
 }
 
-function timeOf(changedAt: string | undefined): number | undefined {
-  if (changedAt === undefined) return undefined;
-  const ms = Date.parse(changedAt);
-  return Number.isNaN(ms) ? undefined : ms;
-}
-
 /**
- * "Most recent change wins", what the engine applies when `collision-authority` is disabled. Compares
- * `marketo.changedAt` with `dynamics.changedAt` as points in time (ISO 8601 strings are parsed, so time
- * zone offsets and fractional seconds compare correctly): the later one wins; a missing or unparseable
- * time loses to a present one; a tie, or both missing, goes to Dynamics.
+ * "Most recent change wins", what the engine applies when `collision-authority` is disabled. It lives in
+ * the plugin contract (the engine needs it without this plugin); re-exported here for policy authors.
  */
-export function mostRecentWins(collision: Pick<Collision, 'marketo' | 'dynamics'>): Side {
-  const marketo = timeOf(collision.marketo.changedAt);
-  const dynamics = timeOf(collision.dynamics.changedAt);
-  if (marketo === undefined) return 'dynamics';
-  if (dynamics === undefined) return 'marketo';
-  return marketo > dynamics ? 'marketo' : 'dynamics';
-}
+export { mostRecentWins } from '@tandem/core/plugin';
 
 export const collisionAuthorityPolicy: CollisionPolicy<CollisionAuthoritySettings> = {
   decisionPoint: 'collision',
