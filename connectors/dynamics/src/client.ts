@@ -1,0 +1,244 @@
+/**
+ * The Web API client: every request to Dataverse goes through `send`, which adds the OData headers and the
+ * bearer token, waits for the limiter, refreshes the token once on 401, honours 429 Retry-After (with
+ * exponential backoff and jitter when none is given), retries 5xx and network errors for idempotent requests
+ * only, and turns what Dataverse (or a proxy in front of it) answered into a `TandemError` when asked to.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request, type Agent } from 'undici';
+import type { Logger } from 'pino';
+import {
+  ConnectorAuthError,
+  ConnectorRequestError,
+  ProtocolError,
+  RetryableError,
+  TandemError,
+} from '@tandem/core/plugin';
+import type { TokenSource } from './auth';
+import type { ResolvedLimits } from './config';
+import type { RequestLimiter } from './limiter';
+import type { DynamicsMetrics } from './metrics';
+
+export interface DvResponse {
+  status: number;
+  headers: Record<string, string>;
+  text: string;
+}
+
+export interface SendOptions {
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  /** Absolute URL under the Web API, or a path relative to it (`contacts?$select=...`). */
+  url: string;
+  headers?: Record<string, string>;
+  body?: string;
+  signal?: AbortSignal;
+  /** Safe to send again after a 5xx or a network error (GETs are; a `$batch` of creates is not). */
+  idempotent?: boolean;
+}
+
+export interface DataverseError {
+  code: string;
+  message: string;
+}
+
+/** Parses `Retry-After` (seconds or an HTTP date) into milliseconds. */
+export function retryAfterMs(value: string | undefined): number | undefined {
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+/** `{"error":{"code","message"}}` from a JSON body, when there is one. */
+export function dataverseError(text: string): DataverseError | undefined {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed === 'object' && parsed !== null && 'error' in parsed) {
+      const e = (parsed as { error: unknown }).error;
+      if (typeof e === 'object' && e !== null) {
+        const { code, message } = e as { code?: unknown; message?: unknown };
+        return { code: typeof code === 'string' ? code : '', message: typeof message === 'string' ? message : '' };
+      }
+    }
+  } catch {
+    // not JSON
+  }
+  return undefined;
+}
+
+function describeBody(res: DvResponse): string {
+  const type = res.headers['content-type'] ?? 'no content type';
+  const title = /<title>([^<]*)<\/title>/i.exec(res.text)?.[1];
+  const snippet = title ?? res.text.replace(/\s+/g, ' ').slice(0, 120);
+  return `${type}${snippet ? `: "${snippet}"` : ''}`;
+}
+
+export class DataverseClient {
+  readonly apiBase: string;
+
+  constructor(
+    orgUrl: string,
+    private readonly tokens: TokenSource,
+    private readonly limiter: RequestLimiter,
+    private readonly metrics: DynamicsMetrics,
+    private readonly logger: Logger,
+    private readonly agent: Agent,
+    private readonly limits: ResolvedLimits,
+  ) {
+    this.apiBase = `${orgUrl.replace(/\/+$/, '')}/api/data/v9.2/`;
+  }
+
+  /** Resolves a relative path; refuses absolute URLs elsewhere (a stored cursor must not send our token away). */
+  resolve(url: string): string {
+    if (/^https?:\/\//i.test(url)) {
+      if (!url.startsWith(this.apiBase)) {
+        throw new TandemError(
+          'BAD_REQUEST',
+          `Refusing to call ${url.slice(0, 80)}: not this connection's Web API (${this.apiBase}).`,
+          { status: 400 },
+        );
+      }
+      return url;
+    }
+    return this.apiBase + url.replace(/^\/+/, '');
+  }
+
+  async send(options: SendOptions): Promise<DvResponse> {
+    const url = this.resolve(options.url);
+    const idempotent = options.idempotent ?? options.method === 'GET';
+    let refreshed = false;
+    let failedToken: string | undefined;
+    for (let attempt = 0; ; attempt += 1) {
+      options.signal?.throwIfAborted();
+      const token = await this.tokens.token(failedToken, options.signal);
+      failedToken = undefined;
+      let res: DvResponse;
+      try {
+        res = await this.limiter.run(() => this.once(options, url, token), options.signal);
+      } catch (error) {
+        if (options.signal?.aborted) throw error;
+        if (error instanceof TandemError) throw error;
+        // Network failure: only idempotent requests may go again (a $batch may have run).
+        if (idempotent && attempt < this.limits.maxRetries) {
+          this.metrics.retry();
+          await this.backoff(attempt, undefined, options.signal);
+          continue;
+        }
+        throw new RetryableError(`Dataverse request failed: ${(error as Error).message}`, { cause: error });
+      }
+      if (res.status === 401 && !refreshed) {
+        // An expired or revoked token: get a new one (skipping MSAL's cache) and try once more.
+        refreshed = true;
+        failedToken = token;
+        this.metrics.stats.unauthorizedRetries += 1;
+        this.logger.debug({ url }, 'dynamics: 401, refreshing the token');
+        continue;
+      }
+      if (res.status === 429) {
+        this.metrics.throttled();
+        if (attempt < this.limits.maxRetries) {
+          this.metrics.retry();
+          await this.backoff(attempt, retryAfterMs(res.headers['retry-after']), options.signal);
+          continue;
+        }
+        return res;
+      }
+      if (res.status >= 500 && idempotent && attempt < this.limits.maxRetries) {
+        this.metrics.retry();
+        await this.backoff(attempt, retryAfterMs(res.headers['retry-after']), options.signal);
+        continue;
+      }
+      return res;
+    }
+  }
+
+  private async once(options: SendOptions, url: string, token: string): Promise<DvResponse> {
+    const res = await request(url, {
+      method: options.method,
+      dispatcher: this.agent,
+      signal: options.signal,
+      headers: {
+        accept: 'application/json',
+        'odata-maxversion': '4.0',
+        'odata-version': '4.0',
+        ...(options.body !== undefined ? { 'content-type': 'application/json; charset=utf-8' } : {}),
+        ...options.headers,
+        authorization: `Bearer ${token}`,
+      },
+      body: options.body,
+    });
+    const text = await res.body.text();
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(res.headers))
+      if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+    this.metrics.request(options.method, res.statusCode);
+    return { status: res.statusCode, headers, text };
+  }
+
+  /** Waits Retry-After (plus up to 20% jitter) or an exponential backoff with jitter. */
+  private async backoff(attempt: number, hintMs: number | undefined, signal?: AbortSignal): Promise<void> {
+    const base = hintMs ?? this.limits.backoffMs * 2 ** attempt;
+    const wait = Math.min(base * (1 + Math.random() * 0.2), 5 * 60_000);
+    await sleep(wait, undefined, { signal });
+  }
+
+  /** A JSON object from a successful response, or the error the response means. */
+  async json(options: SendOptions): Promise<Record<string, unknown>> {
+    const res = await this.send(options);
+    if (res.status < 200 || res.status >= 300) throw this.toError(res, `${options.method} ${options.url}`);
+    return this.parse(res, `${options.method} ${options.url}`);
+  }
+
+  parse(res: DvResponse, what: string): Record<string, unknown> {
+    if (!/json/i.test(res.headers['content-type'] ?? '')) {
+      throw new ProtocolError(
+        `Dataverse answered ${what} with HTTP ${res.status} and a body that is not JSON (${describeBody(res)}); is a proxy in the way?`,
+        {
+          details: { status: res.status },
+        },
+      );
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(res.text);
+    } catch (error) {
+      throw new ProtocolError(
+        `Dataverse answered ${what} with malformed JSON (${res.text.length} bytes): ${(error as Error).message}`,
+        {
+          cause: error,
+          details: { status: res.status },
+        },
+      );
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new ProtocolError(`Dataverse answered ${what} with JSON that is not an object.`);
+    }
+    return parsed as Record<string, unknown>;
+  }
+
+  /** The error an unsuccessful response means. */
+  toError(res: DvResponse, what: string): TandemError {
+    const dv = dataverseError(res.text);
+    const details = { status: res.status, code: dv?.code, message: dv?.message };
+    if (!dv) {
+      return new ProtocolError(
+        `Dataverse answered ${what} with HTTP ${res.status} and no Dataverse error body (${describeBody(res)}); is a proxy in the way?`,
+        { details },
+      );
+    }
+    const text = `Dataverse ${what}: HTTP ${res.status}${dv.code ? ` ${dv.code}` : ''} ${dv.message}`;
+    const unknown = /Could not find a property named '([^']+)'/.exec(dv.message);
+    if (res.status === 400 && unknown) {
+      return new TandemError('UNKNOWN_FIELD', `Dynamics has no column '${unknown[1]}': ${dv.message}`, {
+        status: 400,
+        details: { ...details, field: unknown[1] },
+      });
+    }
+    if (res.status === 401 || res.status === 403) return new ConnectorAuthError(text, { details });
+    if (res.status === 429 || res.status >= 500) {
+      return new RetryableError(text, { retryAfterMs: retryAfterMs(res.headers['retry-after']), details });
+    }
+    return new ConnectorRequestError(text, { details });
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * The Dynamics 365 (Dataverse) connector: wiring of the pieces (auth, client, limiter, metadata, reader,
+ * writer) behind the `Connector` contract. The host's child container gives it its config, logger and metrics.
+ */
+import { inject, injectable } from 'tsyringe';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Agent } from 'undici';
+import {
+  PluginTokens,
+  type ChangePage,
+  type CheckResult,
+  type Connector,
+  type ObjectDescription,
+  type ReadOptions,
+  type RemoteRecord,
+  type WriteOp,
+  type WriteOptions,
+  type WriteResult,
+} from '@tandem/core/plugin';
+import { MsalTokenSource } from './auth';
+import { DataverseClient } from './client';
+import { authMode, DEFAULT_AUTHORITY_HOST, resolvedLimits, type DynamicsConfig } from './config';
+import { makeAgent } from './http';
+import { RequestLimiter } from './limiter';
+import { MetadataService } from './metadata';
+import { DynamicsMetrics, type DynamicsStats } from './metrics';
+import { entityInfo, OBJECT_TYPES } from './objects/entities';
+import { RecordReader } from './objects/read';
+import { RecordWriter } from './objects/write';
+
+/** Defaults for keys the host may not have filled (it validates; it need not apply defaults). */
+function normalise(config: DynamicsConfig): DynamicsConfig {
+  return {
+    ...config,
+    url: config.url.replace(/\/+$/, ''),
+    authorityHost: (config.authorityHost ?? DEFAULT_AUTHORITY_HOST).replace(/\/+$/, ''),
+    pageSize: config.pageSize ?? 5000,
+    changeTracking: config.changeTracking ?? 'auto',
+    watermarkOverlapMs: config.watermarkOverlapMs ?? 300_000,
+    batchSize: Math.min(config.batchSize ?? 1000, 1000),
+  };
+}
+
+@injectable()
+export class DynamicsConnector implements Connector {
+  readonly id = 'dynamics';
+  readonly objectTypes = OBJECT_TYPES;
+  private readonly agent: Agent;
+  private readonly metrics: DynamicsMetrics;
+  private readonly client: DataverseClient;
+  private readonly metadata: MetadataService;
+  private readonly reader: RecordReader;
+  private readonly writer: RecordWriter;
+
+  constructor(
+    @inject(PluginTokens.Config) rawConfig: DynamicsConfig,
+    @inject(PluginTokens.Logger) private readonly logger: Logger,
+    @inject(PluginTokens.Metrics) registry: Registry,
+  ) {
+    const config = normalise(rawConfig);
+    authMode(config); // fail now, with a message naming the variables, rather than at the first token request
+    const limits = resolvedLimits(config);
+    this.metrics = new DynamicsMetrics(registry);
+    this.agent = makeAgent(config.tlsCa, limits.maxConcurrent);
+    const tokens = new MsalTokenSource(config, this.agent, logger, () => this.metrics.tokenRequest());
+    const limiter = new RequestLimiter(limits.maxConcurrent, limits.requestsPerWindow, limits.windowMs);
+    this.client = new DataverseClient(config.url, tokens, limiter, this.metrics, logger, this.agent, limits);
+    this.metadata = new MetadataService(this.client, logger);
+    this.reader = new RecordReader(this.client, this.metadata, {
+      pageSize: config.pageSize,
+      changeTracking: config.changeTracking,
+      watermarkOverlapMs: config.watermarkOverlapMs,
+    });
+    this.writer = new RecordWriter(this.client, this.metrics, logger, {
+      batchSize: config.batchSize,
+      maxRounds: limits.maxRetries + 2,
+    });
+  }
+
+  async check(signal?: AbortSignal): Promise<CheckResult> {
+    try {
+      const me = await this.metadata.whoAmI(signal);
+      return {
+        ok: true,
+        identity: me.UserId,
+        message: `Connected to Dataverse as user ${me.UserId} (organization ${me.OrganizationId}).`,
+      };
+    } catch (error) {
+      this.logger.warn({ err: error }, 'dynamics: check failed');
+      return { ok: false, message: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  async describe(objectType: string, signal?: AbortSignal): Promise<ObjectDescription> {
+    // An explicit describe reads fresh metadata (field security may have changed) and refreshes the cache.
+    return this.metadata.describe(entityInfo(objectType), signal, true);
+  }
+
+  async *readChanges(objectType: string, cursor: string | null, options: ReadOptions): AsyncIterable<ChangePage> {
+    yield* this.reader.readChanges(entityInfo(objectType), cursor, options);
+  }
+
+  async get(objectType: string, ids: readonly string[], options: ReadOptions): Promise<RemoteRecord[]> {
+    return this.reader.get(entityInfo(objectType), ids, options);
+  }
+
+  async findByEmail(objectType: string, emails: readonly string[], options: ReadOptions): Promise<RemoteRecord[]> {
+    return this.reader.findByEmail(entityInfo(objectType), emails, options);
+  }
+
+  async write(objectType: string, ops: readonly WriteOp[], options?: WriteOptions): Promise<WriteResult[]> {
+    return this.writer.write(entityInfo(objectType), ops, options?.signal);
+  }
+
+  stats(): DynamicsStats {
+    return { ...this.metrics.stats };
+  }
+
+  /** Closes the connection pool (the plugin's shutdown calls it). */
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}

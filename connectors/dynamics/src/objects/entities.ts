@@ -1,0 +1,61 @@
+/** The Dataverse tables Tandem syncs and how the connector addresses them. */
+import { TandemError } from '@tandem/core/plugin';
+
+export interface EntityInfo {
+  objectType: 'contact' | 'lead';
+  logicalName: string;
+  entitySet: string;
+  idField: string;
+  emailField: string;
+}
+
+export const ENTITY_INFO: Record<'contact' | 'lead', EntityInfo> = {
+  contact: {
+    objectType: 'contact',
+    logicalName: 'contact',
+    entitySet: 'contacts',
+    idField: 'contactid',
+    emailField: 'emailaddress1',
+  },
+  lead: { objectType: 'lead', logicalName: 'lead', entitySet: 'leads', idField: 'leadid', emailField: 'emailaddress1' },
+};
+
+export const OBJECT_TYPES = ['contact', 'lead'] as const;
+
+export function entityInfo(objectType: string): EntityInfo {
+  if (objectType === 'contact' || objectType === 'lead') return ENTITY_INFO[objectType];
+  throw new TandemError('BAD_REQUEST', `Dynamics has no object type '${objectType}' (expected contact or lead).`, {
+    status: 400,
+  });
+}
+
+export const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** An OData string literal: single quotes doubled. */
+export function odataString(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+/** Splits items into chunks whose encoded filter stays under `maxChars` (GET URLs must stay short). */
+export function chunkByLength<T>(
+  items: readonly T[],
+  size: (item: T) => number,
+  maxChars: number,
+  maxItems: number,
+): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let length = 0;
+  for (const item of items) {
+    const n = size(item);
+    if (current.length > 0 && (length + n > maxChars || current.length >= maxItems)) {
+      chunks.push(current);
+      current = [];
+      length = 0;
+    }
+    current.push(item);
+    length += n;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}

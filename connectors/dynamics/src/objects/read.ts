@@ -1,0 +1,323 @@
+/**
+ * Reading contacts and leads: `$select` of the requested (readable) columns, paging with
+ * `Prefer: odata.maxpagesize` and `@odata.nextLink`, incremental reads by change tracking (delta links,
+ * `$deletedEntity`) or, where a table is not tracked, by a `modifiedon` watermark re-read with an overlap
+ * (clock skew and same-second writes lose nothing; the engine compares re-read records with its snapshot).
+ *
+ * The cursor is opaque JSON: `{v:1, mode:'delta', link}` (a nextLink while paging, then the deltaLink) or
+ * `{v:1, mode:'watermark', since, next?, hi?}`. Each page's cursor resumes right after that page.
+ */
+import {
+  CursorExpiredError,
+  ProtocolError,
+  TandemError,
+  type ChangePage,
+  type FieldValue,
+  type FieldValues,
+  type ReadOptions,
+  type RemoteRecord,
+} from '@tandem/core/plugin';
+import type { DataverseClient } from '../client';
+import type { MetadataService } from '../metadata';
+import { chunkByLength, GUID, odataString, type EntityInfo } from './entities';
+
+export interface ReaderSettings {
+  pageSize: number;
+  changeTracking: 'auto' | 'on' | 'off';
+  watermarkOverlapMs: number;
+}
+
+type Cursor =
+  | { v: 1; mode: 'delta'; link: string; phase: 'initial' | 'incremental' }
+  | {
+      v: 1;
+      mode: 'watermark';
+      since: string | null;
+      next?: string;
+      hi?: string | null;
+      phase: 'initial' | 'incremental';
+    };
+
+interface Plan {
+  select: string[];
+  /** Requested fields this user may read; the others stay out of `fields` (unknown, never blank). */
+  readable: string[];
+}
+
+function parseCursor(cursor: string | null): Cursor | null {
+  if (cursor === null || cursor === '') return null;
+  try {
+    const c = JSON.parse(cursor) as Partial<Cursor> & { v?: unknown };
+    if (c.v === 1 && c.mode === 'delta' && typeof c.link === 'string') return c as Cursor;
+    if (c.v === 1 && c.mode === 'watermark' && (c.since === null || typeof c.since === 'string')) return c as Cursor;
+  } catch {
+    // fall through
+  }
+  throw new TandemError('BAD_REQUEST', 'Not a Dynamics cursor (expected the JSON this connector stores).', {
+    status: 400,
+  });
+}
+
+function toValue(v: unknown): FieldValue {
+  if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
+  return v === undefined ? null : JSON.stringify(v);
+}
+
+function later(a: string | null | undefined, b: unknown): string | null {
+  if (typeof b !== 'string' || Number.isNaN(Date.parse(b))) return a ?? null;
+  if (!a) return b;
+  return Date.parse(b) > Date.parse(a) ? b : a;
+}
+
+/** `2024-01-01T00:00:00Z`: the unquoted DateTimeOffset literal of `$filter`. */
+function isoSeconds(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+export class RecordReader {
+  constructor(
+    private readonly client: DataverseClient,
+    private readonly metadata: MetadataService,
+    private readonly settings: ReaderSettings,
+  ) {}
+
+  /** Checks requested fields against the metadata: unknown → UNKNOWN_FIELD; unreadable → left out. */
+  async plan(entity: EntityInfo, fields: readonly string[], signal?: AbortSignal): Promise<Plan> {
+    const description = await this.metadata.describe(entity, signal);
+    const byName = new Map(description.fields.map((f) => [f.name, f]));
+    const unknown = fields.filter((f) => !byName.has(f));
+    if (unknown.length > 0) {
+      throw new TandemError(
+        'UNKNOWN_FIELD',
+        `Dynamics ${entity.logicalName} has no column ${unknown.map((f) => `'${f}'`).join(', ')}.`,
+        {
+          status: 400,
+          details: { objectType: entity.objectType, fields: unknown },
+        },
+      );
+    }
+    const readable = [...new Set(fields)].filter((f) => byName.get(f)?.readable);
+    const select = [...new Set([entity.idField, 'modifiedon', ...readable])];
+    return { select, readable };
+  }
+
+  toRecord(entity: EntityInfo, row: Record<string, unknown>, plan: Plan): RemoteRecord {
+    const id = row[entity.idField];
+    if (typeof id !== 'string')
+      throw new ProtocolError(`Dataverse returned a ${entity.logicalName} without ${entity.idField}.`);
+    const fields: FieldValues = {};
+    for (const f of plan.readable) if (f in row) fields[f] = toValue(row[f]);
+    const record: RemoteRecord = { id, fields };
+    if (typeof row['@odata.etag'] === 'string') record.etag = row['@odata.etag'];
+    if (typeof row.modifiedon === 'string') record.modifiedAt = row.modifiedon;
+    return record;
+  }
+
+  private rows(page: Record<string, unknown>): Array<Record<string, unknown>> {
+    if (!Array.isArray(page.value)) throw new ProtocolError('Dataverse returned a collection without a "value" array.');
+    return page.value.filter((r): r is Record<string, unknown> => typeof r === 'object' && r !== null);
+  }
+
+  /** Rewrites `$select` of a stored link so that a changed field list takes effect without a full reload. */
+  private withSelect(link: string, select: string[]): string {
+    const url = new URL(this.client.resolve(link));
+    if (url.searchParams.has('$select')) url.searchParams.set('$select', select.join(','));
+    return url.toString().replace(/\+/g, '%20');
+  }
+
+  async *readChanges(entity: EntityInfo, cursor: string | null, options: ReadOptions): AsyncGenerator<ChangePage> {
+    const plan = await this.plan(entity, options.fields, options.signal);
+    let state = parseCursor(cursor);
+    if (!state) {
+      const tracked =
+        this.settings.changeTracking === 'on' ||
+        (this.settings.changeTracking === 'auto' &&
+          (await this.metadata.changeTrackingEnabled(entity, options.signal)));
+      const first = `${entity.entitySet}?$select=${plan.select.join(',')}`;
+      state = tracked
+        ? { v: 1, mode: 'delta', link: first, phase: 'initial' }
+        : { v: 1, mode: 'watermark', since: null, phase: 'initial' };
+    }
+    if (state.mode === 'delta') yield* this.readDelta(entity, state, plan, options.signal);
+    else yield* this.readWatermark(entity, state, plan, options.signal);
+  }
+
+  private async *readDelta(
+    entity: EntityInfo,
+    start: Extract<Cursor, { mode: 'delta' }>,
+    plan: Plan,
+    signal?: AbortSignal,
+  ): AsyncGenerator<ChangePage> {
+    let link = this.withSelect(start.link, plan.select);
+    const phase = start.phase;
+    let soFar = 0;
+    for (;;) {
+      const res = await this.client.send({
+        method: 'GET',
+        url: link,
+        headers: { prefer: `odata.track-changes,odata.maxpagesize=${this.settings.pageSize}` },
+        signal,
+      });
+      if (res.status !== 200) {
+        const error = this.client.toError(res, `GET ${entity.entitySet} (change tracking)`);
+        if (res.status === 400 && phase === 'incremental' && /token|expired/i.test(error.message)) {
+          throw new CursorExpiredError(
+            `The Dynamics ${entity.logicalName} delta token is no longer accepted; a full read is needed. ${error.message}`,
+            { cause: error },
+          );
+        }
+        throw error;
+      }
+      const page = this.client.parse(res, `GET ${entity.entitySet}`);
+      const records: RemoteRecord[] = [];
+      const deletedIds: string[] = [];
+      for (const row of this.rows(page)) {
+        const context = typeof row['@odata.context'] === 'string' ? row['@odata.context'] : '';
+        if (context.endsWith('/$deletedEntity') || row.reason === 'deleted') {
+          if (typeof row.id === 'string') deletedIds.push(row.id);
+          continue;
+        }
+        records.push(this.toRecord(entity, row, plan));
+      }
+      soFar += records.length;
+      const next = page['@odata.nextLink'];
+      const delta = page['@odata.deltaLink'];
+      if (typeof next === 'string') {
+        link = next;
+        yield {
+          records,
+          deletedIds,
+          cursor: JSON.stringify({ v: 1, mode: 'delta', link: next, phase }),
+          done: false,
+          progress: { phase, recordsSoFar: soFar },
+        };
+        continue;
+      }
+      if (typeof delta !== 'string')
+        throw new ProtocolError('Dataverse change tracking returned neither @odata.nextLink nor @odata.deltaLink.');
+      yield {
+        records,
+        deletedIds,
+        cursor: JSON.stringify({ v: 1, mode: 'delta', link: delta, phase: 'incremental' }),
+        done: true,
+        progress: { phase, recordsSoFar: soFar },
+      };
+      return;
+    }
+  }
+
+  private async *readWatermark(
+    entity: EntityInfo,
+    start: Extract<Cursor, { mode: 'watermark' }>,
+    plan: Plan,
+    signal?: AbortSignal,
+  ): AsyncGenerator<ChangePage> {
+    const since = start.since;
+    let hi = start.hi ?? null;
+    let link = start.next ? this.withSelect(start.next, plan.select) : undefined;
+    if (!link) {
+      const params = [
+        `$select=${plan.select.join(',')}`,
+        `$orderby=${encodeURIComponent(`modifiedon asc,${entity.idField} asc`)}`,
+      ];
+      if (since) {
+        // Start `overlap` before the last modifiedon seen: same-second writes and clock skew lose nothing.
+        const from = isoSeconds(Date.parse(since) - this.settings.watermarkOverlapMs);
+        params.push(`$filter=${encodeURIComponent(`modifiedon ge ${from}`)}`);
+      }
+      link = `${entity.entitySet}?${params.join('&')}`;
+    }
+    const phase = start.phase;
+    let soFar = 0;
+    for (;;) {
+      const page = await this.client.json({
+        method: 'GET',
+        url: link,
+        headers: { prefer: `odata.maxpagesize=${this.settings.pageSize}` },
+        signal,
+      });
+      const records = this.rows(page).map((row) => {
+        hi = later(hi, row.modifiedon);
+        return this.toRecord(entity, row, plan);
+      });
+      soFar += records.length;
+      const next = page['@odata.nextLink'];
+      if (typeof next === 'string') {
+        link = next;
+        yield {
+          records,
+          deletedIds: [],
+          cursor: JSON.stringify({ v: 1, mode: 'watermark', since, next, hi, phase }),
+          done: false,
+          progress: { phase, recordsSoFar: soFar },
+        };
+        continue;
+      }
+      yield {
+        records,
+        deletedIds: [],
+        cursor: JSON.stringify({ v: 1, mode: 'watermark', since: hi ?? since, phase: 'incremental' }),
+        done: true,
+        progress: { phase, recordsSoFar: soFar },
+      };
+      return;
+    }
+  }
+
+  /** All pages of a filtered query. */
+  private async query(entity: EntityInfo, plan: Plan, filter: string, signal?: AbortSignal): Promise<RemoteRecord[]> {
+    const out: RemoteRecord[] = [];
+    let link: string | undefined =
+      `${entity.entitySet}?$select=${plan.select.join(',')}&$filter=${encodeURIComponent(filter)}`;
+    while (link) {
+      const page = await this.client.json({
+        method: 'GET',
+        url: link,
+        headers: { prefer: `odata.maxpagesize=${this.settings.pageSize}` },
+        signal,
+      });
+      for (const row of this.rows(page)) out.push(this.toRecord(entity, row, plan));
+      link = typeof page['@odata.nextLink'] === 'string' ? page['@odata.nextLink'] : undefined;
+    }
+    return out;
+  }
+
+  async get(entity: EntityInfo, ids: readonly string[], options: ReadOptions): Promise<RemoteRecord[]> {
+    // Ids that are not GUIDs cannot exist; leaving them out also keeps them out of the filter.
+    const wanted = [...new Set(ids.filter((id) => GUID.test(id)).map((id) => id.toLowerCase()))];
+    if (wanted.length === 0) return [];
+    const plan = await this.plan(entity, options.fields, options.signal);
+    const out: RemoteRecord[] = [];
+    for (const chunk of chunkByLength(wanted, () => 60, 1800, 30)) {
+      out.push(
+        ...(await this.query(
+          entity,
+          plan,
+          chunk.map((id) => `${entity.idField} eq ${id}`).join(' or '),
+          options.signal,
+        )),
+      );
+    }
+    return out;
+  }
+
+  async findByEmail(entity: EntityInfo, emails: readonly string[], options: ReadOptions): Promise<RemoteRecord[]> {
+    const wanted = [
+      ...new Map(
+        emails
+          .map((e) => e.trim())
+          .filter(Boolean)
+          .map((e) => [e.toLowerCase(), e]),
+      ).values(),
+    ];
+    if (wanted.length === 0) return [];
+    const plan = await this.plan(entity, options.fields, options.signal);
+    const out: RemoteRecord[] = [];
+    // Dataverse compares strings case-insensitively; quotes are doubled and the filter is URL-encoded.
+    const clause = (e: string) => `${entity.emailField} eq ${odataString(e)}`;
+    for (const chunk of chunkByLength(wanted, (e) => encodeURIComponent(clause(e)).length + 8, 1800, 50)) {
+      out.push(...(await this.query(entity, plan, chunk.map(clause).join(' or '), options.signal)));
+    }
+    return out;
+  }
+}

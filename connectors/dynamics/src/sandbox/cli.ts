@@ -1,0 +1,30 @@
+/**
+ * Runs the sandbox in its own process (benchmarks, demos):
+ * `node connectors/dynamics/dist/src/sandbox/cli.js --port 0 [--seed] [--host 127.0.0.1]`.
+ * Prints one JSON line `{ url, config }`; the config's `tlsCa` is the sandbox's certificate.
+ */
+import { sandboxConfig } from '../config';
+import { DataverseSandbox } from './server';
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+async function main(): Promise<void> {
+  const sandbox = new DataverseSandbox({
+    host: arg('host') ?? '127.0.0.1',
+    port: Number(arg('port') ?? 0),
+    seed: process.argv.includes('--seed'),
+  });
+  const started = await sandbox.start();
+  process.stdout.write(`${JSON.stringify({ url: started.url, config: sandboxConfig(started) })}\n`);
+  const stop = () => void started.close().then(() => process.exit(0));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

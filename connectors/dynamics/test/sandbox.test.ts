@@ -1,0 +1,359 @@
+/**
+ * The sandbox against the documented shapes (reference Part 2): Entra token endpoint and errors, WhoAmI,
+ * queries and paging, change tracking, writes and concurrency, `$batch`, metadata and column security,
+ * service protection, control routes and the CLI.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startHarness, type Harness } from './helpers';
+
+const API = '/api/data/v9.2';
+
+describe('dataverse sandbox', () => {
+  let h: Harness;
+  let auth: Record<string, string>;
+  before(async () => {
+    h = await startHarness({ seed: true });
+    auth = { authorization: `Bearer ${await h.token()}`, accept: 'application/json' };
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  const json = (text: string) => JSON.parse(text) as Record<string, unknown>;
+  const get = (path: string, headers: Record<string, string> = {}) =>
+    h.http('GET', `${API}/${path}`, { headers: { ...auth, ...headers } });
+
+  describe('Entra ID', () => {
+    const form = (fields: Record<string, string>) => ({
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(fields).toString(),
+    });
+
+    test('client credentials: {token_type, expires_in, access_token}', async () => {
+      const r = await h.http(
+        'POST',
+        `/${h.started.tenantId}/oauth2/v2.0/token`,
+        form({
+          grant_type: 'client_credentials',
+          client_id: h.started.clientId,
+          client_secret: h.started.clientSecret,
+          scope: `${h.started.url}/.default`,
+        }),
+      );
+      assert.equal(r.status, 200);
+      const body = json(r.text);
+      assert.equal(body.token_type, 'Bearer');
+      assert.equal(body.expires_in, 3599);
+      assert.equal(typeof body.access_token, 'string');
+      assert.equal(String(body.access_token).split('.').length, 3);
+    });
+
+    test('documented error bodies: invalid_client, invalid_scope, invalid_grant', async () => {
+      const base = {
+        client_id: h.started.clientId,
+        client_secret: h.started.clientSecret,
+        scope: `${h.started.url}/.default`,
+      };
+      const bad = await h.http(
+        'POST',
+        `/${h.started.tenantId}/oauth2/v2.0/token`,
+        form({ ...base, grant_type: 'client_credentials', client_secret: 'nope' }),
+      );
+      assert.equal(bad.status, 401);
+      const e = json(bad.text);
+      assert.equal(e.error, 'invalid_client');
+      assert.deepEqual(e.error_codes, [7000215]);
+      for (const k of ['error_description', 'timestamp', 'trace_id', 'correlation_id'])
+        assert.equal(typeof e[k], 'string', k);
+      const scope = await h.http(
+        'POST',
+        `/${h.started.tenantId}/oauth2/v2.0/token`,
+        form({ ...base, grant_type: 'client_credentials', scope: 'https://other/.default' }),
+      );
+      assert.deepEqual([scope.status, json(scope.text).error], [400, 'invalid_scope']);
+      const ropc = await h.http(
+        'POST',
+        `/${h.started.tenantId}/oauth2/v2.0/token`,
+        form({ ...base, grant_type: 'password', username: h.started.username, password: 'wrong' }),
+      );
+      assert.deepEqual([ropc.status, json(ropc.text).error], [400, 'invalid_grant']);
+    });
+
+    test('OpenID discovery document names the token endpoint', async () => {
+      const r = await h.http('GET', `/${h.started.tenantId}/v2.0/.well-known/openid-configuration`);
+      assert.equal(json(r.text).token_endpoint, `${h.started.url}/${h.started.tenantId}/oauth2/v2.0/token`);
+    });
+  });
+
+  describe('Web API', () => {
+    test('401 without a token; WhoAmI shape', async () => {
+      const anon = await h.http('GET', `${API}/WhoAmI`);
+      assert.equal(anon.status, 401);
+      assert.match(anon.headers['www-authenticate'] ?? '', /^Bearer authorization_uri=/);
+      const r = await get('WhoAmI()');
+      const body = json(r.text);
+      assert.match(String(body['@odata.context']), /\$metadata#Microsoft\.Dynamics\.CRM\.WhoAmIResponse$/);
+      assert.equal(body.UserId, h.sandbox.store.users.app.id);
+      assert.equal(typeof body.BusinessUnitId, 'string');
+      assert.equal(typeof body.OrganizationId, 'string');
+    });
+
+    test('query: $select, etag, primary key, paging with maxpagesize and $skiptoken', async () => {
+      const r = await get('contacts?$select=firstname,emailaddress1', { prefer: 'odata.maxpagesize=25' });
+      assert.equal(r.status, 200);
+      assert.equal(r.headers['preference-applied'], 'odata.maxpagesize=25');
+      const page = json(r.text);
+      assert.match(String(page['@odata.context']), /\$metadata#contacts\(firstname,emailaddress1\)$/);
+      const value = page.value as Array<Record<string, unknown>>;
+      assert.equal(value.length, 25);
+      assert.match(String(value[0]?.['@odata.etag']), /^W\/"\d+"$/);
+      assert.deepEqual(Object.keys(value[0] ?? {}).sort(), ['@odata.etag', 'contactid', 'emailaddress1', 'firstname']);
+      const next = String(page['@odata.nextLink']);
+      assert.ok(next.startsWith(`${h.started.url}${API}/contacts?`));
+      assert.match(decodeURIComponent(next), /\$skiptoken=<cookie pagenumber="2" pagingcookie="/);
+      const r2 = await h.http('GET', next.slice(h.started.url.length), {
+        headers: { ...auth, prefer: 'odata.maxpagesize=25' },
+      });
+      const ids2 = (json(r2.text).value as Array<Record<string, unknown>>).map((v) => v.contactid);
+      assert.equal(ids2.length, 25);
+      assert.ok(!ids2.includes(value[0]?.contactid));
+    });
+
+    test('$filter with eq/or and quotes, case-insensitive; $orderby; $top; unknown column → 400 0x0', async () => {
+      const [a, b] = h.sandbox.list('contact');
+      assert.ok(a && b);
+      const email = String(a.values.emailaddress1).toUpperCase();
+      const filter = encodeURIComponent(`emailaddress1 eq '${email}' or contactid eq ${b.id}`);
+      const r = await get(`contacts?$select=lastname&$filter=${filter}&$orderby=lastname desc`);
+      assert.equal((json(r.text).value as unknown[]).length, 2);
+      const top = await get('contacts?$select=lastname&$top=3');
+      assert.equal((json(top.text).value as unknown[]).length, 3);
+      const bad = await get('contacts?$select=firstname,nope');
+      assert.equal(bad.status, 400);
+      assert.deepEqual(json(bad.text).error, {
+        code: '0x0',
+        message: "Could not find a property named 'nope' on type 'Microsoft.Dynamics.CRM.contact'.",
+      });
+      const segment = await get('Contacts');
+      assert.deepEqual([segment.status, (json(segment.text).error as { code: string }).code], [404, '0x8006088a']);
+    });
+
+    test('change tracking: deltaLink with $deltatoken, $delta context, $deletedEntity, $filter refused', async () => {
+      const first = await get('leads?$select=lastname', { prefer: 'odata.track-changes' });
+      assert.match(first.headers['preference-applied'] ?? '', /odata\.track-changes/);
+      const deltaLink = String(json(first.text)['@odata.deltaLink']);
+      assert.match(decodeURIComponent(deltaLink), /\$deltatoken=\d+!\d\d\/\d\d\/\d{4} \d\d:\d\d:\d\d$/);
+      const victim = h.sandbox.list('lead')[0];
+      assert.ok(victim);
+      h.sandbox.deleteRecord('lead', victim.id);
+      const delta = json(
+        (
+          await h.http('GET', deltaLink.slice(h.started.url.length), {
+            headers: { ...auth, prefer: 'odata.track-changes' },
+          })
+        ).text,
+      );
+      assert.match(String(delta['@odata.context']), /\/\$delta$/);
+      assert.deepEqual(delta.value, [
+        { '@odata.context': `${h.started.url}${API}/$metadata#leads/$deletedEntity`, id: victim.id, reason: 'deleted' },
+      ]);
+      const refused = await get(`leads?$select=lastname&$filter=${encodeURIComponent("lastname eq 'x'")}`, {
+        prefer: 'odata.track-changes',
+      });
+      assert.equal(refused.status, 400);
+      assert.match(
+        String((json(refused.text).error as { message: string }).message),
+        /isn't supported when Change Tracking is enabled/,
+      );
+    });
+
+    test('create 204 + OData-EntityId, 201 with return=representation; update If-Match; 412; 404', async () => {
+      const headers = { ...auth, 'content-type': 'application/json' };
+      const created = await h.http('POST', `${API}/contacts`, {
+        headers,
+        body: JSON.stringify({ lastname: 'Shape', versionnumber: 5 }),
+      });
+      assert.equal(created.status, 204);
+      const id = /contacts\(([0-9a-f-]{36})\)$/.exec(created.headers['odata-entityid'] ?? '')?.[1];
+      assert.ok(id);
+      assert.notEqual(h.sandbox.get('contact', id)?.values.versionnumber, 5, 'read-only columns are silently ignored');
+      const rep = await h.http('POST', `${API}/contacts?$select=lastname`, {
+        headers: { ...headers, prefer: 'return=representation' },
+        body: JSON.stringify({ lastname: 'Rep' }),
+      });
+      assert.equal(rep.status, 201);
+      assert.match(String(json(rep.text)['@odata.etag']), /^W\/"\d+"$/);
+      const etag = h.sandbox.get('contact', id)?.etag ?? '';
+      const ok = await h.http('PATCH', `${API}/contacts(${id})`, {
+        headers: { ...headers, 'if-match': etag },
+        body: JSON.stringify({ jobtitle: 'A' }),
+      });
+      assert.equal(ok.status, 204);
+      const stale = await h.http('PATCH', `${API}/contacts(${id})`, {
+        headers: { ...headers, 'if-match': etag },
+        body: JSON.stringify({ jobtitle: 'B' }),
+      });
+      assert.equal(stale.status, 412);
+      assert.match(String((json(stale.text).error as { message: string }).message), /doesn't match the RowVersion/);
+      const missing = await h.http('PATCH', `${API}/contacts(00000000-0000-4000-8000-000000000001)`, {
+        headers: { ...headers, 'if-match': '*' },
+        body: '{}',
+      });
+      assert.equal(missing.status, 404);
+      assert.match(missing.text, /Does Not Exist/);
+      const long = await h.http('POST', `${API}/contacts`, {
+        headers,
+        body: JSON.stringify({ emailaddress1: `${'a'.repeat(95)}@x.com` }),
+      });
+      assert.deepEqual(json(long.text).error, {
+        code: '0x80044331',
+        message:
+          "A validation error occurred. The length of the 'emailaddress1' attribute of the 'contact' entity exceeded the maximum allowed length of '100'.",
+      });
+      const secured = await h.http('POST', `${API}/contacts`, {
+        headers,
+        body: JSON.stringify({ lastname: 'S', mkt_leadscore: 3 }),
+      });
+      assert.equal(secured.status, 403);
+    });
+
+    test('$batch: continue-on-error, stop at first failure without it, atomic change sets', async () => {
+      const part = (n: number, body: unknown) =>
+        `--b\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nContent-ID: ${n}\r\n\r\nPOST ${h.started.url}${API}/contacts HTTP/1.1\r\nContent-Type: application/json; type=entry\r\n\r\n${JSON.stringify(body)}\r\n`;
+      const body = `${part(1, { lastname: 'B1' })}${part(2, { lastname: 'x'.repeat(60) })}${part(3, { lastname: 'B3' })}--b--\r\n`;
+      const headers = { ...auth, 'content-type': 'multipart/mixed; boundary=b' };
+      const coe = await h.http('POST', `${API}/$batch`, {
+        headers: { ...headers, prefer: 'odata.continue-on-error' },
+        body,
+      });
+      assert.equal(coe.status, 200);
+      assert.match(coe.headers['content-type'] ?? '', /^multipart\/mixed; boundary=batchresponse_/);
+      assert.deepEqual(
+        [...coe.text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => m[1]),
+        ['204', '400', '204'],
+      );
+      const stop = await h.http('POST', `${API}/$batch`, { headers, body });
+      assert.equal(stop.status, 400);
+      assert.deepEqual(
+        [...stop.text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => m[1]),
+        ['400'],
+      );
+      const count = h.sandbox.list('contact').length;
+      const cs = `--b\r\nContent-Type: multipart/mixed; boundary=cs\r\n\r\n${part(1, { lastname: 'CS1' }).replace('--b', '--cs')}${part(2, { lastname: 'x'.repeat(60) }).replace('--b', '--cs')}--cs--\r\n--b--\r\n`;
+      const atomic = await h.http('POST', `${API}/$batch`, { headers, body: cs });
+      assert.equal(atomic.status, 400);
+      assert.equal(h.sandbox.list('contact').length, count, 'the change set was rolled back');
+    });
+
+    test('metadata: ChangeTrackingEnabled, attributes, StringAttributeMetadata, RetrievePrincipalAttributePrivileges', async () => {
+      const tracked = json(
+        (
+          await get(
+            `EntityDefinitions?$select=LogicalName&$filter=${encodeURIComponent('ChangeTrackingEnabled eq true')}`,
+          )
+        ).text,
+      );
+      assert.deepEqual((tracked.value as Array<{ LogicalName: string }>).map((e) => e.LogicalName).sort(), [
+        'contact',
+        'lead',
+      ]);
+      const attrs = json(
+        (
+          await get(
+            "EntityDefinitions(LogicalName='contact')/Attributes?$select=LogicalName,IsSecured,IsValidForUpdate",
+          )
+        ).text,
+      );
+      const score = (attrs.value as Array<Record<string, unknown>>).find((a) => a.LogicalName === 'mkt_leadscore');
+      assert.equal(score?.IsSecured, true);
+      assert.equal(typeof score?.MetadataId, 'string');
+      const strings = json(
+        (
+          await get(
+            "EntityDefinitions(LogicalName='lead')/Attributes/Microsoft.Dynamics.CRM.StringAttributeMetadata?$select=LogicalName,MaxLength",
+          )
+        ).text,
+      );
+      assert.equal(
+        (strings.value as Array<Record<string, unknown>>).find((a) => a.LogicalName === 'lastname')?.MaxLength,
+        50,
+      );
+      h.sandbox.setFieldSecurity('app', 'lead', 'mkt_leadscore', { read: true, create: false, update: true });
+      const privs = json(
+        (
+          await get(
+            `systemusers(${h.sandbox.store.users.app.id})/Microsoft.Dynamics.CRM.RetrievePrincipalAttributePrivileges()`,
+          )
+        ).text,
+      );
+      const leadScore = h.sandbox.store.def('lead').columns.find((c) => c.name === 'mkt_leadscore');
+      assert.deepEqual(privs.AttributePrivileges, [
+        { AttributeId: leadScore?.metadataId, CanCreate: 0, CanRead: 4, CanUpdate: 4 },
+      ]);
+      h.sandbox.setFieldSecurity('app', 'lead', 'mkt_leadscore', { read: false, create: false, update: false });
+    });
+
+    test('service protection: 429 with Retry-After over the request limit', async () => {
+      h.sandbox.setLimits({ requestsPerWindow: 2, windowMs: 60_000 });
+      try {
+        await get('WhoAmI');
+        await get('WhoAmI');
+        const r = await get('WhoAmI');
+        assert.equal(r.status, 429);
+        assert.equal(Number.isInteger(Number(r.headers['retry-after'])), true);
+        assert.equal((json(r.text).error as { code: string }).code, '0x80072322');
+      } finally {
+        h.sandbox.setLimits({ requestsPerWindow: 6000, windowMs: 300_000 });
+      }
+    });
+  });
+
+  test('control routes for another process', async () => {
+    const created = json(
+      (
+        await h.http('POST', '/__sandbox/records/contact', {
+          body: JSON.stringify({ lastname: 'Ctl' }),
+          headers: { 'content-type': 'application/json' },
+        })
+      ).text,
+    );
+    assert.equal(typeof created.id, 'string');
+    const edited = json(
+      (
+        await h.http('PATCH', `/__sandbox/records/contact/${String(created.id)}`, {
+          body: JSON.stringify({ jobtitle: 'Ops' }),
+          headers: { 'content-type': 'application/json' },
+        })
+      ).text,
+    );
+    assert.equal((edited.values as Record<string, unknown>).jobtitle, 'Ops');
+    const counters = json((await h.http('GET', '/__sandbox/counters')).text);
+    for (const k of ['requests', 'tokenRequests', 'batches', 'operations', 'throttled'])
+      assert.equal(typeof counters[k], 'number', k);
+  });
+
+  test('cli prints one JSON line with url and config', async () => {
+    const child = spawn(
+      process.execPath,
+      [join(__dirname, '..', 'src', 'sandbox', 'cli.js'), '--port', '0', '--seed'],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      const [chunk] = (await once(child.stdout, 'data')) as [Buffer];
+      const line = JSON.parse(chunk.toString('utf8').split('\n')[0] ?? '') as {
+        url: string;
+        config: Record<string, unknown>;
+      };
+      assert.match(line.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+      assert.equal(line.config.url, line.url);
+      assert.match(String(line.config.tlsCa), /BEGIN CERTIFICATE/);
+    } finally {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
+  });
+});
