@@ -26,7 +26,11 @@ export class TandemError extends Error {
   readonly status: number;
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(code: ErrorCode, message: string, options: { status?: number; cause?: unknown; details?: Record<string, unknown> } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { status?: number; cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -38,7 +42,10 @@ export class TandemError extends Error {
 /** A failure worth retrying later (throttling, timeouts, 5xx). `retryAfterMs` is the server's hint, if any. */
 export class RetryableError extends TandemError {
   readonly retryAfterMs: number | undefined;
-  constructor(message: string, options: { retryAfterMs?: number; cause?: unknown; details?: Record<string, unknown> } = {}) {
+  constructor(
+    message: string,
+    options: { retryAfterMs?: number; cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
     super('CONNECTOR_RETRYABLE', message, { status: 503, ...options });
     this.retryAfterMs = options.retryAfterMs;
   }

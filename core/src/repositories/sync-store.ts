@@ -200,7 +200,9 @@ export class SyncStore {
     }
   }
 
-  async saveLinks(updates: ReadonlyArray<{ id: string; set: Partial<LinkDoc>; unset?: Array<keyof LinkDoc> }>): Promise<void> {
+  async saveLinks(
+    updates: ReadonlyArray<{ id: string; set: Partial<LinkDoc>; unset?: Array<keyof LinkDoc> }>,
+  ): Promise<void> {
     if (updates.length === 0) return;
     const now = new Date();
     const ops: AnyBulkWriteOperation<LinkDoc>[] = updates.map(({ id, set, unset }) => ({
@@ -287,7 +289,13 @@ export class SyncStore {
   async markInterrupted(staleBefore: Date): Promise<number> {
     const result = await this.runs.updateMany(
       { status: { $in: ['running', 'queued'] }, heartbeatAt: { $lt: staleBefore } },
-      { $set: { status: 'interrupted', finishedAt: new Date(), error: 'The instance running this cycle stopped before it ended.' } },
+      {
+        $set: {
+          status: 'interrupted',
+          finishedAt: new Date(),
+          error: 'The instance running this cycle stopped before it ended.',
+        },
+      },
     );
     return result.modifiedCount;
   }
@@ -302,7 +310,11 @@ export class SyncStore {
     );
   }
 
-  listActivity(pipelineId: string, query: { marketoId?: string; dynamicsId?: string }, limit: number): Promise<ActivityDoc[]> {
+  listActivity(
+    pipelineId: string,
+    query: { marketoId?: string; dynamicsId?: string },
+    limit: number,
+  ): Promise<ActivityDoc[]> {
     const filter: Filter<ActivityDoc> = { pipelineId };
     if (query.marketoId) filter.marketoId = query.marketoId;
     if (query.dynamicsId) filter.dynamicsId = query.dynamicsId;
@@ -348,7 +360,10 @@ export class SyncStore {
   }
 
   async renewLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
-    const result = await this.leases.updateOne({ _id: name, holder }, { $set: { expiresAt: new Date(Date.now() + ttlMs) } });
+    const result = await this.leases.updateOne(
+      { _id: name, holder },
+      { $set: { expiresAt: new Date(Date.now() + ttlMs) } },
+    );
     return result.matchedCount === 1;
   }
 

@@ -14,11 +14,72 @@ export interface SamplePerson {
   country: string;
 }
 
-const FIRST = ['Ada', 'Ben', 'Chloe', 'Diego', 'Elif', 'Farah', 'Goran', 'Hana', 'Ivan', 'Jia', 'Kofi', 'Lena', 'Mateo', 'Nora', 'Omar', 'Priya', 'Quinn', 'Rosa', 'Sami', 'Tove', 'Uma', 'Viktor', 'Wen', 'Yusuf', 'Zoe'];
-const LAST = ['Andersson', 'Baker', 'Costa', 'Dubois', 'Eriksen', 'Fischer', 'Garcia', 'Haddad', 'Ito', 'Jensen', 'Kowalski', 'Larsen', 'Moreau', 'Nakamura', 'Okafor', 'Petrov', 'Quispe', 'Rossi', 'Schmidt', 'Tanaka', 'Urban', 'Varga', 'Weber', 'Xu', 'Young'];
+const FIRST = [
+  'Ada',
+  'Ben',
+  'Chloe',
+  'Diego',
+  'Elif',
+  'Farah',
+  'Goran',
+  'Hana',
+  'Ivan',
+  'Jia',
+  'Kofi',
+  'Lena',
+  'Mateo',
+  'Nora',
+  'Omar',
+  'Priya',
+  'Quinn',
+  'Rosa',
+  'Sami',
+  'Tove',
+  'Uma',
+  'Viktor',
+  'Wen',
+  'Yusuf',
+  'Zoe',
+];
+const LAST = [
+  'Andersson',
+  'Baker',
+  'Costa',
+  'Dubois',
+  'Eriksen',
+  'Fischer',
+  'Garcia',
+  'Haddad',
+  'Ito',
+  'Jensen',
+  'Kowalski',
+  'Larsen',
+  'Moreau',
+  'Nakamura',
+  'Okafor',
+  'Petrov',
+  'Quispe',
+  'Rossi',
+  'Schmidt',
+  'Tanaka',
+  'Urban',
+  'Varga',
+  'Weber',
+  'Xu',
+  'Young',
+];
 const TITLES = ['Marketing Manager', 'CTO', 'Sales Director', 'Analyst', 'Head of Growth', 'Engineer', 'Buyer', 'CFO'];
 const COMPANIES = ['Northwind', 'Contoso', 'Fabrikam', 'Tailspin', 'Litware', 'Adatum', 'Proseware', 'Woodgrove'];
-const CITIES: Array<[string, string]> = [['Stockholm', 'Sweden'], ['Lyon', 'France'], ['Austin', 'United States'], ['Osaka', 'Japan'], ['Lagos', 'Nigeria'], ['Porto', 'Portugal'], ['Gdansk', 'Poland'], ['Toronto', 'Canada']];
+const CITIES: Array<[string, string]> = [
+  ['Stockholm', 'Sweden'],
+  ['Lyon', 'France'],
+  ['Austin', 'United States'],
+  ['Osaka', 'Japan'],
+  ['Lagos', 'Nigeria'],
+  ['Porto', 'Portugal'],
+  ['Gdansk', 'Poland'],
+  ['Toronto', 'Canada'],
+];
 
 function pick<T>(list: readonly T[], n: number): T {
   return list[n % list.length] as T;

@@ -1,0 +1,4 @@
+export * from './app';
+export * from './deps';
+export * from './problem';
+export * from './masking';

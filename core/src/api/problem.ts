@@ -1,0 +1,123 @@
+/**
+ * Every error leaves the API as `application/problem+json` (RFC 9457) `{ type, title, status, detail, code }`.
+ * A client's mistake is a 4xx with what was wrong; anything else is a 500 that says nothing about internals
+ * (no stack, no message) and points at the log by request id.
+ */
+import { Type } from '@sinclair/typebox';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { isTandemError } from '../plugin';
+
+export const ProblemSchema = Type.Object(
+  {
+    type: Type.String({ description: 'A URI naming the kind of problem' }),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.String(),
+    code: Type.String({ description: 'Stable machine-readable code (TandemError code)' }),
+    errors: Type.Optional(
+      Type.Array(Type.Object({ field: Type.String(), message: Type.String() }), {
+        description: 'Validation failures, one per field',
+      }),
+    ),
+  },
+  { $id: 'Problem', description: 'application/problem+json error' },
+);
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+};
+
+const CODES: Record<number, string> = {
+  401: 'UNAUTHORIZED',
+  404: 'NOT_FOUND',
+  409: 'CONFLICT',
+  501: 'NOT_IMPLEMENTED',
+};
+
+export interface Problem {
+  status: number;
+  code: string;
+  detail: string;
+  errors?: { field: string; message: string }[];
+}
+
+export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
+  const body = {
+    type: `urn:tandem:problem:${problem.code.toLowerCase().replace(/_/g, '-')}`,
+    title: TITLES[problem.status] ?? (problem.status >= 500 ? 'Server Error' : 'Client Error'),
+    status: problem.status,
+    detail: problem.detail,
+    code: problem.code,
+    ...(problem.errors ? { errors: problem.errors } : {}),
+  };
+  // Sent as a string so that no route's response schema reshapes it.
+  return reply.code(problem.status).type('application/problem+json').send(JSON.stringify(body));
+}
+
+function validationProblem(error: FastifyError): Problem {
+  const context = error.validationContext ?? 'request';
+  const errors = (error.validation ?? []).map((v) => {
+    const params = v.params as { missingProperty?: string; additionalProperty?: string } | undefined;
+    // Name the property itself, not its parent object, for missing and unexpected properties.
+    const child = params?.missingProperty ?? params?.additionalProperty;
+    const parent = v.instancePath.replace(/^\//, '').replace(/\//g, '.');
+    const path = [parent, child].filter((p) => p).join('.');
+    const field = path === '' ? context : `${context}.${path}`;
+    const message = params?.missingProperty
+      ? 'is required'
+      : params?.additionalProperty
+        ? 'is not allowed'
+        : (v.message ?? 'is invalid');
+    return { field, message };
+  });
+  const detail = errors.map((e) => `${e.field} ${e.message}`).join('; ') || error.message;
+  return { status: 400, code: 'BAD_REQUEST', detail, errors };
+}
+
+export function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (error.validation) return sendProblem(reply, validationProblem(error));
+  if (isTandemError(error) && error.status < 500) {
+    return sendProblem(reply, { status: error.status, code: error.code, detail: error.message });
+  }
+  if (isTandemError(error) && (error.status === 501 || error.status === 502 || error.status === 503)) {
+    // Not the client's fault and not a bug: the message is written for operators and holds no secrets.
+    request.log.warn({ code: error.code, status: error.status }, error.message);
+    return sendProblem(reply, { status: error.status, code: error.code, detail: error.message });
+  }
+  const status = typeof error.statusCode === 'number' ? error.statusCode : 500;
+  if (status >= 400 && status < 500) {
+    // Fastify's own client errors: bad JSON, wrong content type, body too large.
+    return sendProblem(reply, { status, code: CODES[status] ?? 'BAD_REQUEST', detail: error.message });
+  }
+  request.log.error({ err: error }, 'unhandled error');
+  return sendProblem(reply, {
+    status: 500,
+    code: 'INTERNAL',
+    detail: `Internal error; the server log has the details under request id ${request.id}`,
+  });
+}
+
+export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return sendProblem(reply, {
+    status: 404,
+    code: 'NOT_FOUND',
+    detail: `No route ${request.method} ${request.url.split('?')[0]}`,
+  });
+}
+
+/** Response schemas for the error statuses a route can answer, for the OpenAPI document. */
+export function problems(...statuses: number[]): Record<number, typeof ProblemSchema> {
+  return Object.fromEntries(statuses.map((s) => [s, ProblemSchema]));
+}

@@ -1,0 +1,245 @@
+/**
+ * The composition root: the only place that builds the root container and wires Tandem together.
+ * Start-up order: config → logger → MongoDB → sandboxes (sandbox mode) → plugins → indexes → default
+ * pipeline → sync engine → API → listen. `close()` undoes it in reverse. Tests start several instances on
+ * one database through `startTandem`; `main.ts` runs one for `npm start`.
+ */
+import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { container as globalContainer } from 'tsyringe';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { buildApp } from './api';
+import { generateToken, parseConnectorEnv, parseCoreEnv, type Env, type TandemConfig } from './config';
+import { connectMongo } from './db';
+import { CoreTokens } from './di/tokens';
+import { createLogger, createMetrics, redactionPaths } from './observability';
+import type { ConnectorDefinition } from './plugin';
+import { discoverPlugins, findProjectRoot, loadPlugins, PluginHost } from './plugins';
+import { AuditRepository, PipelinesRepository, PolicySettingsRepository } from './repositories';
+import { SyncStore } from './repositories/sync-store';
+import { DEFAULT_MAPPINGS } from './sync/mappings';
+import { startSync, type SyncRuntime } from './sync/runtime';
+
+export interface StartOptions {
+  /** Environment variables (CONTRACT.md); defaults to `process.env`. */
+  env?: Env;
+  /** Plugin packages (names or directories). When given, only these load unless `scan` is true. */
+  plugins?: readonly string[];
+  /** Scan the project for plugin packages (default: true unless `plugins` is given). */
+  scan?: boolean;
+  /** Config per plugin id, merged over what the environment gives (connector variables, sandboxes). */
+  pluginConfig?: Readonly<Record<string, unknown>>;
+  /** Overrides PORT (0: a free port) and HOST. */
+  port?: number;
+  host?: string;
+  /** A logger to build on (tests pass a silent one). */
+  logger?: Logger;
+  /** Overrides MONGODB_URI; `dbName` picks the database (tests give each instance pair its own). */
+  mongoUri?: string;
+  dbName?: string;
+  /** The project root that is scanned for plugins; defaults to the root of this checkout. */
+  rootDir?: string;
+  /** Run the sync schedule (default true); false: cycles only when forced through the API. */
+  schedule?: boolean;
+  /** Identifies this instance in leases and runs (several instances may share one database). */
+  instanceId?: string;
+}
+
+export interface RunningTandem {
+  app: FastifyInstance;
+  /** Where the API listens, e.g. `http://127.0.0.1:3000`. */
+  url: string;
+  token: string;
+  config: TandemConfig;
+  /** The sync engine, when it runs (both connectors loaded). */
+  sync: SyncRuntime | undefined;
+  close(): Promise<void>;
+}
+
+/** Sandbox mode without a connector is legal (the packages may not be built yet), but worth saying. */
+const EXPECTED_CONNECTORS = ['marketo', 'dynamics'];
+
+export async function startTandem(options: StartOptions = {}): Promise<RunningTandem> {
+  const env = options.env ?? process.env;
+  const core = parseCoreEnv(env);
+  const rootDir = options.rootDir ?? findProjectRoot(__dirname);
+
+  // Plugin definitions are needed before the logger (redaction paths) and the config (connector variables).
+  const candidates = discoverPlugins({
+    rootDir,
+    scan: options.scan ?? options.plugins === undefined,
+    explicit: [...core.plugins, ...(options.plugins ?? [])],
+  });
+  const { plugins, skipped } = loadPlugins(candidates);
+  const connectorDefinitions = plugins
+    .map((p) => p.definition)
+    .filter((d): d is ConnectorDefinition => d.kind === 'connector');
+  const connectorEnv = parseConnectorEnv(env, connectorDefinitions);
+  // Connectors configured by the caller (tests, benchmarks) need no sandbox; all of them: not sandbox mode.
+  const givenConfig = (id: string): boolean => options.pluginConfig?.[id] !== undefined;
+  const mode =
+    connectorEnv.mode === 'sandbox' &&
+    connectorDefinitions.length > 0 &&
+    connectorDefinitions.every((d) => givenConfig(d.id))
+      ? 'live'
+      : connectorEnv.mode;
+
+  const logger = createLogger({
+    level: core.logLevel,
+    redact: redactionPaths(plugins.map((p) => p.definition.configSchema)),
+    ...(options.logger ? { base: options.logger } : {}),
+  });
+  const config: TandemConfig = {
+    ...core,
+    host: options.host ?? core.host,
+    port: options.port ?? core.port,
+    mongodbUri: options.mongoUri ?? core.mongodbUri,
+    apiToken: core.apiToken ?? generateToken(),
+    tokenGenerated: core.apiToken === undefined,
+    mode,
+    connectorConfigs: new Map(connectorEnv.configs),
+  };
+
+  // Undo stack: whatever has started is stopped in reverse, also when start-up fails half-way.
+  const closers: Array<{ name: string; close: () => Promise<unknown> }> = [];
+  const closeAll = async (): Promise<void> => {
+    while (closers.length > 0) {
+      const { name, close } = closers.pop()!;
+      try {
+        await close();
+      } catch (error) {
+        logger.error({ err: error }, `failed to stop ${name}`);
+      }
+    }
+  };
+
+  try {
+    const mongo = await connectMongo({
+      uri: config.mongodbUri,
+      ...(options.dbName === undefined ? {} : { dbName: options.dbName }),
+      embedded: config.embeddedMongod,
+      dataDir: join(rootDir, '.tandem'),
+      logger,
+    });
+    closers.push({ name: 'MongoDB', close: () => mongo.close() });
+    if (mongo.info.warning) {
+      if (config.mode === 'live') logger.warn(mongo.info.warning);
+      else logger.info('sandbox mode: MongoDB data lives in memory');
+    }
+
+    const missing = EXPECTED_CONNECTORS.filter((id) => !connectorDefinitions.some((d) => d.id === id));
+    if (config.mode === 'sandbox') {
+      logger.info('no MARKETO_* or DYNAMICS_* variable set: sandbox mode (local simulators seeded with sample people)');
+      for (const definition of connectorDefinitions) {
+        if (givenConfig(definition.id)) continue;
+        if (!definition.sandbox) {
+          logger.warn(`connector ${definition.id} has no sandbox; it is not configured`);
+          continue;
+        }
+        const sandbox = await definition.sandbox.start({
+          seed: true,
+          logger: logger.child({ sandbox: definition.id }),
+        });
+        closers.push({ name: `${definition.id} sandbox`, close: () => sandbox.close() });
+        config.connectorConfigs.set(definition.id, sandbox.config);
+        logger.info({ connector: definition.id, url: sandbox.url }, `${definition.id} sandbox listening`);
+      }
+    }
+    if (missing.length > 0) {
+      logger.warn(
+        `connector plugin(s) not available: ${missing.join(', ')} (not installed, or not built: run npm run build); nothing will sync until they are`,
+      );
+    }
+
+    const metrics = createMetrics();
+    const root = globalContainer.createChildContainer();
+    root.register(CoreTokens.Config, { useValue: config });
+    root.register(CoreTokens.Logger, { useValue: logger });
+    root.register(CoreTokens.Metrics, { useValue: metrics.registry });
+    root.register(CoreTokens.Db, { useValue: mongo.db });
+
+    const host = new PluginHost({ plugins, skipped, parent: root, logger, metrics: metrics.registry });
+    const pluginConfigs = new Map<string, unknown>(config.connectorConfigs);
+    for (const [id, value] of Object.entries(options.pluginConfig ?? {})) pluginConfigs.set(id, value);
+    await host.start(pluginConfigs);
+    closers.push({ name: 'plugins', close: () => host.shutdown() });
+
+    const pipelines = root.resolve(PipelinesRepository);
+    const policySettings = root.resolve(PolicySettingsRepository);
+    const audit = root.resolve(AuditRepository);
+    const store = new SyncStore(mongo.db);
+    // Indexes before anything reads or writes, and before the server listens.
+    await pipelines.ensureIndexes();
+    await policySettings.ensureIndexes();
+    await audit.ensureIndexes();
+    await store.ensureIndexes();
+    await pipelines.upsertDefault({
+      id: 'default',
+      name: 'Marketo persons with Dynamics contacts and leads',
+      mappings: DEFAULT_MAPPINGS,
+      intervalMinutes: config.syncIntervalMinutes,
+    });
+
+    const connectors = host.connectors();
+    const absent = EXPECTED_CONNECTORS.filter((id) => !connectors.has(id));
+    let sync: SyncRuntime | undefined;
+    let syncUnavailable: string | undefined;
+    if (absent.length === 0) {
+      sync = await startSync({
+        store,
+        logger: logger.child({ component: 'sync' }),
+        registry: metrics.registry,
+        connectors,
+        policies: host.policies(),
+        pipelines,
+        policySettings,
+        instanceId: options.instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
+        intervalMinutes: config.syncIntervalMinutes,
+        schedule: options.schedule ?? true,
+      });
+      const running = sync;
+      closers.push({ name: 'sync engine', close: () => running.stop() });
+    } else {
+      syncUnavailable = `The sync engine is not running: connector plugin(s) ${absent.join(', ')} not loaded`;
+      logger.warn(syncUnavailable);
+    }
+
+    const app = await buildApp({
+      logger,
+      metrics,
+      token: config.apiToken,
+      mongo,
+      plugins: host,
+      pipelines,
+      policySettings,
+      audit,
+      mode: config.mode,
+      connections: host.configs(),
+      ...(sync ? { sync, analyze: sync.analyze.bind(sync) } : {}),
+      ...(syncUnavailable ? { syncUnavailable } : {}),
+    });
+    closers.push({ name: 'REST API', close: () => app.close() });
+    await app.listen({ host: config.host, port: config.port });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+    logger.info({ url, mode: config.mode, mongo: mongo.info.engine }, `Tandem listening on ${url}`);
+    if (config.tokenGenerated) logger.info('TANDEM_API_TOKEN is not set: an admin token was generated for this run');
+
+    let closing: Promise<void> | undefined;
+    return {
+      app,
+      url,
+      token: config.apiToken,
+      config,
+      sync,
+      close: () => (closing ??= closeAll()),
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}

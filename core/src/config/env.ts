@@ -1,0 +1,107 @@
+/**
+ * Core's own environment variables (CONTRACT.md). Each is parsed on its own so that an error names the
+ * variable and the value it got, rather than a JSON-pointer into an object nobody wrote.
+ */
+import { TandemError } from '../plugin';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export type EmbeddedMongodPolicy = 'auto' | 'download';
+
+/** The settings of core itself, before plugins are known. */
+export interface CoreEnv {
+  mongodbUri: string | undefined;
+  host: string;
+  port: number;
+  /** The admin token from `TANDEM_API_TOKEN`, or undefined when one must be generated. */
+  apiToken: string | undefined;
+  syncIntervalMinutes: number;
+  logLevel: LogLevel;
+  /** `download` allows mongodb-memory-server to fetch a real mongod; `auto` never downloads. */
+  embeddedMongod: EmbeddedMongodPolicy;
+  /** Extra plugin packages (names or paths) from `TANDEM_PLUGINS`. */
+  plugins: string[];
+}
+
+function badConfig(message: string, variable: string): TandemError {
+  return new TandemError('BAD_CONFIG', message, { status: 500, details: { variable } });
+}
+
+/** A set, non-blank variable's trimmed value. Blank counts as unset, as shells and `.env` files produce it. */
+export function envValue(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined) return undefined;
+  const trimmed = raw.trim();
+  return trimmed === '' ? undefined : trimmed;
+}
+
+function parsePort(env: Env): number {
+  const raw = envValue(env, 'PORT');
+  if (raw === undefined) return 3000;
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw) || port > 65535) {
+    throw badConfig(`PORT must be an integer between 0 and 65535, got "${raw}"`, 'PORT');
+  }
+  return port;
+}
+
+function parseInterval(env: Env): number {
+  const raw = envValue(env, 'TANDEM_SYNC_INTERVAL');
+  if (raw === undefined) return 5;
+  const minutes = Number(raw);
+  if (!/^\d*\.?\d+$/.test(raw) || !Number.isFinite(minutes) || minutes <= 0) {
+    throw badConfig(`TANDEM_SYNC_INTERVAL must be a positive number of minutes, got "${raw}"`, 'TANDEM_SYNC_INTERVAL');
+  }
+  return minutes;
+}
+
+function parseLogLevel(env: Env): LogLevel {
+  const raw = envValue(env, 'LOG_LEVEL');
+  if (raw === undefined) return 'info';
+  const level = LOG_LEVELS.find((l) => l === raw.toLowerCase());
+  if (!level) throw badConfig(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${raw}"`, 'LOG_LEVEL');
+  return level;
+}
+
+function parseMongoUri(env: Env): string | undefined {
+  const raw = envValue(env, 'MONGODB_URI');
+  if (raw !== undefined && !/^mongodb(\+srv)?:\/\//.test(raw)) {
+    throw badConfig('MONGODB_URI must start with mongodb:// or mongodb+srv://', 'MONGODB_URI');
+  }
+  return raw;
+}
+
+function parseToken(env: Env): string | undefined {
+  const raw = envValue(env, 'TANDEM_API_TOKEN');
+  if (raw !== undefined && raw.length < 16) {
+    // Do not echo the value: it is a secret even when it is a bad one.
+    throw badConfig(`TANDEM_API_TOKEN must be at least 16 characters long, got ${raw.length}`, 'TANDEM_API_TOKEN');
+  }
+  return raw;
+}
+
+function parseEmbedded(env: Env): EmbeddedMongodPolicy {
+  const raw = envValue(env, 'TANDEM_EMBEDDED_MONGOD');
+  if (raw === undefined || raw === 'auto') return 'auto';
+  if (raw === 'download') return 'download';
+  throw badConfig(`TANDEM_EMBEDDED_MONGOD must be "auto" or "download", got "${raw}"`, 'TANDEM_EMBEDDED_MONGOD');
+}
+
+export function parseCoreEnv(env: Env): CoreEnv {
+  return {
+    mongodbUri: parseMongoUri(env),
+    host: envValue(env, 'HOST') ?? '127.0.0.1',
+    port: parsePort(env),
+    apiToken: parseToken(env),
+    syncIntervalMinutes: parseInterval(env),
+    logLevel: parseLogLevel(env),
+    embeddedMongod: parseEmbedded(env),
+    plugins: (envValue(env, 'TANDEM_PLUGINS') ?? '')
+      .split(',')
+      .map((p) => p.trim())
+      .filter((p) => p !== ''),
+  };
+}

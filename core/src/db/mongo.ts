@@ -1,0 +1,85 @@
+/**
+ * The MongoDB connection Tandem runs on: the operator's MONGODB_URI, or an embedded server it owns (and
+ * stops on close). The engine and whether data survives a restart are logged and shown by `/ready`.
+ */
+import { MongoClient, type Db } from 'mongodb';
+import type { Logger } from 'pino';
+import type { EmbeddedMongodPolicy } from '../config';
+import { startEmbeddedMongo, type MongoEngine } from './embedded';
+
+export interface MongoInfo {
+  engine: MongoEngine;
+  persistent: boolean;
+  database: string;
+  /** Set when data will not survive a restart: shown at start and in `/ready`. */
+  warning?: string;
+}
+
+export interface MongoHandle {
+  client: MongoClient;
+  db: Db;
+  info: MongoInfo;
+  /** True when the server answers a ping within `timeoutMs`. */
+  ping(timeoutMs?: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface MongoOptions {
+  uri: string | undefined;
+  /** Database name; defaults to the one in the URI, else `tandem`. */
+  dbName?: string;
+  embedded: EmbeddedMongodPolicy;
+  /** Where embedded engines keep their data. */
+  dataDir: string;
+  logger: Logger;
+}
+
+function dbNameFrom(uri: string): string | undefined {
+  const match = /^mongodb(?:\+srv)?:\/\/[^/]+\/([^?]+)/.exec(uri);
+  return match?.[1] ? decodeURIComponent(match[1]) : undefined;
+}
+
+export async function connectMongo(options: MongoOptions): Promise<MongoHandle> {
+  const { logger } = options;
+  const embedded = options.uri ? undefined : await startEmbeddedMongo(options.embedded, options.dataDir, logger);
+  const uri = options.uri ?? embedded!.uri;
+  const engine: MongoEngine = embedded?.engine ?? 'external';
+  const persistent = embedded?.persistent ?? true;
+  // jongodb's URI names `test`; that is its default, not an operator's choice.
+  const database = options.dbName ?? (embedded ? 'tandem' : (dbNameFrom(uri) ?? 'tandem'));
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000, appName: 'tandem' });
+  try {
+    await client.connect();
+  } catch (error) {
+    await embedded?.stop();
+    throw error;
+  }
+  const info: MongoInfo = { engine, persistent, database };
+  if (!persistent) {
+    info.warning = `MongoDB is the in-memory ${engine} engine: links, snapshots, cursors and settings will not survive a restart. Set MONGODB_URI to keep them.`;
+  }
+  if (engine === 'external') logger.info({ database }, 'using MongoDB from MONGODB_URI');
+  else
+    logger.info(
+      { engine, database, persistent },
+      `started embedded MongoDB (${engine}); data ${persistent ? `is kept in ${options.dataDir}` : 'lives in memory only'}`,
+    );
+
+  return {
+    client,
+    db: client.db(database),
+    info,
+    async ping(timeoutMs = 2000) {
+      try {
+        await client.db(database).command({ ping: 1 }, { timeoutMS: timeoutMs });
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      await client.close();
+      await embedded?.stop();
+    },
+  };
+}

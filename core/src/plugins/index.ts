@@ -1,0 +1,3 @@
+export * from './discover';
+export * from './load';
+export * from './host';

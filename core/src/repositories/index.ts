@@ -1,0 +1,3 @@
+export * from './pipelines';
+export * from './policy-settings';
+export * from './audit';

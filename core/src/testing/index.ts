@@ -1,0 +1,3 @@
+/** `@tandem/core/testing`: helpers shared by sandboxes, tests and benchmarks. */
+export * from './sample-people';
+export * from './mongo';

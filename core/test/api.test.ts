@@ -1,0 +1,321 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { startTandem, type RunningTandem, type StartOptions } from '../src/app';
+import { silentLogger } from '../src/observability';
+import { startTestMongo, type TestMongo } from '../src/testing';
+import { startJongodb } from '../src/db';
+import { fixtureDir, writeConnector, writePolicy } from './helpers/fixtures';
+
+const TOKEN = 'test-token-0123456789abcdef';
+const fixtures = fixtureDir();
+const policyDir = writePolicy(fixtures, 'fixture-authority', 'fixture-authority');
+let mongo: TestMongo;
+const running: RunningTandem[] = [];
+
+before(async () => {
+  mongo = await startTestMongo();
+});
+after(async () => {
+  await Promise.all(running.map((t) => t.close()));
+  await mongo.stop();
+  fixtures.remove();
+});
+
+async function start(dbName: string, options: Partial<StartOptions> = {}): Promise<RunningTandem> {
+  const tandem = await startTandem({
+    env: { TANDEM_API_TOKEN: TOKEN },
+    plugins: [policyDir],
+    rootDir: fixtures.root,
+    mongoUri: mongo.uri,
+    dbName,
+    logger: silentLogger(),
+    port: 0,
+    schedule: false,
+    ...options,
+  });
+  running.push(tandem);
+  return tandem;
+}
+
+const auth = { authorization: `Bearer ${TOKEN}` };
+
+function assertProblem(
+  response: { statusCode: number; headers: Record<string, unknown>; json(): unknown },
+  status: number,
+) {
+  assert.equal(response.statusCode, status);
+  assert.match(String(response.headers['content-type']), /^application\/problem\+json/);
+  const body = response.json() as { type: string; title: string; status: number; detail: string; code: string };
+  assert.equal(body.status, status);
+  for (const key of ['type', 'title', 'detail', 'code'] as const) assert.equal(typeof body[key], 'string', key);
+  return body;
+}
+
+test('every route but /health needs the bearer token', async () => {
+  const tandem = await start(mongo.freshDbName());
+  const health = await fetch(`${tandem.url}/health`);
+  assert.equal(health.status, 200);
+  assert.deepEqual(await health.json(), { status: 'ok' });
+
+  for (const url of [
+    '/ready',
+    '/metrics',
+    '/v1/plugins',
+    '/v1/pipelines',
+    '/v1/pipelines/default/policies',
+    '/docs/json',
+  ]) {
+    const anonymous = await tandem.app.inject({ url });
+    assertProblem(anonymous, 401);
+    assert.equal(anonymous.headers['www-authenticate'], 'Bearer realm="tandem"');
+    const wrong = await tandem.app.inject({ url, headers: { authorization: 'Bearer not-the-token' } });
+    assertProblem(wrong, 401);
+  }
+  const plugins = await fetch(`${tandem.url}/v1/plugins`, { headers: auth });
+  assert.equal(plugins.status, 200);
+  assert.deepEqual(await plugins.json(), [
+    { id: 'fixture-authority', kind: 'policy', package: '@fixture/fixture-authority', version: '1.0.0' },
+  ]);
+});
+
+test('a client mistake is a 4xx problem+json naming what was wrong', async () => {
+  const tandem = await start(mongo.freshDbName());
+  const patch = (url: string, payload: unknown) =>
+    tandem.app.inject({ method: 'PATCH', url, headers: auth, payload: payload as Record<string, unknown> });
+  const url = '/v1/pipelines/default/policies/fixture-authority';
+
+  assert.match(assertProblem(await patch(url, { enabled: 'yes' }), 400).detail, /body\.enabled/);
+  assert.match(assertProblem(await patch(url, { enabled: true, colour: 'red' }), 400).detail, /colour/);
+  assert.match(assertProblem(await patch(url, {}), 400).detail, /body/);
+  const badSetting = assertProblem(await patch(url, { settings: { winner: 'nobody' } }), 400);
+  assert.match(badSetting.detail, /settings\.winner/);
+  assert.equal(badSetting.code, 'BAD_REQUEST');
+
+  const malformed = await tandem.app.inject({
+    method: 'PATCH',
+    url,
+    headers: { ...auth, 'content-type': 'application/json' },
+    payload: '{"enabled": tru',
+  });
+  assertProblem(malformed, 400);
+  const badMapping = await tandem.app.inject({
+    method: 'PUT',
+    url: '/v1/pipelines/default/mappings',
+    headers: auth,
+    payload: {
+      objects: [
+        {
+          marketo: 'lead',
+          dynamics: 'contact',
+          fields: [{ marketo: 'email', dynamics: 'emailaddress1', direction: 'sideways' }],
+        },
+      ],
+    },
+  });
+  assert.match(assertProblem(badMapping, 400).detail, /body\.objects\.0\.fields\.0\.direction/);
+  const badQuery = await tandem.app.inject({ url: '/v1/pipelines/default/runs?limit=0', headers: auth });
+  assertProblem(badQuery, 400);
+
+  assertProblem(await patch('/v1/pipelines/nope/policies/fixture-authority', { enabled: false }), 404);
+  assertProblem(await patch('/v1/pipelines/default/policies/nope', { enabled: false }), 404);
+  assertProblem(await tandem.app.inject({ url: '/v1/pipelines/nope', headers: auth }), 404);
+  assertProblem(await tandem.app.inject({ url: '/v1/nothing-here', headers: auth }), 404);
+});
+
+test('a policy toggle is persisted, audited and survives a restart', async () => {
+  const dbName = mongo.freshDbName();
+  const first = await start(dbName);
+  const url = '/v1/pipelines/default/policies';
+  const initial = await first.app.inject({ url, headers: auth });
+  assert.deepEqual(initial.json(), [
+    {
+      id: 'fixture-authority',
+      kind: 'collision',
+      description: 'Fixture policy fixture-authority',
+      enabled: true,
+      settings: { winner: 'marketo' },
+      updatedAt: null,
+    },
+  ]);
+  const patched = await first.app.inject({
+    method: 'PATCH',
+    url: `${url}/fixture-authority`,
+    headers: auth,
+    payload: { enabled: false, settings: { winner: 'dynamics' } },
+  });
+  assert.equal(patched.statusCode, 200);
+  assert.equal(patched.json().enabled, false);
+  await first.close();
+
+  const second = await start(dbName);
+  const [after] = (await second.app.inject({ url, headers: auth })).json() as Array<Record<string, unknown>>;
+  assert.equal(after?.['enabled'], false);
+  assert.deepEqual(after?.['settings'], { winner: 'dynamics' });
+  assert.equal(typeof after?.['updatedAt'], 'string');
+
+  const audit = await mongo.client.db(dbName).collection('audit').find({}).toArray();
+  assert.equal(audit.length, 1);
+  assert.equal(audit[0]?.['action'], 'policy.update');
+  assert.equal(audit[0]?.['target'], 'pipelines/default/policies/fixture-authority');
+  assert.deepEqual(audit[0]?.['before'], { enabled: true, settings: { winner: 'marketo' } });
+  assert.deepEqual(audit[0]?.['after'], { enabled: false, settings: { winner: 'dynamics' } });
+});
+
+test('the OpenAPI document at /docs/json lists every route of CONTRACT.md', async () => {
+  const tandem = await start(mongo.freshDbName());
+  const response = await tandem.app.inject({ url: '/docs/json', headers: auth });
+  assert.equal(response.statusCode, 200);
+  const doc = response.json() as { openapi: string; paths: Record<string, Record<string, unknown>> };
+  assert.match(doc.openapi, /^3\./);
+  const contract = [
+    'get /health',
+    'get /ready',
+    'get /metrics',
+    'get /v1/plugins',
+    'get /v1/pipelines',
+    'get /v1/pipelines/{id}',
+    'get /v1/pipelines/{id}/mappings',
+    'put /v1/pipelines/{id}/mappings',
+    'get /v1/pipelines/{id}/policies',
+    'patch /v1/pipelines/{id}/policies/{policyId}',
+    'post /v1/pipelines/{id}/runs',
+    'get /v1/pipelines/{id}/runs',
+    'get /v1/runs/{runId}',
+    'post /v1/pipelines/{id}/push',
+    'get /v1/pipelines/{id}/links',
+    'get /v1/pipelines/{id}/activity',
+  ];
+  const documented = Object.entries(doc.paths).flatMap(([path, methods]) =>
+    Object.keys(methods).map((m) => `${m} ${path}`),
+  );
+  for (const route of contract) assert.ok(documented.includes(route), `${route} is missing from /docs/json`);
+  const ui = await tandem.app.inject({ url: '/docs', headers: auth });
+  assert.ok(ui.statusCode < 400, 'Swagger UI is served');
+});
+
+test('operations routes: /ready, /metrics, and 501 from the sync routes without an engine', async () => {
+  const tandem = await start(mongo.freshDbName());
+  const ready = await tandem.app.inject({ url: '/ready', headers: auth });
+  assert.equal(ready.statusCode, 200);
+  const body = ready.json() as { status: string; warnings: string[]; mongo: { engine: string } };
+  assert.equal(body.status, 'ready');
+  assert.ok(body.warnings.some((w) => /will not survive a restart/.test(w)) || body.mongo.engine === 'external');
+
+  const metrics = await tandem.app.inject({ url: '/metrics', headers: auth });
+  assert.equal(metrics.statusCode, 200);
+  assert.match(metrics.body, /tandem_http_request_duration_seconds_bucket/);
+  assert.match(metrics.body, /tandem_process_cpu_user_seconds_total/);
+
+  for (const [method, url] of [
+    ['POST', '/v1/pipelines/default/runs'],
+    ['GET', '/v1/pipelines/default/runs'],
+    ['GET', '/v1/runs/some-run'],
+    ['GET', '/v1/pipelines/default/links'],
+    ['GET', '/v1/pipelines/default/activity'],
+  ] as const) {
+    const problem = assertProblem(await tandem.app.inject({ method, url, headers: auth }), 501);
+    assert.match(problem.detail, /sync engine is not running/);
+  }
+  const push = await tandem.app.inject({
+    method: 'POST',
+    url: '/v1/pipelines/default/push',
+    headers: auth,
+    payload: { marketoId: '1', as: 'lead' },
+  });
+  assertProblem(push, 501);
+});
+
+test('pipelines show connections with secrets masked; logs redact them; mappings are checked against both systems', async () => {
+  const lines: string[] = [];
+  const capture = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  const secret = 'very-secret-value-42';
+  const tandem = await start(mongo.freshDbName(), {
+    plugins: [policyDir, writeConnector(fixtures, 'marketo'), writeConnector(fixtures, 'dynamics')],
+    pluginConfig: {
+      marketo: { baseUrl: 'http://marketo.test', clientSecret: secret },
+      dynamics: { baseUrl: 'http://dynamics.test', clientSecret: secret },
+    },
+    logger: pino({ level: 'info' }, capture),
+  });
+  const pipeline = (await tandem.app.inject({ url: '/v1/pipelines/default', headers: auth })).json() as {
+    connections: Record<string, { loaded: boolean; config: Record<string, unknown> }>;
+  };
+  assert.equal(pipeline.connections['marketo']?.loaded, true);
+  assert.deepEqual(pipeline.connections['marketo']?.config, {
+    baseUrl: 'http://marketo.test',
+    clientSecret: '********',
+  });
+  assert.ok(
+    lines.some((l) => l.includes('fixture connector configured')),
+    'the fixture logged its config',
+  );
+  assert.ok(!lines.some((l) => l.includes(secret)), 'no log line carries the secret');
+
+  const good = {
+    objects: [
+      {
+        marketo: 'lead',
+        dynamics: 'contact',
+        fields: [
+          { marketo: 'email', dynamics: 'emailaddress1', direction: 'both' },
+          { marketo: 'leadScore', dynamics: 'mkt_secret', direction: 'both' },
+        ],
+      },
+    ],
+  };
+  const put = await tandem.app.inject({
+    method: 'PUT',
+    url: '/v1/pipelines/default/mappings',
+    headers: auth,
+    payload: good,
+  });
+  assert.equal(put.statusCode, 200, put.body);
+  const got = (await tandem.app.inject({ url: '/v1/pipelines/default/mappings', headers: auth })).json() as {
+    objects: unknown[];
+    unsyncable: Array<{ dynamics: string; effective: string; reasons: string[] }>;
+  };
+  assert.deepEqual(got.objects, good.objects);
+  assert.equal(got.unsyncable.length, 1);
+  assert.equal(got.unsyncable[0]?.dynamics, 'mkt_secret');
+  assert.equal(got.unsyncable[0]?.effective, 'none');
+  assert.match(got.unsyncable[0]?.reasons[0] ?? '', /not readable.*field security profile/);
+
+  const unknownField = structuredClone(good);
+  unknownField.objects[0]!.fields.push({ marketo: 'shoeSize', dynamics: 'firstname', direction: 'toMarketo' });
+  const rejected = await tandem.app.inject({
+    method: 'PUT',
+    url: '/v1/pipelines/default/mappings',
+    headers: auth,
+    payload: unknownField,
+  });
+  assert.match(assertProblem(rejected, 400).detail, /Marketo has no lead field "shoeSize"/);
+  const audit = await tandem.app.inject({ url: '/v1/pipelines/default/mappings', headers: auth });
+  assert.deepEqual((audit.json() as { objects: unknown }).objects, good.objects, 'a rejected PUT changes nothing');
+});
+
+test('start-up fails cleanly on bad configuration or a failing plugin, naming the culprit', async () => {
+  await assert.rejects(
+    start(mongo.freshDbName(), { env: { TANDEM_SYNC_INTERVAL: 'abc' } }),
+    /TANDEM_SYNC_INTERVAL must be a positive number of minutes, got "abc"/,
+  );
+  const failing = writePolicy(fixtures, 'failing-at-init', 'failing-at-init', { failInit: true });
+  await assert.rejects(start(mongo.freshDbName(), { plugins: [policyDir, failing] }), /@fixture\/failing-at-init/);
+});
+
+test('/ready answers 503 with the reason when MongoDB stops answering', async () => {
+  const own = await startJongodb();
+  const tandem = await start('ready', { mongoUri: own.uri });
+  assert.equal((await tandem.app.inject({ url: '/ready', headers: auth })).statusCode, 200);
+  await own.stop();
+  const ready = await tandem.app.inject({ url: '/ready', headers: auth });
+  assert.equal(ready.statusCode, 503);
+  assert.deepEqual((ready.json() as { reasons: string[] }).reasons, ['MongoDB does not answer']);
+  assert.equal((await tandem.app.inject({ url: '/health' })).statusCode, 200, 'liveness does not depend on MongoDB');
+});

@@ -1,0 +1,145 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MongoServerError } from 'mongodb';
+import { startTestMongo, type TestMongo } from '../src/testing';
+import { AuditRepository, PipelinesRepository, PolicySettingsRepository } from '../src/repositories';
+import { SyncStore } from '../src/repositories/sync-store';
+import { DEFAULT_MAPPINGS, type Mappings } from '../src/sync/mappings';
+
+let mongo: TestMongo;
+before(async () => {
+  mongo = await startTestMongo();
+});
+after(async () => {
+  await mongo.stop();
+});
+
+async function indexNames(db: ReturnType<TestMongo['freshDb']>, collection: string): Promise<string[]> {
+  return (await db.collection(collection).listIndexes().toArray()).map((i) => String(i['name'])).sort();
+}
+
+test('ensureIndexes creates every collection index, and running it twice is harmless', async () => {
+  const db = mongo.freshDb();
+  for (let i = 0; i < 2; i++) {
+    await new PipelinesRepository(db).ensureIndexes();
+    await new PolicySettingsRepository(db).ensureIndexes();
+    await new AuditRepository(db).ensureIndexes();
+    await new SyncStore(db).ensureIndexes();
+  }
+  assert.deepEqual(await indexNames(db, 'pipelines'), ['_id_', 'name_unique']);
+  assert.deepEqual(await indexNames(db, 'policy_settings'), ['_id_', 'pipeline_policy_unique']);
+  assert.deepEqual(await indexNames(db, 'audit'), ['_id_', 'at_desc', 'target_at_desc']);
+  assert.ok((await indexNames(db, 'links')).includes('marketo_link'));
+});
+
+test('pipelines: upsertDefault is idempotent and never overwrites saved mappings', async () => {
+  const repo = new PipelinesRepository(mongo.freshDb());
+  await repo.ensureIndexes();
+  const first = await repo.upsertDefault({
+    id: 'default',
+    name: 'Default',
+    mappings: DEFAULT_MAPPINGS,
+    intervalMinutes: 5,
+  });
+  assert.equal(first.newPersonAs, 'lead');
+  assert.deepEqual(first.schedule, { intervalMinutes: 5 });
+
+  const narrowed: Mappings = {
+    objects: [
+      {
+        marketo: 'lead',
+        dynamics: 'contact',
+        fields: [{ marketo: 'email', dynamics: 'emailaddress1', direction: 'both' }],
+      },
+    ],
+  };
+  const changed = await repo.setMappings('default', narrowed);
+  assert.deepEqual(changed?.before, DEFAULT_MAPPINGS);
+
+  const again = await repo.upsertDefault({
+    id: 'default',
+    name: 'Default',
+    mappings: DEFAULT_MAPPINGS,
+    intervalMinutes: 0.5,
+  });
+  assert.deepEqual(again.mappings, narrowed, 'a restart keeps what the operator saved');
+  assert.deepEqual(again.schedule, { intervalMinutes: 0.5 }, 'the schedule follows the environment');
+  assert.equal(again.createdAt.getTime(), first.createdAt.getTime());
+  assert.equal((await repo.list()).length, 1);
+  assert.equal(await repo.get('nope'), null);
+  assert.equal(await repo.setMappings('nope', narrowed), null);
+});
+
+test('pipelines: names are unique', async () => {
+  const repo = new PipelinesRepository(mongo.freshDb());
+  await repo.ensureIndexes();
+  await repo.upsertDefault({ id: 'a', name: 'Same', mappings: DEFAULT_MAPPINGS, intervalMinutes: 5 });
+  await assert.rejects(
+    repo.upsertDefault({ id: 'b', name: 'Same', mappings: DEFAULT_MAPPINGS, intervalMinutes: 5 }),
+    (error: unknown) => error instanceof MongoServerError && error.code === 11000,
+  );
+});
+
+test('policy settings: set fills defaults on first write, keeps the rest on later ones', async () => {
+  const db = mongo.freshDb();
+  const repo = new PolicySettingsRepository(db);
+  await repo.ensureIndexes();
+  const defaults = { enabled: true, settings: { winner: 'marketo' } };
+  assert.equal(await repo.get('default', 'collision-authority'), null);
+
+  const first = await repo.set('default', 'collision-authority', { enabled: false }, 'tester', defaults);
+  assert.equal(first.before, null);
+  assert.equal(first.after.enabled, false);
+  assert.deepEqual(first.after.settings, { winner: 'marketo' });
+  assert.equal(first.after.updatedBy, 'tester');
+
+  const second = await repo.set(
+    'default',
+    'collision-authority',
+    { settings: { winner: 'dynamics' } },
+    'tester',
+    defaults,
+  );
+  assert.equal(second.before?.enabled, false);
+  assert.equal(second.after.enabled, false, 'a settings-only patch keeps the toggle');
+  assert.deepEqual(second.after.settings, { winner: 'dynamics' });
+
+  await repo.set('other', 'collision-authority', { enabled: true }, 'tester', defaults);
+  const listed = await repo.list('default');
+  assert.deepEqual(
+    listed.map((s) => [s.pipelineId, s.policyId, s.enabled]),
+    [['default', 'collision-authority', false]],
+  );
+  // The unique index guards against a second document for the same pair, whatever its _id.
+  await assert.rejects(
+    db
+      .collection('policy_settings')
+      .insertOne({ pipelineId: 'default', policyId: 'collision-authority', enabled: true }),
+    (error: unknown) => error instanceof MongoServerError && error.code === 11000,
+  );
+});
+
+test('audit: entries come back newest first, filtered by target', async () => {
+  const repo = new AuditRepository(mongo.freshDb());
+  await repo.ensureIndexes();
+  await repo.record({
+    actor: 'a',
+    action: 'policy.update',
+    target: 't1',
+    before: { enabled: true },
+    after: { enabled: false },
+  });
+  await repo.record({
+    actor: 'a',
+    action: 'policy.update',
+    target: 't1',
+    before: { enabled: false },
+    after: { enabled: true },
+  });
+  await repo.record({ actor: 'a', action: 'mappings.replace', target: 't2', before: null, after: null });
+  const t1 = await repo.list({ target: 't1' });
+  assert.equal(t1.length, 2);
+  assert.deepEqual(t1[0]?.after, { enabled: true });
+  assert.ok(t1[0]!.at.getTime() >= t1[1]!.at.getTime());
+  assert.equal((await repo.list()).length, 3);
+});
