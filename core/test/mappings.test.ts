@@ -16,7 +16,9 @@ const marketo: ObjectDescription = {
   objectType: 'lead',
   idField: 'id',
   emailField: 'email',
-  fields: ['email', 'firstName', 'title', 'leadScore', 'createdAt'].map((n) => f(n, n === 'createdAt' ? { updatable: false, creatable: false } : {})),
+  fields: ['email', 'firstName', 'title', 'leadScore', 'createdAt'].map((n) =>
+    f(n, n === 'createdAt' ? { updatable: false, creatable: false } : {}),
+  ),
 };
 const contact: ObjectDescription = {
   objectType: 'contact',
@@ -31,7 +33,9 @@ const contact: ObjectDescription = {
   ],
 };
 
-const mappings = (fields: Mappings['objects'][number]['fields']): Mappings => ({ objects: [{ marketo: 'lead', dynamics: 'contact', fields }] });
+const mappings = (fields: Mappings['objects'][number]['fields']): Mappings => ({
+  objects: [{ marketo: 'lead', dynamics: 'contact', fields }],
+});
 
 test('unreadable and read-only fields are reported with the reason and reduced', () => {
   const analysis = analyzeMappings(

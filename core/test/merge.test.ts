@@ -17,18 +17,42 @@ const plan: ObjectPlan = {
   dynamicsEmail: 'emailaddress1',
 };
 
-const m = (fields: RemoteRecord['fields'], at?: string): RemoteRecord => ({ id: '1', fields, ...(at ? { modifiedAt: at } : {}) });
-const d = (fields: RemoteRecord['fields'], at?: string): RemoteRecord => ({ id: 'a', fields, ...(at ? { modifiedAt: at } : {}) });
+const m = (fields: RemoteRecord['fields'], at?: string): RemoteRecord => ({
+  id: '1',
+  fields,
+  ...(at ? { modifiedAt: at } : {}),
+});
+const d = (fields: RemoteRecord['fields'], at?: string): RemoteRecord => ({
+  id: 'a',
+  fields,
+  ...(at ? { modifiedAt: at } : {}),
+});
 
-function merge(base: RemoteRecord['fields'] | undefined, marketo: RemoteRecord, dynamics: RemoteRecord, winner: Side = 'dynamics') {
+function merge(
+  base: RemoteRecord['fields'] | undefined,
+  marketo: RemoteRecord,
+  dynamics: RemoteRecord,
+  winner: Side = 'dynamics',
+) {
   const seen: Collision[] = [];
-  const result = mergeRecord({ pipelineId: 'p', plan, base, marketo, dynamics, resolve: (c) => (seen.push(c), winner) });
+  const result = mergeRecord({
+    pipelineId: 'p',
+    plan,
+    base,
+    marketo,
+    dynamics,
+    resolve: (c) => (seen.push(c), winner),
+  });
   return { result, seen };
 }
 
 test('one side changed: its value is copied to the other side', () => {
   const base = { email: 'a@x.com', firstName: 'Ann', title: 'CTO' };
-  const { result, seen } = merge(base, m({ email: 'a@x.com', firstName: 'Anna', title: 'CTO' }), d({ emailaddress1: 'a@x.com', firstname: 'Ann', jobtitle: 'CFO' }));
+  const { result, seen } = merge(
+    base,
+    m({ email: 'a@x.com', firstName: 'Anna', title: 'CTO' }),
+    d({ emailaddress1: 'a@x.com', firstname: 'Ann', jobtitle: 'CFO' }),
+  );
   assert.deepEqual(result.toDynamics, { firstname: 'Anna' });
   assert.deepEqual(result.toMarketo, { title: 'CFO' });
   assert.deepEqual(result.snapshot, { email: 'a@x.com', firstName: 'Anna', title: 'CFO' });
@@ -37,7 +61,8 @@ test('one side changed: its value is copied to the other side', () => {
 
 test('both changed differently: a collision decided by the resolver, both ways', () => {
   const base = { email: 'a@x.com', title: 'CTO' };
-  const both = (winner: Side) => merge(base, m({ email: 'a@x.com', title: 'VP' }), d({ emailaddress1: 'a@x.com', jobtitle: 'CFO' }), winner);
+  const both = (winner: Side) =>
+    merge(base, m({ email: 'a@x.com', title: 'VP' }), d({ emailaddress1: 'a@x.com', jobtitle: 'CFO' }), winner);
   const dyn = both('dynamics');
   assert.deepEqual(dyn.result.toMarketo, { title: 'CFO' });
   assert.deepEqual(dyn.result.toDynamics, {});
@@ -50,7 +75,11 @@ test('both changed differently: a collision decided by the resolver, both ways',
 
 test('echo: values equal to the snapshot write nothing', () => {
   const base = { email: 'a@x.com', firstName: 'Ann', title: null };
-  const { result } = merge(base, m({ email: 'a@x.com', firstName: 'Ann', title: '' }), d({ emailaddress1: 'A@x.com '.trim().toLowerCase(), firstname: 'Ann', jobtitle: null }));
+  const { result } = merge(
+    base,
+    m({ email: 'a@x.com', firstName: 'Ann', title: '' }),
+    d({ emailaddress1: 'A@x.com '.trim().toLowerCase(), firstname: 'Ann', jobtitle: null }),
+  );
   assert.deepEqual(result.toDynamics, {});
   assert.deepEqual(result.toMarketo, {});
 });
@@ -64,7 +93,11 @@ test('an unknown (absent) Dynamics field is never treated as blank', () => {
 });
 
 test('first link: blanks are filled from the other side without a collision', () => {
-  const { result, seen } = merge(undefined, m({ email: 'a@x.com', firstName: null, title: 'CTO' }), d({ emailaddress1: 'a@x.com', firstname: 'Ann', jobtitle: null }));
+  const { result, seen } = merge(
+    undefined,
+    m({ email: 'a@x.com', firstName: null, title: 'CTO' }),
+    d({ emailaddress1: 'a@x.com', firstname: 'Ann', jobtitle: null }),
+  );
   assert.deepEqual(result.toMarketo, { firstName: 'Ann' });
   assert.deepEqual(result.toDynamics, { jobtitle: 'CTO' });
   assert.equal(seen.length, 0);
@@ -73,13 +106,22 @@ test('first link: blanks are filled from the other side without a collision', ()
 
 test('one-way field: the source wins without asking the policy', () => {
   const base = { email: 'a@x.com', leadScore: 1 };
-  const { result, seen } = merge(base, m({ email: 'a@x.com', leadScore: 5 }), d({ emailaddress1: 'a@x.com', mkt_leadscore: 7 }), 'marketo');
+  const { result, seen } = merge(
+    base,
+    m({ email: 'a@x.com', leadScore: 5 }),
+    d({ emailaddress1: 'a@x.com', mkt_leadscore: 7 }),
+    'marketo',
+  );
   assert.deepEqual(result.toMarketo, { leadScore: 7 });
   assert.equal(seen.length, 0);
 });
 
 test('values for a create follow the allowed directions and skip blanks', () => {
-  const { values, snapshot } = valuesForCreate(plan, m({ email: 'a@x.com', firstName: 'Ann', title: null, leadScore: 3 }), 'dynamics');
+  const { values, snapshot } = valuesForCreate(
+    plan,
+    m({ email: 'a@x.com', firstName: 'Ann', title: null, leadScore: 3 }),
+    'dynamics',
+  );
   assert.deepEqual(values, { emailaddress1: 'a@x.com', firstname: 'Ann' });
   assert.deepEqual(snapshot, { email: 'a@x.com', firstName: 'Ann', title: null });
 });

@@ -39,20 +39,45 @@ const logger = pino({ level: 'silent' });
 test('defaults apply when nothing is stored', () => {
   const active = activePolicies(installed, [], logger);
   assert.equal(active.resolveCollision(collision), 'marketo');
-  assert.equal(active.onRejected({ pipelineId: 'p', system: 'dynamics', objectType: 'contact', code: 'x', message: 'y' }), 'continue');
+  assert.equal(
+    active.onRejected({ pipelineId: 'p', system: 'dynamics', objectType: 'contact', code: 'x', message: 'y' }),
+    'continue',
+  );
 });
 
 test('stored settings and toggles win; disabled authority means the most recent change wins', () => {
-  const stored = activePolicies(installed, [{ policyId: 'authority', enabled: true, settings: { winner: 'dynamics' } }], logger);
+  const stored = activePolicies(
+    installed,
+    [{ policyId: 'authority', enabled: true, settings: { winner: 'dynamics' } }],
+    logger,
+  );
   assert.equal(stored.resolveCollision(collision), 'dynamics');
-  const disabled = activePolicies(installed, [{ policyId: 'authority', enabled: false, settings: { winner: 'dynamics' } }], logger);
+  const disabled = activePolicies(
+    installed,
+    [{ policyId: 'authority', enabled: false, settings: { winner: 'dynamics' } }],
+    logger,
+  );
   assert.equal(disabled.resolveCollision(collision), 'marketo');
-  assert.equal(disabled.resolveCollision({ ...collision, marketo: { value: 'b', changedAt: '2026-01-01T08:00:00Z' } }), 'dynamics');
-  const halt = activePolicies(installed, [{ policyId: 'validation', enabled: true, settings: { mode: 'halt' } }], logger);
-  assert.equal(halt.onRejected({ pipelineId: 'p', system: 'dynamics', objectType: 'contact', code: 'x', message: 'y' }), 'halt');
+  assert.equal(
+    disabled.resolveCollision({ ...collision, marketo: { value: 'b', changedAt: '2026-01-01T08:00:00Z' } }),
+    'dynamics',
+  );
+  const halt = activePolicies(
+    installed,
+    [{ policyId: 'validation', enabled: true, settings: { mode: 'halt' } }],
+    logger,
+  );
+  assert.equal(
+    halt.onRejected({ pipelineId: 'p', system: 'dynamics', objectType: 'contact', code: 'x', message: 'y' }),
+    'halt',
+  );
 });
 
 test('settings that no longer match the schema fall back to the defaults', () => {
-  const active = activePolicies(installed, [{ policyId: 'authority', enabled: true, settings: { winner: 42 } }], logger);
+  const active = activePolicies(
+    installed,
+    [{ policyId: 'authority', enabled: true, settings: { winner: 42 } }],
+    logger,
+  );
   assert.equal(active.resolveCollision(collision), 'marketo');
 });

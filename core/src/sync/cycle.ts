@@ -102,7 +102,10 @@ export class SyncCycle {
 
   constructor(private readonly deps: CycleDeps) {}
 
-  async run(cursors: Map<string, string>, cursorId: (system: string, objectType: string) => string): Promise<CycleOutcome> {
+  async run(
+    cursors: Map<string, string>,
+    cursorId: (system: string, objectType: string) => string,
+  ): Promise<CycleOutcome> {
     const { deps } = this;
     const streams: Array<{ side: Side; objectType: string }> = [
       ...[...deps.plan.objects.keys()].map((objectType) => ({ side: 'dynamics' as const, objectType })),
@@ -115,7 +118,9 @@ export class SyncCycle {
       const id = cursorId(stream.side, stream.objectType);
       let cursor = cursors.get(id) ?? null;
       const fields =
-        stream.side === 'marketo' ? deps.plan.marketoRead : (deps.plan.objects.get(stream.objectType)?.dynamicsRead ?? []);
+        stream.side === 'marketo'
+          ? deps.plan.marketoRead
+          : (deps.plan.objects.get(stream.objectType)?.dynamicsRead ?? []);
       try {
         for await (const page of connector.readChanges(stream.objectType, cursor, { fields, signal: deps.signal })) {
           deps.signal.throwIfAborted();
@@ -196,7 +201,10 @@ export class SyncCycle {
     deps.counts.read += page.records.length;
     if (side === 'dynamics') await this.handleDynamicsDeletes(objectType, page.deletedIds);
     if (page.records.length === 0) return;
-    const pairs = side === 'dynamics' ? await this.pairDynamicsPage(objectType, page.records) : await this.pairMarketoPage(page.records);
+    const pairs =
+      side === 'dynamics'
+        ? await this.pairDynamicsPage(objectType, page.records)
+        : await this.pairMarketoPage(page.records);
     await this.executePairs(pairs, 0);
   }
 
@@ -204,12 +212,18 @@ export class SyncCycle {
     if (ids.length === 0) return;
     const { deps } = this;
     const plan = deps.plan.objects.get(objectType);
-    const links = (await deps.store.linksByDynamicsIds(deps.pipelineId, objectType, ids)).filter((l) => l.state !== 'deleted');
+    const links = (await deps.store.linksByDynamicsIds(deps.pipelineId, objectType, ids)).filter(
+      (l) => l.state !== 'deleted',
+    );
     if (links.length === 0) return;
     const flagOps: WriteOp[] = [];
     for (const link of links) {
       deps.counts.deleted += 1;
-      this.log(link, 'deleted', `Dynamics ${objectType} ${link.dynamicsId} was deleted; the Marketo person is kept and never re-created in Dynamics by the sync`);
+      this.log(
+        link,
+        'deleted',
+        `Dynamics ${objectType} ${link.dynamicsId} was deleted; the Marketo person is kept and never re-created in Dynamics by the sync`,
+      );
       if (link.marketoId && plan?.deletedFlagField) {
         flagOps.push({ kind: 'update', ref: link._id, id: link.marketoId, fields: { [plan.deletedFlagField]: true } });
       }
@@ -233,7 +247,11 @@ export class SyncCycle {
     const { deps } = this;
     const plan = deps.plan.objects.get(objectType);
     if (!plan) return [];
-    const links = await deps.store.linksByDynamicsIds(deps.pipelineId, objectType, records.map((r) => r.id));
+    const links = await deps.store.linksByDynamicsIds(
+      deps.pipelineId,
+      objectType,
+      records.map((r) => r.id),
+    );
     const byDynamicsId = new Map(links.map((l) => [l.dynamicsId as string, l]));
     const pairs: Pair[] = [];
     const needMarketo: Array<{ record: RemoteRecord; doc: LinkDoc }> = [];
@@ -268,7 +286,10 @@ export class SyncCycle {
   /** Changed Marketo persons → pairs. */
   private async pairMarketoPage(records: RemoteRecord[]): Promise<Pair[]> {
     const { deps } = this;
-    const links = await deps.store.linksByMarketoIds(deps.pipelineId, records.map((r) => r.id));
+    const links = await deps.store.linksByMarketoIds(
+      deps.pipelineId,
+      records.map((r) => r.id),
+    );
     const byMarketoId = new Map(links.map((l) => [l.marketoId as string, l]));
     const pairs: Pair[] = [];
     const needDynamics = new Map<string, Array<{ record: RemoteRecord; doc: LinkDoc }>>();
@@ -292,7 +313,10 @@ export class SyncCycle {
     const gone: LinkUpdate[] = [];
     for (const [dynamicsType, items] of needDynamics) {
       const plan = deps.plan.objects.get(dynamicsType) as ObjectPlan;
-      const current = await this.getDynamics(dynamicsType, items.map((i) => i.doc.dynamicsId as string));
+      const current = await this.getDynamics(
+        dynamicsType,
+        items.map((i) => i.doc.dynamicsId as string),
+      );
       for (const { record, doc } of items) {
         const dynamics = current.get(doc.dynamicsId as string);
         if (dynamics) {
@@ -301,7 +325,11 @@ export class SyncCycle {
           // Deleted in Dynamics without us seeing the delete (no change tracking): treat it as a delete.
           gone.push({ id: doc._id, set: { state: 'deleted' } });
           deps.counts.deleted += 1;
-          this.log(doc, 'deleted', `Dynamics ${dynamicsType} ${doc.dynamicsId} no longer exists; the link is marked deleted`);
+          this.log(
+            doc,
+            'deleted',
+            `Dynamics ${dynamicsType} ${doc.dynamicsId} no longer exists; the link is marked deleted`,
+          );
         }
       }
     }
@@ -329,7 +357,10 @@ export class SyncCycle {
       const email = normalizeEmail(emailField ? item.record.fields[emailField] : undefined);
       if (!email) {
         deps.counts.unchanged += 1;
-        deps.logger.debug({ side, id: item.record.id }, 'record without email is not synced (people are matched by email)');
+        deps.logger.debug(
+          { side, id: item.record.id },
+          'record without email is not synced (people are matched by email)',
+        );
         continue;
       }
       withEmail.push({ ...item, email });
@@ -353,8 +384,21 @@ export class SyncCycle {
             if (marketo) {
               if (item.doc) await deps.store.deleteLink(item.doc._id);
               const doc: LinkDoc = { ...known, dynamicsType: objectType, dynamicsId: item.record.id, snapshot: {} };
-              pairs.push({ doc, isNew: false, plan, marketo, dynamics: item.record, action: 'merge', base: undefined, setType: true });
-              this.log(doc, 'linked', `Dynamics contact ${item.record.id} replaces lead ${known.dynamicsId} for this person`);
+              pairs.push({
+                doc,
+                isNew: false,
+                plan,
+                marketo,
+                dynamics: item.record,
+                action: 'merge',
+                base: undefined,
+                setType: true,
+              });
+              this.log(
+                doc,
+                'linked',
+                `Dynamics contact ${item.record.id} replaces lead ${known.dynamicsId} for this person`,
+              );
               continue;
             }
           }
@@ -369,7 +413,10 @@ export class SyncCycle {
         toFind.push(item);
       }
       const found = await this.findMarketoByEmail(toFind.map((i) => i.email));
-      const taken = await deps.store.linksByMarketoIds(deps.pipelineId, [...found.values()].map((r) => r.id));
+      const taken = await deps.store.linksByMarketoIds(
+        deps.pipelineId,
+        [...found.values()].map((r) => r.id),
+      );
       const takenIds = new Set(taken.filter((l) => l.state === 'linked' && l.dynamicsId).map((l) => l.marketoId));
       for (const item of toFind) {
         const marketo = found.get(item.email);
@@ -379,10 +426,27 @@ export class SyncCycle {
         doc.email = item.email;
         if (marketo && !takenIds.has(marketo.id)) {
           doc.marketoId = marketo.id;
-          pairs.push({ doc, isNew: !item.doc, plan, marketo, dynamics: item.record, action: 'merge', base: undefined, setType: true });
+          pairs.push({
+            doc,
+            isNew: !item.doc,
+            plan,
+            marketo,
+            dynamics: item.record,
+            action: 'merge',
+            base: undefined,
+            setType: true,
+          });
           takenIds.add(marketo.id);
         } else if (!marketo) {
-          pairs.push({ doc, isNew: !item.doc, plan, dynamics: item.record, action: 'create-marketo', base: undefined, setType: true });
+          pairs.push({
+            doc,
+            isNew: !item.doc,
+            plan,
+            dynamics: item.record,
+            action: 'create-marketo',
+            base: undefined,
+            setType: true,
+          });
         } else deps.counts.unchanged += 1;
       }
       return pairs;
@@ -406,7 +470,8 @@ export class SyncCycle {
     for (const type of ['contact', 'lead']) {
       if (!deps.plan.objects.has(type)) continue;
       const remaining = toFind.map((i) => i.email).filter((e) => !matches.has(e));
-      for (const [email, record] of await this.findDynamicsByEmail(type, remaining)) matches.set(email, { type, record });
+      for (const [email, record] of await this.findDynamicsByEmail(type, remaining))
+        matches.set(email, { type, record });
     }
     const candidates = new Map<string, string[]>();
     for (const { type, record } of matches.values()) candidates.set(type, [...(candidates.get(type) ?? []), record.id]);
@@ -421,15 +486,37 @@ export class SyncCycle {
       if (match && !takenDynamics.has(`${match.type}:${match.record.id}`)) {
         const plan = deps.plan.objects.get(match.type) as ObjectPlan;
         const doc = item.doc ?? newLinkDoc(deps.pipelineId, match.type, item.email);
-        Object.assign(doc, { marketoId: item.record.id, dynamicsId: match.record.id, dynamicsType: match.type, email: item.email });
-        pairs.push({ doc, isNew: !item.doc, plan, marketo: item.record, dynamics: match.record, action: 'merge', base: undefined, setType: true });
+        Object.assign(doc, {
+          marketoId: item.record.id,
+          dynamicsId: match.record.id,
+          dynamicsType: match.type,
+          email: item.email,
+        });
+        pairs.push({
+          doc,
+          isNew: !item.doc,
+          plan,
+          marketo: item.record,
+          dynamics: match.record,
+          action: 'merge',
+          base: undefined,
+          setType: true,
+        });
         takenDynamics.add(`${match.type}:${match.record.id}`);
       } else if (!match) {
         const type = deps.plan.objects.has(objectType) ? objectType : ([...deps.plan.objects.keys()][0] as string);
         const plan = deps.plan.objects.get(type) as ObjectPlan;
         const doc = item.doc ?? newLinkDoc(deps.pipelineId, type, item.email);
         Object.assign(doc, { marketoId: item.record.id, dynamicsType: type, email: item.email });
-        pairs.push({ doc, isNew: !item.doc, plan, marketo: item.record, action: 'create-dynamics', base: undefined, setType: true });
+        pairs.push({
+          doc,
+          isNew: !item.doc,
+          plan,
+          marketo: item.record,
+          action: 'create-dynamics',
+          base: undefined,
+          setType: true,
+        });
       } else deps.counts.unchanged += 1;
     }
     return pairs;
@@ -497,7 +584,9 @@ export class SyncCycle {
     await this.recordCreateIntents(pairs.filter((p) => p.action !== 'merge'));
 
     const [marketoResults, ...dynamicsResults] = await Promise.all([
-      marketoOps.length > 0 ? deps.marketo.write(MARKETO_OBJECT, marketoOps, { signal: deps.signal }) : Promise.resolve([]),
+      marketoOps.length > 0
+        ? deps.marketo.write(MARKETO_OBJECT, marketoOps, { signal: deps.signal })
+        : Promise.resolve([]),
       ...[...dynamicsOps].map(([type, ops]) => deps.dynamics.write(type, ops, { signal: deps.signal })),
     ]);
     const marketoByRef = new Map((marketoResults ?? []).map((r) => [r.ref, r]));
@@ -596,7 +685,13 @@ export class SyncCycle {
         pipelineId: deps.pipelineId,
         system: side,
         objectType: side === 'dynamics' ? pair.plan.dynamicsType : MARKETO_OBJECT,
-        ...(side === 'dynamics' ? (doc.dynamicsId ? { recordId: doc.dynamicsId } : {}) : doc.marketoId ? { recordId: doc.marketoId } : {}),
+        ...(side === 'dynamics'
+          ? doc.dynamicsId
+            ? { recordId: doc.dynamicsId }
+            : {}
+          : doc.marketoId
+            ? { recordId: doc.marketoId }
+            : {}),
         code: r.code,
         message: r.message,
       });
@@ -638,14 +733,17 @@ export class SyncCycle {
       if (wrote) {
         deps.counts.updated += 1;
         const changes = [
-          ...(m && mOk && Object.keys(merge.toMarketo).length > 0 ? [`Marketo: ${describeFields(merge.toMarketo)}`] : []),
+          ...(m && mOk && Object.keys(merge.toMarketo).length > 0
+            ? [`Marketo: ${describeFields(merge.toMarketo)}`]
+            : []),
           ...(d && dOk ? [`Dynamics ${pair.plan.dynamicsType}: ${describeFields(merge.toDynamics)}`] : []),
         ];
         if (changes.length > 0) this.log(doc, 'updated', `Updated ${changes.join('; ')}`);
       } else if (!m && !d) {
         deps.counts.unchanged += 1;
       }
-      if (pair.isNew) this.log(doc, 'linked', `Linked by email to Dynamics ${pair.plan.dynamicsType} ${doc.dynamicsId}`);
+      if (pair.isNew)
+        this.log(doc, 'linked', `Linked by email to Dynamics ${pair.plan.dynamicsType} ${doc.dynamicsId}`);
       return {
         set: {
           state: 'linked',
@@ -664,7 +762,8 @@ export class SyncCycle {
       if (result?.status === 'created') {
         deps.counts.created += 1;
         const target = pair.action === 'create-marketo' ? 'Marketo' : `Dynamics ${pair.plan.dynamicsType}`;
-        const withId = pair.action === 'create-marketo' ? { ...doc, marketoId: result.id } : { ...doc, dynamicsId: result.id };
+        const withId =
+          pair.action === 'create-marketo' ? { ...doc, marketoId: result.id } : { ...doc, dynamicsId: result.id };
         this.log(withId, 'created', `Created in ${target} (${result.id})`);
         return {
           set: {
@@ -675,7 +774,8 @@ export class SyncCycle {
           unset: ['createIntent', 'rejection'],
         };
       }
-      if (result?.status === 'rejected') return { set: { state: 'rejected', ...(rejection ? { rejection } : {}) }, unset: ['createIntent'] };
+      if (result?.status === 'rejected')
+        return { set: { state: 'rejected', ...(rejection ? { rejection } : {}) }, unset: ['createIntent'] };
       // Failed or not sent: the intent stays; the next read of this page looks the record up before creating.
       return null;
     }
@@ -702,7 +802,10 @@ export class SyncCycle {
     for (const p of pairs) byType.set(p.plan.dynamicsType, [...(byType.get(p.plan.dynamicsType) ?? []), p]);
     const again: Pair[] = [];
     for (const [type, items] of byType) {
-      const fresh = await this.getDynamics(type, items.map((p) => p.dynamics?.id ?? ''));
+      const fresh = await this.getDynamics(
+        type,
+        items.map((p) => p.dynamics?.id ?? ''),
+      );
       for (const p of items) {
         const dynamics = p.dynamics ? fresh.get(p.dynamics.id) : undefined;
         if (dynamics) again.push({ ...p, dynamics });
@@ -725,7 +828,10 @@ export class SyncCycle {
 
   private async getMarketo(ids: string[]): Promise<Map<string, RemoteRecord>> {
     if (ids.length === 0) return new Map();
-    const records = await this.deps.marketo.get(MARKETO_OBJECT, ids, { fields: this.deps.plan.marketoRead, signal: this.deps.signal });
+    const records = await this.deps.marketo.get(MARKETO_OBJECT, ids, {
+      fields: this.deps.plan.marketoRead,
+      signal: this.deps.signal,
+    });
     return new Map(records.map((r) => [r.id, r]));
   }
 
@@ -742,7 +848,10 @@ export class SyncCycle {
     if (emails.length === 0) return out;
     const emailField = this.deps.plan.marketoEmail;
     for (const part of chunk(emails, 300)) {
-      const found = await this.deps.marketo.findByEmail(MARKETO_OBJECT, part, { fields: this.deps.plan.marketoRead, signal: this.deps.signal });
+      const found = await this.deps.marketo.findByEmail(MARKETO_OBJECT, part, {
+        fields: this.deps.plan.marketoRead,
+        signal: this.deps.signal,
+      });
       for (const r of found.sort((a, b) => Number(a.id) - Number(b.id))) {
         const email = normalizeEmail(r.fields[emailField]);
         if (email && !out.has(email)) out.set(email, r);
@@ -755,7 +864,10 @@ export class SyncCycle {
     const out = new Map<string, RemoteRecord>();
     const plan = this.deps.plan.objects.get(type);
     if (emails.length === 0 || !plan) return out;
-    const found = await this.deps.dynamics.findByEmail(type, emails, { fields: plan.dynamicsRead, signal: this.deps.signal });
+    const found = await this.deps.dynamics.findByEmail(type, emails, {
+      fields: plan.dynamicsRead,
+      signal: this.deps.signal,
+    });
     for (const r of found) {
       const email = normalizeEmail(r.fields[plan.dynamicsEmail]);
       if (email && !out.has(email)) out.set(email, r);

@@ -6,7 +6,11 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FieldDescription, ObjectDescription } from '../plugin';
 
-export const DirectionSchema = Type.Union([Type.Literal('both'), Type.Literal('toDynamics'), Type.Literal('toMarketo')]);
+export const DirectionSchema = Type.Union([
+  Type.Literal('both'),
+  Type.Literal('toDynamics'),
+  Type.Literal('toMarketo'),
+]);
 export type Direction = Static<typeof DirectionSchema>;
 
 export const FieldMappingSchema = Type.Object(
@@ -106,7 +110,12 @@ function fieldIndex(description: ObjectDescription): Map<string, FieldDescriptio
   return new Map(description.fields.map((f) => [f.name, f]));
 }
 
-function analyzeField(mapping: FieldMapping, m: FieldDescription, d: FieldDescription, dynamicsObject: string): FieldAnalysis {
+function analyzeField(
+  mapping: FieldMapping,
+  m: FieldDescription,
+  d: FieldDescription,
+  dynamicsObject: string,
+): FieldAnalysis {
   const problems: string[] = [];
   if (!d.readable) {
     problems.push(
@@ -118,13 +127,16 @@ function analyzeField(mapping: FieldMapping, m: FieldDescription, d: FieldDescri
   let toMarketo = mapping.direction !== 'toDynamics';
   if (toDynamics && !d.updatable && !d.creatable) {
     toDynamics = false;
-    problems.push(`Dynamics ${dynamicsObject}.${d.name} cannot be written by the Dynamics sync user${d.note ? ` (${d.note})` : ''}`);
+    problems.push(
+      `Dynamics ${dynamicsObject}.${d.name} cannot be written by the Dynamics sync user${d.note ? ` (${d.note})` : ''}`,
+    );
   }
   if (toMarketo && !m.updatable) {
     toMarketo = false;
     problems.push(`Marketo lead.${m.name} is read-only over the REST API`);
   }
-  const effective: EffectiveDirection = toDynamics && toMarketo ? 'both' : toDynamics ? 'toDynamics' : toMarketo ? 'toMarketo' : 'none';
+  const effective: EffectiveDirection =
+    toDynamics && toMarketo ? 'both' : toDynamics ? 'toDynamics' : toMarketo ? 'toMarketo' : 'none';
   return { ...mapping, effective, problems };
 }
 
@@ -151,7 +163,8 @@ export function analyzeMappings(mappings: Mappings, descriptions: SystemDescript
       const m = marketoFields.get(mapping.marketo);
       const d = dynamicsFields.get(mapping.dynamics);
       if (seenMarketo.has(mapping.marketo)) errors.push(`${where}: Marketo field "${mapping.marketo}" is mapped twice`);
-      if (seenDynamics.has(mapping.dynamics)) errors.push(`${where}: Dynamics column "${mapping.dynamics}" is mapped twice`);
+      if (seenDynamics.has(mapping.dynamics))
+        errors.push(`${where}: Dynamics column "${mapping.dynamics}" is mapped twice`);
       seenMarketo.add(mapping.marketo);
       seenDynamics.add(mapping.dynamics);
       if (!m) errors.push(`${where}: Marketo has no lead field "${mapping.marketo}"`);

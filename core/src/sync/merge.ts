@@ -59,9 +59,11 @@ export function mergeRecord(input: MergeInput): MergeResult {
     let winner: Side | null;
     if (marketoChanged && !dynamicsChanged) winner = 'marketo';
     else if (dynamicsChanged && !marketoChanged) winner = 'dynamics';
-    else if (!hasBase && isBlank(m)) winner = 'dynamics'; // first link: fill blanks, no collision
+    else if (!hasBase && isBlank(m))
+      winner = 'dynamics'; // first link: fill blanks, no collision
     else if (!hasBase && isBlank(d)) winner = 'marketo';
-    else if (field.toDynamics && !field.toMarketo) winner = 'marketo'; // one-way fields have one master
+    else if (field.toDynamics && !field.toMarketo)
+      winner = 'marketo'; // one-way fields have one master
     else if (field.toMarketo && !field.toDynamics) winner = 'dynamics';
     else {
       winner = input.resolve({
@@ -70,8 +72,14 @@ export function mergeRecord(input: MergeInput): MergeResult {
         marketoField: field.marketo,
         dynamicsField: field.dynamics,
         base: b,
-        marketo: { value: m, ...(changedAt(marketo, field.marketo) ? { changedAt: changedAt(marketo, field.marketo) } : {}) },
-        dynamics: { value: d, ...(changedAt(dynamics, field.dynamics) ? { changedAt: changedAt(dynamics, field.dynamics) } : {}) },
+        marketo: {
+          value: m,
+          ...(changedAt(marketo, field.marketo) ? { changedAt: changedAt(marketo, field.marketo) } : {}),
+        },
+        dynamics: {
+          value: d,
+          ...(changedAt(dynamics, field.dynamics) ? { changedAt: changedAt(dynamics, field.dynamics) } : {}),
+        },
       });
       if (hasBase) result.collisions.push({ marketoField: field.marketo, winner, marketoValue: m, dynamicsValue: d });
     }
@@ -88,7 +96,11 @@ export function mergeRecord(input: MergeInput): MergeResult {
 }
 
 /** Values of a fresh record to create on the other side, following the allowed directions. */
-export function valuesForCreate(plan: ObjectPlan, source: RemoteRecord, target: Side): { values: FieldValues; snapshot: FieldValues } {
+export function valuesForCreate(
+  plan: ObjectPlan,
+  source: RemoteRecord,
+  target: Side,
+): { values: FieldValues; snapshot: FieldValues } {
   const values: FieldValues = {};
   const snapshot: FieldValues = {};
   for (const field of plan.fields) {

@@ -26,7 +26,11 @@ export async function pushPerson(deps: PushDeps, body: PushBody): Promise<PushRe
   const as = body.as;
   const objectPlan = plan.objects.get(as);
   if (!objectPlan) {
-    throw new TandemError('BAD_REQUEST', `Pipeline "${pipelineId}" does not map Dynamics ${as}s, so a person cannot be pushed as one.`, { status: 400 });
+    throw new TandemError(
+      'BAD_REQUEST',
+      `Pipeline "${pipelineId}" does not map Dynamics ${as}s, so a person cannot be pushed as one.`,
+      { status: 400 },
+    );
   }
   const [existing] = await store.linksByMarketoIds(pipelineId, [body.marketoId]);
   if (existing?.state === 'linked' && existing.dynamicsId) {
@@ -37,11 +41,18 @@ export async function pushPerson(deps: PushDeps, body: PushBody): Promise<PushRe
       message: `Already in Dynamics as ${existing.dynamicsType} ${existing.dynamicsId}; nothing changed.`,
     };
   }
-  const [person] = await deps.marketo.get(MARKETO_OBJECT, [body.marketoId], { fields: plan.marketoRead, ...(deps.signal ? { signal: deps.signal } : {}) });
+  const [person] = await deps.marketo.get(MARKETO_OBJECT, [body.marketoId], {
+    fields: plan.marketoRead,
+    ...(deps.signal ? { signal: deps.signal } : {}),
+  });
   if (!person) throw new TandemError('NOT_FOUND', `Marketo person ${body.marketoId} does not exist.`, { status: 404 });
   const email = normalizeEmail(person.fields[objectPlan.marketoEmail]);
   if (!email) {
-    throw new TandemError('BAD_REQUEST', `Marketo person ${body.marketoId} has no email; people are matched by email.`, { status: 422 });
+    throw new TandemError(
+      'BAD_REQUEST',
+      `Marketo person ${body.marketoId} has no email; people are matched by email.`,
+      { status: 422 },
+    );
   }
 
   // Already in Dynamics under this email: link it, change nothing.
@@ -54,12 +65,34 @@ export async function pushPerson(deps: PushDeps, body: PushBody): Promise<PushRe
     if (!taken.some((l) => l.state === 'linked')) {
       const now = new Date();
       if (existing) {
-        await store.saveLinks([{ id: existing._id, set: { state: 'linked', dynamicsId: found.id, dynamicsType: type, email, snapshot: {} }, unset: ['createIntent'] }]);
+        await store.saveLinks([
+          {
+            id: existing._id,
+            set: { state: 'linked', dynamicsId: found.id, dynamicsType: type, email, snapshot: {} },
+            unset: ['createIntent'],
+          },
+        ]);
       } else {
-        await store.tryInsertLink({ _id: randomUUID(), pipelineId, marketoId: body.marketoId, dynamicsId: found.id, dynamicsType: type, email, state: 'linked', snapshot: {}, createdAt: now, updatedAt: now });
+        await store.tryInsertLink({
+          _id: randomUUID(),
+          pipelineId,
+          marketoId: body.marketoId,
+          dynamicsId: found.id,
+          dynamicsType: type,
+          email,
+          state: 'linked',
+          snapshot: {},
+          createdAt: now,
+          updatedAt: now,
+        });
       }
     }
-    return { dynamicsId: found.id, objectType: type, created: false, message: `A Dynamics ${type} with this email already exists; nothing changed.` };
+    return {
+      dynamicsId: found.id,
+      objectType: type,
+      created: false,
+      message: `A Dynamics ${type} with this email already exists; nothing changed.`,
+    };
   }
 
   // Record the intent, then create.
@@ -68,28 +101,77 @@ export async function pushPerson(deps: PushDeps, body: PushBody): Promise<PushRe
   let linkId: string;
   if (existing) {
     linkId = existing._id;
-    await store.saveLinks([{ id: linkId, set: { state: 'creating', dynamicsType: as, email, createIntent: intent, snapshot: {} }, unset: ['dynamicsId'] }]);
+    await store.saveLinks([
+      {
+        id: linkId,
+        set: { state: 'creating', dynamicsType: as, email, createIntent: intent, snapshot: {} },
+        unset: ['dynamicsId'],
+      },
+    ]);
   } else {
-    const doc: LinkDoc = { _id: randomUUID(), pipelineId, marketoId: body.marketoId, dynamicsType: as, email, state: 'creating', snapshot: {}, createIntent: intent, createdAt: now, updatedAt: now };
+    const doc: LinkDoc = {
+      _id: randomUUID(),
+      pipelineId,
+      marketoId: body.marketoId,
+      dynamicsType: as,
+      email,
+      state: 'creating',
+      snapshot: {},
+      createIntent: intent,
+      createdAt: now,
+      updatedAt: now,
+    };
     if (!(await store.tryInsertLink(doc))) {
-      throw new TandemError('CONFLICT', `Marketo person ${body.marketoId} is being synced right now; try again in a moment.`, { status: 409 });
+      throw new TandemError(
+        'CONFLICT',
+        `Marketo person ${body.marketoId} is being synced right now; try again in a moment.`,
+        { status: 409 },
+      );
     }
     linkId = doc._id;
   }
   const create = valuesForCreate(objectPlan, person, 'dynamics');
-  const [result] = await deps.dynamics.write(as, [{ kind: 'create', ref: linkId, fields: create.values }], deps.signal ? { signal: deps.signal } : {});
+  const [result] = await deps.dynamics.write(
+    as,
+    [{ kind: 'create', ref: linkId, fields: create.values }],
+    deps.signal ? { signal: deps.signal } : {},
+  );
   const activity = { pipelineId, at: new Date(), type: 'created', marketoId: body.marketoId, dynamicsType: as };
   if (result?.status === 'created') {
-    await store.saveLinks([{ id: linkId, set: { state: 'linked', dynamicsId: result.id, snapshot: create.snapshot }, unset: ['createIntent', 'rejection'] }]);
-    await store.appendActivity([{ ...activity, dynamicsId: result.id, detail: `Pushed to Dynamics: created ${as} ${result.id}` }]);
+    await store.saveLinks([
+      {
+        id: linkId,
+        set: { state: 'linked', dynamicsId: result.id, snapshot: create.snapshot },
+        unset: ['createIntent', 'rejection'],
+      },
+    ]);
+    await store.appendActivity([
+      { ...activity, dynamicsId: result.id, detail: `Pushed to Dynamics: created ${as} ${result.id}` },
+    ]);
     return { dynamicsId: result.id, objectType: as, created: true };
   }
   if (result?.status === 'rejected') {
-    await store.saveLinks([{ id: linkId, set: { state: 'rejected', rejection: { side: 'dynamics', code: result.code, message: result.message, at: new Date() } }, unset: ['createIntent'] }]);
-    await store.appendActivity([{ ...activity, type: 'rejected', detail: `Push rejected by Dynamics ${as}: ${result.message} (${result.code})` }]);
-    throw new TandemError('REMOTE_REJECTED', `Dynamics rejected the ${as}: ${result.message} (${result.code})`, { status: 422, details: { code: result.code } });
+    await store.saveLinks([
+      {
+        id: linkId,
+        set: {
+          state: 'rejected',
+          rejection: { side: 'dynamics', code: result.code, message: result.message, at: new Date() },
+        },
+        unset: ['createIntent'],
+      },
+    ]);
+    await store.appendActivity([
+      { ...activity, type: 'rejected', detail: `Push rejected by Dynamics ${as}: ${result.message} (${result.code})` },
+    ]);
+    throw new TandemError('REMOTE_REJECTED', `Dynamics rejected the ${as}: ${result.message} (${result.code})`, {
+      status: 422,
+      details: { code: result.code },
+    });
   }
   // Unknown outcome: the intent stays, and the next attempt (a push or a cycle) looks the record up by email first.
   const message = result && 'message' in result ? result.message : 'no result';
-  throw new RetryableError(`Dynamics did not confirm the create: ${message}. Try again; nothing will be created twice.`);
+  throw new RetryableError(
+    `Dynamics did not confirm the create: ${message}. Try again; nothing will be created twice.`,
+  );
 }

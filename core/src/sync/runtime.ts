@@ -78,26 +78,66 @@ export class SyncRuntimeImpl implements SyncRuntime {
     const marketo = deps.connectors.get('marketo');
     const dynamics = deps.connectors.get('dynamics');
     if (!marketo || !dynamics) {
-      throw new TandemError('BAD_CONFIG', 'The sync needs both the marketo and the dynamics connector plugins installed.');
+      throw new TandemError(
+        'BAD_CONFIG',
+        'The sync needs both the marketo and the dynamics connector plugins installed.',
+      );
     }
     this.marketo = marketo;
     this.dynamics = dynamics;
     this.leaseTtlMs = deps.leaseTtlMs ?? 30_000;
     if (deps.registry) {
       const registers = [deps.registry];
-      this.cycles = getOrCreate(deps.registry, 'tandem_sync_cycles_total', () => new Counter({ name: 'tandem_sync_cycles_total', help: 'Sync cycles by final status', labelNames: ['status'], registers }));
-      this.records = getOrCreate(deps.registry, 'tandem_sync_records_total', () => new Counter({ name: 'tandem_sync_records_total', help: 'Records handled by sync cycles, by outcome', labelNames: ['outcome'], registers }));
-      this.duration = getOrCreate(deps.registry, 'tandem_sync_cycle_seconds', () => new Histogram({ name: 'tandem_sync_cycle_seconds', help: 'Sync cycle duration', labelNames: ['status'], buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 1800], registers }));
+      this.cycles = getOrCreate(
+        deps.registry,
+        'tandem_sync_cycles_total',
+        () =>
+          new Counter({
+            name: 'tandem_sync_cycles_total',
+            help: 'Sync cycles by final status',
+            labelNames: ['status'],
+            registers,
+          }),
+      );
+      this.records = getOrCreate(
+        deps.registry,
+        'tandem_sync_records_total',
+        () =>
+          new Counter({
+            name: 'tandem_sync_records_total',
+            help: 'Records handled by sync cycles, by outcome',
+            labelNames: ['outcome'],
+            registers,
+          }),
+      );
+      this.duration = getOrCreate(
+        deps.registry,
+        'tandem_sync_cycle_seconds',
+        () =>
+          new Histogram({
+            name: 'tandem_sync_cycle_seconds',
+            help: 'Sync cycle duration',
+            labelNames: ['status'],
+            buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 1800],
+            registers,
+          }),
+      );
     }
   }
 
   /** Marks runs of dead instances interrupted and starts the schedule. */
   async start(): Promise<void> {
     const stale = await this.deps.store.markInterrupted(new Date(Date.now() - this.leaseTtlMs));
-    if (stale > 0) this.deps.logger.warn({ runs: stale }, 'runs left running by a stopped instance are marked interrupted');
+    if (stale > 0)
+      this.deps.logger.warn({ runs: stale }, 'runs left running by a stopped instance are marked interrupted');
     if (!this.deps.schedule) return;
     for (const pipeline of await this.deps.pipelines.list()) {
-      const scheduler = new LoopScheduler(`sync:${pipeline.id}`, () => this.tick(pipeline.id), this.deps.logger, this.leaseTtlMs);
+      const scheduler = new LoopScheduler(
+        `sync:${pipeline.id}`,
+        () => this.tick(pipeline.id),
+        this.deps.logger,
+        this.leaseTtlMs,
+      );
       scheduler.start(0);
       this.schedulers.push(scheduler);
     }
@@ -146,7 +186,10 @@ export class SyncRuntimeImpl implements SyncRuntime {
   async push(pipelineId: string, body: PushBody): Promise<PushResult> {
     const pipeline = await this.pipeline(pipelineId);
     const plan = await this.plan(pipeline.mappings);
-    return pushPerson({ pipelineId, store: this.deps.store, marketo: this.marketo, dynamics: this.dynamics, plan }, body);
+    return pushPerson(
+      { pipelineId, store: this.deps.store, marketo: this.marketo, dynamics: this.dynamics, plan },
+      body,
+    );
   }
 
   async links(pipelineId: string, query: LinkQuery): Promise<Link[]> {
@@ -170,7 +213,12 @@ export class SyncRuntimeImpl implements SyncRuntime {
     const pipeline = await this.pipeline(pipelineId);
     const intervalMs = Math.max(1, (pipeline.schedule?.intervalMinutes ?? this.deps.intervalMinutes) * 60_000);
     if (this.stopped || this.running.has(pipelineId)) return { nextInMs: intervalMs };
-    const lease = await this.deps.store.acquireLease(leaseName(pipelineId), this.deps.instanceId, this.leaseTtlMs, intervalMs);
+    const lease = await this.deps.store.acquireLease(
+      leaseName(pipelineId),
+      this.deps.instanceId,
+      this.leaseTtlMs,
+      intervalMs,
+    );
     if (lease) {
       const run = await this.deps.store.createRun(pipelineId, 'schedule', this.deps.instanceId, emptyCounts());
       await this.launch(pipelineId, run);
@@ -198,12 +246,18 @@ export class SyncRuntimeImpl implements SyncRuntime {
     const started = Date.now();
     const counts = run.counts;
     // Heartbeat: keeps the lease and tells other instances this run is alive; a lost lease stops the cycle.
-    const heartbeat = setInterval(() => {
-      void store.renewLease(leaseName(pipelineId), instanceId, this.leaseTtlMs).then((held) => {
-        if (!held) controller.abort(new Error('The cycle lease was lost to another instance'));
-      }, (error: unknown) => logger.warn({ err: error }, 'lease renewal failed'));
-      void store.updateRun(run._id, { counts }).catch(() => undefined);
-    }, Math.max(50, Math.floor(this.leaseTtlMs / 3)));
+    const heartbeat = setInterval(
+      () => {
+        void store.renewLease(leaseName(pipelineId), instanceId, this.leaseTtlMs).then(
+          (held) => {
+            if (!held) controller.abort(new Error('The cycle lease was lost to another instance'));
+          },
+          (error: unknown) => logger.warn({ err: error }, 'lease renewal failed'),
+        );
+        void store.updateRun(run._id, { counts }).catch(() => undefined);
+      },
+      Math.max(50, Math.floor(this.leaseTtlMs / 3)),
+    );
     heartbeat.unref();
     let status: RunDoc['status'] = 'failed';
     let error: string | undefined;
@@ -228,7 +282,9 @@ export class SyncRuntimeImpl implements SyncRuntime {
         signal: controller.signal,
         report: (progress) => store.updateRun(run._id, { counts, progress }),
       });
-      const outcome = await cycle.run(cursors, (system, objectType) => SyncStore.cursorId(pipelineId, system, objectType));
+      const outcome = await cycle.run(cursors, (system, objectType) =>
+        SyncStore.cursorId(pipelineId, system, objectType),
+      );
       status = outcome.status;
       error = outcome.error;
     } catch (caught) {
@@ -276,7 +332,9 @@ export class SyncRuntimeImpl implements SyncRuntime {
     const descriptions = await this.describe();
     const analysis = analyzeMappings(mappings, descriptions);
     if (analysis.errors.length > 0) {
-      throw new TandemError('BAD_CONFIG', `The pipeline's mappings are not usable: ${analysis.errors.join('; ')}`, { status: 409 });
+      throw new TandemError('BAD_CONFIG', `The pipeline's mappings are not usable: ${analysis.errors.join('; ')}`, {
+        status: 409,
+      });
     }
     return buildPlan(mappings, analysis, {
       marketo: descriptions.marketo.emailField,

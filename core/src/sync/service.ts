@@ -45,9 +45,7 @@ export const RunSchema = Type.Object({
 });
 export type Run = Static<typeof RunSchema>;
 
-export const LinkStateSchema = Type.Union(
-  ['linked', 'creating', 'deleted', 'rejected'].map((s) => Type.Literal(s)),
-);
+export const LinkStateSchema = Type.Union(['linked', 'creating', 'deleted', 'rejected'].map((s) => Type.Literal(s)));
 export const LinkSchema = Type.Object({
   marketoId: Type.Union([Type.String(), Type.Null()]),
   dynamicsId: Type.Union([Type.String(), Type.Null()]),
