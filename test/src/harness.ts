@@ -1,0 +1,231 @@
+/**
+ * End-to-end world: both sandboxes, a real MongoDB wire-protocol server and the real Tandem server, driven
+ * through its REST API. Nothing of Tandem is mocked; only Marketo and Dynamics are simulated, by their
+ * sandboxes, over HTTP(S) on loopback.
+ */
+import 'reflect-metadata';
+import pino from 'pino';
+import { startTandem, type RunningTandem } from '@tandem/core';
+import type { TestMongo } from '@tandem/core/testing';
+import { samplePerson } from '@tandem/core/testing';
+import { MarketoSandbox } from '@tandem/connector-marketo/sandbox';
+import { DataverseSandbox, type StartedSandbox } from '@tandem/connector-dynamics/sandbox';
+
+export const silent = pino({ level: 'silent' });
+export const TOKEN = 'e2e-admin-token-0123456789';
+export const PIPELINE = 'default';
+
+export interface Run {
+  id: string;
+  status: string;
+  counts: Record<string, number>;
+  error?: string;
+}
+
+export interface Person {
+  index: number;
+  email: string;
+  firstName: string;
+  lastName: string;
+  title: string;
+  phone: string;
+  city: string;
+}
+
+export interface WorldOptions {
+  mongo: TestMongo;
+  dbName?: string;
+  /** Sample-person indexes to seed in Marketo, as Dynamics contacts, as Dynamics leads. */
+  marketo?: number[];
+  contacts?: number[];
+  leads?: number[];
+  schedule?: boolean;
+  intervalMinutes?: number;
+  marketoLimits?: Partial<MarketoSandbox['limits']>;
+}
+
+/** Marketo fields of sample person `index`. */
+export function marketoPerson(index: number): Record<string, string> {
+  const p = samplePerson(index);
+  return {
+    email: p.email,
+    firstName: p.firstName,
+    lastName: p.lastName,
+    title: p.title,
+    phone: p.phone,
+    city: p.city,
+    company: p.company,
+  };
+}
+
+/** Dataverse columns of sample person `index`. */
+export function dynamicsPerson(index: number, type: 'contact' | 'lead'): Record<string, string> {
+  const p = samplePerson(index);
+  return {
+    emailaddress1: p.email,
+    firstname: p.firstName,
+    lastname: p.lastName,
+    jobtitle: p.title,
+    telephone1: p.phone,
+    address1_city: p.city,
+    ...(type === 'lead' ? { companyname: p.company } : {}),
+  };
+}
+
+export class World {
+  readonly marketo: MarketoSandbox;
+  readonly dataverse: DataverseSandbox;
+  private marketoUrl = '';
+  private dataverseInfo: StartedSandbox | undefined;
+  readonly instances: RunningTandem[] = [];
+  readonly dbName: string;
+
+  private constructor(private readonly options: WorldOptions) {
+    this.marketo = new MarketoSandbox({ limits: options.marketoLimits ?? {} });
+    this.dataverse = new DataverseSandbox({ limits: {} });
+    this.dbName = options.dbName ?? options.mongo.freshDbName('e2e');
+  }
+
+  static async start(options: WorldOptions): Promise<World> {
+    const world = new World(options);
+    world.marketoUrl = (await world.marketo.start({})).url;
+    world.dataverseInfo = await world.dataverse.start();
+    for (const i of options.marketo ?? []) world.marketo.createPerson(marketoPerson(i));
+    for (const i of options.contacts ?? []) world.dataverse.create('contact', dynamicsPerson(i, 'contact'));
+    for (const i of options.leads ?? []) world.dataverse.create('lead', dynamicsPerson(i, 'lead'));
+    await world.startInstance();
+    return world;
+  }
+
+  get tandem(): RunningTandem {
+    const first = this.instances[0];
+    if (!first) throw new Error('no Tandem instance running');
+    return first;
+  }
+
+  /** Connector configs pointing at the sandboxes, as a real deployment's env would. */
+  pluginConfig(): Record<string, unknown> {
+    const dv = this.dataverseInfo as StartedSandbox;
+    return {
+      marketo: { baseUrl: this.marketoUrl, clientId: this.marketo.clientId, clientSecret: this.marketo.clientSecret },
+      dynamics: {
+        url: dv.url,
+        tenantId: dv.tenantId,
+        clientId: dv.clientId,
+        clientSecret: dv.clientSecret,
+        authorityHost: dv.authorityHost,
+        tlsCa: dv.caPem,
+      },
+    };
+  }
+
+  /** Environment a separate Tandem process needs to reach the sandboxes (the CA comes via NODE_EXTRA_CA_CERTS). */
+  processEnv(): Record<string, string> {
+    const dv = this.dataverseInfo as StartedSandbox;
+    return {
+      MARKETO_BASE_URL: this.marketoUrl,
+      MARKETO_CLIENT_ID: this.marketo.clientId,
+      MARKETO_CLIENT_SECRET: this.marketo.clientSecret,
+      DYNAMICS_URL: dv.url,
+      DYNAMICS_TENANT_ID: dv.tenantId,
+      DYNAMICS_CLIENT_ID: dv.clientId,
+      DYNAMICS_CLIENT_SECRET: dv.clientSecret,
+      DYNAMICS_AUTHORITY_HOST: dv.authorityHost,
+    };
+  }
+
+  get caPem(): string {
+    return (this.dataverseInfo as StartedSandbox).caPem;
+  }
+
+  async startInstance(overrides: { schedule?: boolean; instanceId?: string } = {}): Promise<RunningTandem> {
+    const tandem = await startTandem({
+      env: {
+        TANDEM_API_TOKEN: TOKEN,
+        TANDEM_SYNC_INTERVAL: String(this.options.intervalMinutes ?? 5),
+        LOG_LEVEL: 'silent',
+      },
+      pluginConfig: this.pluginConfig(),
+      mongoUri: this.options.mongo.uri,
+      dbName: this.dbName,
+      port: 0,
+      logger: silent,
+      schedule: overrides.schedule ?? this.options.schedule ?? false,
+      ...(overrides.instanceId ? { instanceId: overrides.instanceId } : {}),
+    });
+    this.instances.push(tandem);
+    return tandem;
+  }
+
+  async api<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+    instance: RunningTandem = this.tandem,
+  ): Promise<{ status: number; body: T }> {
+    const response = await fetch(`${instance.url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${TOKEN}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
+  }
+
+  /** Forces a cycle through the REST API and waits for it to end. */
+  async cycle(instance: RunningTandem = this.tandem): Promise<Run> {
+    const started = await this.api<{ runId: string }>('POST', `/v1/pipelines/${PIPELINE}/runs`, undefined, instance);
+    if (started.status !== 202)
+      throw new Error(`forcing a run answered ${started.status}: ${JSON.stringify(started.body)}`);
+    return this.waitForRun(started.body.runId, instance);
+  }
+
+  async waitForRun(runId: string, instance: RunningTandem = this.tandem): Promise<Run> {
+    for (let i = 0; i < 3000; i++) {
+      const { body } = await this.api<Run>('GET', `/v1/runs/${runId}`, undefined, instance);
+      if (body.status !== 'running' && body.status !== 'queued') return body;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`run ${runId} did not end`);
+  }
+
+  /** Cycles until one writes nothing (at most `max`). */
+  async settle(max = 6): Promise<Run> {
+    let run = await this.cycle();
+    for (let i = 1; i < max && (run.counts['created'] ?? 0) + (run.counts['updated'] ?? 0) > 0; i++)
+      run = await this.cycle();
+    return run;
+  }
+
+  marketoByEmail(email: string) {
+    return this.marketo.listPersons().filter(
+      (p) =>
+        String(p.values['email'] ?? '')
+          .trim()
+          .toLowerCase() === email.toLowerCase(),
+    );
+  }
+
+  dynamicsByEmail(email: string) {
+    return (['contact', 'lead'] as const).flatMap((type) =>
+      this.dataverse
+        .list(type)
+        .filter(
+          (r) =>
+            String(r.values['emailaddress1'] ?? '')
+              .trim()
+              .toLowerCase() === email.toLowerCase(),
+        )
+        .map((r) => ({ type, ...r })),
+    );
+  }
+
+  async close(): Promise<void> {
+    for (const instance of this.instances.splice(0)) await instance.close();
+    await this.marketo.close();
+    await this.dataverse.close();
+  }
+}

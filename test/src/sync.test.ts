@@ -1,0 +1,266 @@
+/**
+ * The two-way sync end to end: both sandboxes, real MongoDB wire protocol, the real server through its API.
+ * One test per behaviour users rely on (issue 5).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestMongo, samplePerson, type TestMongo } from '@tandem/core/testing';
+import { PIPELINE, World } from './harness';
+
+let mongo: TestMongo;
+before(async () => {
+  mongo = await startTestMongo();
+});
+after(async () => {
+  await mongo.stop();
+});
+
+async function withWorld(
+  options: Omit<Parameters<typeof World.start>[0], 'mongo'>,
+  body: (world: World) => Promise<void>,
+): Promise<void> {
+  const world = await World.start({ mongo, ...options });
+  try {
+    await body(world);
+  } finally {
+    await world.close();
+  }
+}
+
+const email = (i: number) => samplePerson(i).email;
+
+function marketoId(world: World, i: number): number {
+  const [person] = world.marketoByEmail(email(i));
+  assert.ok(person, `person ${i} is in Marketo`);
+  return person.id;
+}
+
+function dynamicsRecord(world: World, i: number) {
+  const [record] = world.dynamicsByEmail(email(i));
+  assert.ok(record, `person ${i} is in Dynamics`);
+  return record;
+}
+
+describe('sync', () => {
+  test('initial sync with overlapping emails: each person once on each side', async () => {
+    await withWorld({ marketo: [0, 1, 2, 3, 4, 5, 6, 7], contacts: [5, 6, 7, 8], leads: [9, 10] }, async (world) => {
+      // The same person typed differently in Dynamics: matched trimmed and case-insensitively.
+      world.dataverse.create('contact', {
+        emailaddress1: ` ${email(3).toUpperCase()} `,
+        firstname: 'Third',
+        lastname: 'Person',
+      });
+      const first = await world.cycle();
+      assert.equal(first.status, 'succeeded', first.error);
+      const settled = await world.settle();
+      assert.equal(settled.counts['created'], 0);
+      for (let i = 0; i <= 10; i++) {
+        assert.equal(world.marketoByEmail(email(i)).length, 1, `person ${i} exactly once in Marketo`);
+        assert.equal(world.dynamicsByEmail(email(i)).length, 1, `person ${i} exactly once in Dynamics`);
+      }
+      // New Marketo people became Dynamics leads; Dynamics-only people became Marketo persons.
+      assert.equal(dynamicsRecord(world, 0).type, 'lead');
+      assert.equal(dynamicsRecord(world, 3).type, 'contact');
+      assert.equal(world.marketoByEmail(email(9))[0]?.values['firstName'], samplePerson(9).firstName);
+      // Blanks were filled from the other side on first link.
+      assert.equal(world.marketoByEmail(email(8))[0]?.values['title'], samplePerson(8).title);
+      assert.equal(world.marketoByEmail(email(3))[0]?.values['microsoftType'], 'contact');
+      const links = await world.api<Array<{ state: string }>>('GET', `/v1/pipelines/${PIPELINE}/links?limit=1000`);
+      assert.equal(links.body.length, 11);
+      assert.ok(links.body.every((l) => l.state === 'linked'));
+    });
+  });
+
+  test('changes propagate both ways', async () => {
+    await withWorld({ marketo: [0, 1], contacts: [1], leads: [2] }, async (world) => {
+      await world.settle();
+      world.marketo.editPerson(marketoId(world, 0), { title: 'Chief Marketing Officer' });
+      const contact = dynamicsRecord(world, 1);
+      world.dataverse.editRecord('contact', contact.id, { jobtitle: 'Head of Sales', address1_city: 'Bergen' });
+      const run = await world.cycle();
+      assert.equal(run.status, 'succeeded', run.error);
+      assert.equal(dynamicsRecord(world, 0).values['jobtitle'], 'Chief Marketing Officer');
+      const person1 = world.marketoByEmail(email(1))[0];
+      assert.equal(person1?.values['title'], 'Head of Sales');
+      assert.equal(person1?.values['city'], 'Bergen');
+      assert.equal(run.counts['updated'], 2);
+      const activity = await world.api<Array<{ type: string; detail: string }>>(
+        'GET',
+        `/v1/pipelines/${PIPELINE}/activity?marketoId=${marketoId(world, 1)}`,
+      );
+      assert.ok(activity.body.some((a) => a.type === 'updated' && a.detail.includes('title')));
+    });
+  });
+
+  test('a collision: Dynamics wins for a contact, Marketo wins for a lead', async () => {
+    await withWorld({ marketo: [0, 1], contacts: [0], leads: [1] }, async (world) => {
+      await world.settle();
+      world.marketo.editPerson(marketoId(world, 0), { title: 'From Marketo' });
+      world.dataverse.editRecord('contact', dynamicsRecord(world, 0).id, { jobtitle: 'From Dynamics' });
+      world.marketo.editPerson(marketoId(world, 1), { title: 'Marketo title' });
+      world.dataverse.editRecord('lead', dynamicsRecord(world, 1).id, { jobtitle: 'Dynamics title' });
+      const run = await world.cycle();
+      assert.equal(run.counts['conflicts'], 2);
+      assert.equal(world.marketoByEmail(email(0))[0]?.values['title'], 'From Dynamics');
+      assert.equal(dynamicsRecord(world, 0).values['jobtitle'], 'From Dynamics');
+      assert.equal(world.marketoByEmail(email(1))[0]?.values['title'], 'Marketo title');
+      assert.equal(dynamicsRecord(world, 1).values['jobtitle'], 'Marketo title');
+      const activity = await world.api<Array<{ type: string; detail: string }>>(
+        'GET',
+        `/v1/pipelines/${PIPELINE}/activity?marketoId=${marketoId(world, 0)}`,
+      );
+      assert.ok(activity.body.some((a) => a.type === 'conflict' && a.detail.includes('dynamics wins')));
+    });
+  });
+
+  test('authority policy disabled at run time: the most recent change wins', async () => {
+    await withWorld({ marketo: [0], leads: [0] }, async (world) => {
+      await world.settle();
+      const patched = await world.api('PATCH', `/v1/pipelines/${PIPELINE}/policies/collision-authority`, {
+        enabled: false,
+      });
+      assert.equal(patched.status, 200, JSON.stringify(patched.body));
+      // Marketo first, Dynamics clearly later: on a lead the authority would pick Marketo; recency picks Dynamics.
+      world.marketo.editPerson(marketoId(world, 0), { title: 'Older, Marketo' });
+      await new Promise((r) => setTimeout(r, 1100));
+      world.dataverse.editRecord('lead', dynamicsRecord(world, 0).id, { jobtitle: 'Newer, Dynamics' });
+      const run = await world.cycle();
+      assert.equal(run.counts['conflicts'], 1);
+      assert.equal(world.marketoByEmail(email(0))[0]?.values['title'], 'Newer, Dynamics');
+      // Re-enabled: the next collision on this lead goes to Marketo again, without a restart.
+      await world.api('PATCH', `/v1/pipelines/${PIPELINE}/policies/collision-authority`, { enabled: true });
+      world.dataverse.editRecord('lead', dynamicsRecord(world, 0).id, { jobtitle: 'Dynamics again' });
+      await new Promise((r) => setTimeout(r, 1100));
+      world.marketo.editPerson(marketoId(world, 0), { title: 'Marketo again' });
+      await world.cycle();
+      assert.equal(dynamicsRecord(world, 0).values['jobtitle'], 'Marketo again');
+    });
+  });
+
+  test('a validation rejection is logged in the person’s activity and the rest syncs', async () => {
+    await withWorld({ marketo: [0, 1], contacts: [0, 1] }, async (world) => {
+      await world.settle();
+      world.dataverse.addBusinessRule({
+        entity: 'contact',
+        column: 'jobtitle',
+        equals: 'INVALID',
+        message: 'Job title INVALID is not allowed.',
+      });
+      const rejectedId = marketoId(world, 0);
+      world.marketo.editPerson(rejectedId, { title: 'INVALID' });
+      world.marketo.editPerson(marketoId(world, 1), { title: 'Valid Title' });
+      const run = await world.cycle();
+      assert.equal(run.counts['rejected'], 1);
+      assert.equal(dynamicsRecord(world, 1).values['jobtitle'], 'Valid Title');
+      assert.notEqual(dynamicsRecord(world, 0).values['jobtitle'], 'INVALID');
+      const activity = await world.api<Array<{ type: string; detail: string }>>(
+        'GET',
+        `/v1/pipelines/${PIPELINE}/activity?marketoId=${rejectedId}`,
+      );
+      const rejected = activity.body.find((a) => a.type === 'rejected');
+      assert.ok(rejected, 'the rejection is in the activity log');
+      assert.match(rejected.detail, /Job title INVALID is not allowed/);
+      // Also posted to the person's Marketo activity log as a custom activity.
+      assert.ok(
+        world.marketo
+          .activityLog(rejectedId)
+          .some((a) => JSON.stringify(a).includes('Job title INVALID is not allowed')),
+        'custom activity in Marketo',
+      );
+      // Not retried every cycle; retried when the source changes.
+      const idle = await world.cycle();
+      assert.equal(idle.counts['rejected'], 0);
+      world.marketo.editPerson(rejectedId, { title: 'Fixed Title' });
+      const fixed = await world.cycle();
+      assert.equal(fixed.counts['rejected'], 0);
+      assert.equal(dynamicsRecord(world, 0).values['jobtitle'], 'Fixed Title');
+    });
+  });
+
+  test('a secured column the sync user cannot read is reported and left untouched, never blanked', async () => {
+    await withWorld({ marketo: [0], contacts: [0] }, async (world) => {
+      const contact = dynamicsRecord(world, 0);
+      world.dataverse.editRecord('contact', contact.id, { mkt_leadscore: 77 });
+      world.marketo.editPerson(marketoId(world, 0), { leadScore: 12 });
+      await world.settle();
+      const mappings = await world.api<{
+        unsyncable: Array<{ object: string; marketo: string; effective: string; reasons: string[] }>;
+      }>('GET', `/v1/pipelines/${PIPELINE}/mappings`);
+      const score = mappings.body.unsyncable.find((f) => f.object === 'lead->contact' && f.marketo === 'leadScore');
+      assert.equal(score?.effective, 'none');
+      assert.match(score?.reasons.join(' ') ?? '', /not readable/);
+      world.marketo.editPerson(marketoId(world, 0), { leadScore: 50, title: 'Changed' });
+      await world.cycle();
+      assert.equal(dynamicsRecord(world, 0).values['mkt_leadscore'], 77);
+      assert.equal(world.marketoByEmail(email(0))[0]?.values['leadScore'], 50);
+      assert.equal(dynamicsRecord(world, 0).values['jobtitle'], 'Changed');
+    });
+  });
+
+  test('a reduced field selection: only mapped fields sync; a bad mapping is a clear 400', async () => {
+    await withWorld({ marketo: [0], contacts: [0] }, async (world) => {
+      const fields = [
+        { marketo: 'email', dynamics: 'emailaddress1', direction: 'both' },
+        { marketo: 'firstName', dynamics: 'firstname', direction: 'both' },
+      ];
+      const put = await world.api('PUT', `/v1/pipelines/${PIPELINE}/mappings`, {
+        objects: [
+          { marketo: 'lead', dynamics: 'contact', fields },
+          { marketo: 'lead', dynamics: 'lead', fields },
+        ],
+      });
+      assert.equal(put.status, 200, JSON.stringify(put.body));
+      const bad = await world.api<{ status: number; detail: string }>('PUT', `/v1/pipelines/${PIPELINE}/mappings`, {
+        objects: [
+          {
+            marketo: 'lead',
+            dynamics: 'contact',
+            fields: [...fields, { marketo: 'noSuchField', dynamics: 'jobtitle', direction: 'both' }],
+          },
+        ],
+      });
+      assert.equal(bad.status, 400);
+      assert.match(bad.body.detail, /noSuchField/);
+      await world.settle();
+      const before = dynamicsRecord(world, 0).values['jobtitle'];
+      world.marketo.editPerson(marketoId(world, 0), { firstName: 'Renamed', title: 'Not synced' });
+      await world.cycle();
+      assert.equal(dynamicsRecord(world, 0).values['firstname'], 'Renamed');
+      assert.equal(dynamicsRecord(world, 0).values['jobtitle'], before);
+    });
+  });
+
+  test('an idle cycle writes nothing anywhere', async () => {
+    await withWorld({ marketo: [0, 1, 2], contacts: [2, 3], leads: [4] }, async (world) => {
+      await world.settle();
+      const marketoBefore = structuredClone(world.marketo.counters.byEndpoint);
+      const dataverseBefore = world.dataverse.getCounters();
+      const run = await world.cycle();
+      assert.equal(run.status, 'succeeded', run.error);
+      assert.deepEqual(
+        {
+          created: run.counts['created'],
+          updated: run.counts['updated'],
+          rejected: run.counts['rejected'],
+          failed: run.counts['failed'],
+        },
+        { created: 0, updated: 0, rejected: 0, failed: 0 },
+      );
+      const marketoWrites = (counts: Record<string, number>) =>
+        Object.entries(counts)
+          .filter(([endpoint]) => endpoint.startsWith('POST'))
+          .reduce((n, [, c]) => n + c, 0);
+      assert.equal(
+        marketoWrites(world.marketo.counters.byEndpoint),
+        marketoWrites(marketoBefore),
+        'no Marketo write calls',
+      );
+      const dataverseAfter = world.dataverse.getCounters();
+      assert.equal(dataverseAfter.batches, dataverseBefore.batches, 'no Dataverse $batch');
+      assert.ok(
+        dataverseAfter.requests - dataverseBefore.requests <= 3,
+        'an idle cycle reads only the two delta links',
+      );
+    });
+  });
+});
