@@ -198,6 +198,7 @@ export async function startTandem(options: StartOptions = {}): Promise<RunningTa
         policySettings,
         instanceId: options.instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
         intervalMinutes: config.syncIntervalMinutes,
+        leaseTtlMs: config.leaseSeconds * 1000,
         schedule: options.schedule ?? true,
       });
       const running = sync;

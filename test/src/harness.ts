@@ -42,6 +42,8 @@ export interface WorldOptions {
   schedule?: boolean;
   intervalMinutes?: number;
   marketoLimits?: Partial<MarketoSandbox['limits']>;
+  /** Start no Tandem instance in this process (a test runs Tandem as a separate process). */
+  external?: boolean;
 }
 
 /** Marketo fields of sample person `index`. */
@@ -93,7 +95,7 @@ export class World {
     for (const i of options.marketo ?? []) world.marketo.createPerson(marketoPerson(i));
     for (const i of options.contacts ?? []) world.dataverse.create('contact', dynamicsPerson(i, 'contact'));
     for (const i of options.leads ?? []) world.dataverse.create('lead', dynamicsPerson(i, 'lead'));
-    await world.startInstance();
+    if (!options.external) await world.startInstance();
     return world;
   }
 

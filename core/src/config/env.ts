@@ -19,6 +19,8 @@ export interface CoreEnv {
   /** The admin token from `TANDEM_API_TOKEN`, or undefined when one must be generated. */
   apiToken: string | undefined;
   syncIntervalMinutes: number;
+  /** Seconds a cycle lease lives without a heartbeat: how soon another instance takes over a dead one. */
+  leaseSeconds: number;
   logLevel: LogLevel;
   /** `download` allows mongodb-memory-server to fetch a real mongod; `auto` never downloads. */
   embeddedMongod: EmbeddedMongodPolicy;
@@ -56,6 +58,19 @@ function parseInterval(env: Env): number {
     throw badConfig(`TANDEM_SYNC_INTERVAL must be a positive number of minutes, got "${raw}"`, 'TANDEM_SYNC_INTERVAL');
   }
   return minutes;
+}
+
+function parseLeaseSeconds(env: Env): number {
+  const raw = envValue(env, 'TANDEM_LEASE_SECONDS');
+  if (raw === undefined) return 30;
+  const seconds = Number(raw);
+  if (!/^\d*\.?\d+$/.test(raw) || !Number.isFinite(seconds) || seconds < 0.5 || seconds > 3600) {
+    throw badConfig(
+      `TANDEM_LEASE_SECONDS must be a number of seconds between 0.5 and 3600, got "${raw}"`,
+      'TANDEM_LEASE_SECONDS',
+    );
+  }
+  return seconds;
 }
 
 function parseLogLevel(env: Env): LogLevel {
@@ -97,6 +112,7 @@ export function parseCoreEnv(env: Env): CoreEnv {
     port: parsePort(env),
     apiToken: parseToken(env),
     syncIntervalMinutes: parseInterval(env),
+    leaseSeconds: parseLeaseSeconds(env),
     logLevel: parseLogLevel(env),
     embeddedMongod: parseEmbedded(env),
     plugins: (envValue(env, 'TANDEM_PLUGINS') ?? '')

@@ -300,6 +300,24 @@ export class SyncStore {
     return result.modifiedCount;
   }
 
+  /**
+   * Runs of `pipelineId` still marked running while the caller holds the pipeline's lease: their instance
+   * lost the lease, so it died or was cut off. They become `interrupted`.
+   */
+  async interruptOrphans(pipelineId: string, exceptRunId?: string): Promise<number> {
+    const result = await this.runs.updateMany(
+      { pipelineId, status: { $in: ['running', 'queued'] }, ...(exceptRunId ? { _id: { $ne: exceptRunId } } : {}) },
+      {
+        $set: {
+          status: 'interrupted',
+          finishedAt: new Date(),
+          error: 'The instance running this cycle stopped before it ended.',
+        },
+      },
+    );
+    return result.modifiedCount;
+  }
+
   // ---- activity ------------------------------------------------------------------------------------
 
   async appendActivity(entries: ReadonlyArray<Omit<ActivityDoc, '_id'>>): Promise<void> {

@@ -234,6 +234,7 @@ export class SyncRuntimeImpl implements SyncRuntime {
   }
 
   private launch(pipelineId: string, run: RunDoc): Promise<unknown> {
+    // Called with the lease held: any other run of this pipeline still "running" belongs to a dead instance.
     const controller = new AbortController();
     const done = this.execute(pipelineId, run, controller).finally(() => this.running.delete(pipelineId));
     this.running.set(pipelineId, { controller, done });
@@ -262,6 +263,8 @@ export class SyncRuntimeImpl implements SyncRuntime {
     let status: RunDoc['status'] = 'failed';
     let error: string | undefined;
     try {
+      const orphans = await store.interruptOrphans(pipelineId, run._id);
+      if (orphans > 0) logger.warn({ runs: orphans }, 'runs of an instance that died are marked interrupted');
       logger.info({ trigger: run.trigger }, 'sync cycle started');
       const pipeline = await this.pipeline(pipelineId);
       const plan = await this.plan(pipeline.mappings);
