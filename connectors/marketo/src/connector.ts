@@ -1,0 +1,107 @@
+/**
+ * The Marketo connector: the `Connector` the engine talks to. It only routes calls to the modules that do
+ * the work (client, describe, lead object, activity log) and checks the object type.
+ */
+import { inject, injectable } from 'tsyringe';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import {
+  PluginTokens,
+  TandemError,
+  type ActivityEvent,
+  type ChangePage,
+  type CheckResult,
+  type Connector,
+  type ConnectorStats,
+  type ObjectDescription,
+  type ReadOptions,
+  type RemoteRecord,
+  type WriteOp,
+  type WriteOptions,
+  type WriteResult,
+} from '@tandem/core/plugin';
+import { ActivityLog, type ActivityStats } from './activity';
+import { MarketoClient, type ClientStats } from './client';
+import type { MarketoConfig } from './config';
+import { LeadDescriber } from './objects/describe';
+import { LeadObject } from './objects/lead';
+
+@injectable()
+export class MarketoConnector implements Connector {
+  readonly id = 'marketo';
+  readonly objectTypes = ['lead'] as const;
+  readonly client: MarketoClient;
+  private readonly describer: LeadDescriber;
+  private readonly leads: LeadObject;
+  private readonly activities: ActivityLog;
+
+  constructor(
+    @inject(PluginTokens.Config) config: MarketoConfig,
+    @inject(PluginTokens.Logger) private readonly logger: Logger,
+    @inject(PluginTokens.Metrics) metrics: Registry,
+  ) {
+    this.client = new MarketoClient(config, logger, metrics);
+    this.describer = new LeadDescriber(this.client);
+    this.leads = new LeadObject(this.client, this.describer, {
+      maxIdGap: config.initialLoad?.maxIdGap ?? 3000,
+      lookahead: config.initialLoad?.lookahead ?? 4,
+    });
+    this.activities = new ActivityLog(this.client, logger, config.activityTypeApiName ?? 'tandemSync');
+  }
+
+  async check(signal?: AbortSignal): Promise<CheckResult> {
+    try {
+      await this.describer.describe(signal);
+      return { ok: true, ...(this.client.identity ? { identity: this.client.identity } : {}) };
+    } catch (error) {
+      this.logger.warn({ err: error }, 'marketo: check failed');
+      return { ok: false, message: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  describe(objectType: string, signal?: AbortSignal): Promise<ObjectDescription> {
+    this.assertObject(objectType);
+    return this.describer.describe(signal);
+  }
+
+  readChanges(objectType: string, cursor: string | null, options: ReadOptions): AsyncIterable<ChangePage> {
+    this.assertObject(objectType);
+    return this.leads.readChanges(cursor, options.fields, options.signal);
+  }
+
+  get(objectType: string, ids: readonly string[], options: ReadOptions): Promise<RemoteRecord[]> {
+    this.assertObject(objectType);
+    return this.leads.get(ids, options.fields, options.signal);
+  }
+
+  findByEmail(objectType: string, emails: readonly string[], options: ReadOptions): Promise<RemoteRecord[]> {
+    this.assertObject(objectType);
+    return this.leads.findByEmail(emails, options.fields, options.signal);
+  }
+
+  write(objectType: string, ops: readonly WriteOp[], options?: WriteOptions): Promise<WriteResult[]> {
+    this.assertObject(objectType);
+    return this.leads.write(ops, options?.signal);
+  }
+
+  logActivity(objectType: string, events: readonly ActivityEvent[], signal?: AbortSignal): Promise<void> {
+    this.assertObject(objectType);
+    return this.activities.log(events, signal);
+  }
+
+  stats(): ClientStats & ActivityStats & ConnectorStats {
+    return { ...this.client.stats(), ...this.activities.stats };
+  }
+
+  close(): Promise<void> {
+    return this.client.close();
+  }
+
+  private assertObject(objectType: string): void {
+    if (objectType !== 'lead') {
+      throw new TandemError('BAD_REQUEST', `The Marketo connector syncs 'lead' only, not '${objectType}'`, {
+        status: 400,
+      });
+    }
+  }
+}

@@ -1,0 +1,364 @@
+/**
+ * Marketo leads (persons): changes, reads by id or email, and writes through Sync Leads.
+ *
+ * Changes come in two phases held in one opaque cursor:
+ * - initial: first a paging token for "now" is taken, then every lead is read by id in ranges of 300 ids
+ *   (Get Leads, filterType=id), page by page, never holding the database in memory. The scan ends after
+ *   `maxIdGap` consecutive ids that do not exist.
+ * - incremental: `activities/leadchanges.json` from the token (New Lead and Change Data Value for the
+ *   requested fields), then the changed leads' current values by id. Leads created during the initial scan
+ *   show up here as New Lead, so nothing falls between the phases.
+ */
+import {
+  ConnectorAuthError,
+  ConnectorRequestError,
+  ProtocolError,
+  QuotaExhaustedError,
+  RetryableError,
+  TandemError,
+  type ChangePage,
+  type FieldValues,
+  type RemoteRecord,
+  type WriteOp,
+  type WriteResult,
+} from '@tandem/core/plugin';
+import type { MarketoClient } from '../client';
+import type { LeadDescriber } from './describe';
+import { asFieldValue, asId, asRecord, chunk, chunkValues, firstReason, isoDate } from './shapes';
+
+export const BATCH = 300;
+
+type Cursor =
+  | { v: 1; phase: 'initial'; token: string; nextId: number; missing: number; sofar: number }
+  | { v: 1; phase: 'incremental'; token: string };
+
+function encodeCursor(cursor: Cursor): string {
+  return JSON.stringify(cursor);
+}
+
+function decodeCursor(text: string): Cursor {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new TandemError('BAD_REQUEST', `Not a Marketo cursor: ${JSON.stringify(text.slice(0, 80))}`, { status: 400 });
+  }
+  const c = value as Partial<Record<string, unknown>> | null;
+  if (c && c.v === 1 && typeof c.token === 'string') {
+    if (c.phase === 'incremental') return { v: 1, phase: 'incremental', token: c.token };
+    if (c.phase === 'initial' && typeof c.nextId === 'number' && typeof c.missing === 'number') {
+      return { ...(c as Cursor & { phase: 'initial' }), sofar: typeof c.sofar === 'number' ? c.sofar : 0 };
+    }
+  }
+  throw new TandemError('BAD_REQUEST', `Not a Marketo cursor: ${JSON.stringify(text.slice(0, 80))}`, { status: 400 });
+}
+
+/** Fields Marketo maintains itself: asked for so records carry `modifiedAt`, never written. */
+const SYSTEM_FIELDS = new Set(['id', 'createdAt', 'updatedAt']);
+
+export interface LeadOptions {
+  /** Consecutive non-existent ids after which the initial id scan ends. */
+  maxIdGap: number;
+  /** Id ranges read ahead concurrently during the initial scan. */
+  lookahead: number;
+}
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** Never rejects: a read-ahead that fails after the consumer left must not become an unhandled rejection. */
+function settle<T>(promise: Promise<T>): Promise<Settled<T>> {
+  return promise.then(
+    (value) => ({ ok: true, value }),
+    (error: unknown) => ({ ok: false, error }),
+  );
+}
+
+export class LeadObject {
+  constructor(
+    private readonly client: MarketoClient,
+    private readonly describer: LeadDescriber,
+    private readonly options: LeadOptions = { maxIdGap: 3000, lookahead: 4 },
+  ) {}
+
+  /** Throws `UNKNOWN_FIELD` naming the first requested field the instance does not have. */
+  async checkFields(fields: readonly string[], signal?: AbortSignal): Promise<void> {
+    const known = await this.describer.fieldNames(signal);
+    const unknown = fields.find((f) => !known.has(f));
+    if (unknown !== undefined) {
+      throw new TandemError('UNKNOWN_FIELD', `Marketo lead has no field '${unknown}' (check the field mapping)`, {
+        status: 400,
+        details: { objectType: 'lead', field: unknown },
+      });
+    }
+  }
+
+  async *readChanges(
+    cursorText: string | null,
+    fields: readonly string[],
+    signal?: AbortSignal,
+  ): AsyncGenerator<ChangePage> {
+    await this.checkFields(fields, signal);
+    let cursor: Cursor = cursorText === null ? await this.startInitial(signal) : decodeCursor(cursorText);
+    if (cursor.phase === 'initial') {
+      yield* this.initial(cursor, fields, signal);
+      cursor = { v: 1, phase: 'incremental', token: cursor.token };
+    }
+    yield* this.incremental(cursor.token, fields, signal);
+  }
+
+  /**
+   * The id scan. A few ranges are read ahead concurrently so throughput sits near the limiter's ceiling,
+   * but pages are handed over strictly in order and read-aheads are cancelled if the consumer stops early.
+   */
+  private async *initial(
+    start: Cursor & { phase: 'initial' },
+    fields: readonly string[],
+    signal?: AbortSignal,
+  ): AsyncGenerator<ChangePage> {
+    const controller = new AbortController();
+    const inner = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
+    const lookahead = Math.max(1, Math.min(this.options.lookahead, this.client.limits.maxConcurrent));
+    const ahead: Array<Promise<Settled<RemoteRecord[]>>> = [];
+    let nextStart = start.nextId;
+    let c = start;
+    try {
+      while (c.missing < this.options.maxIdGap) {
+        while (ahead.length < lookahead) {
+          const ids = Array.from({ length: BATCH }, (_, i) => String(nextStart + i));
+          ahead.push(settle(this.byFilter('id', ids, fields, inner)));
+          nextStart += BATCH;
+        }
+        const outcome = await (ahead.shift() as Promise<Settled<RemoteRecord[]>>);
+        if (!outcome.ok) throw outcome.error;
+        const records = outcome.value;
+        const maxId = records.reduce((max, r) => Math.max(max, Number(r.id)), 0);
+        // Count the trailing ids of this range that do not exist: a long enough run means the end.
+        const missing = records.length === 0 ? c.missing + BATCH : c.nextId + BATCH - 1 - maxId;
+        c = { ...c, nextId: c.nextId + BATCH, missing, sofar: c.sofar + records.length };
+        if (records.length === 0) continue;
+        yield {
+          records,
+          deletedIds: [],
+          cursor: encodeCursor(c),
+          done: false,
+          progress: { phase: 'initial', recordsSoFar: c.sofar },
+        };
+      }
+    } finally {
+      // Read-aheads past the end (or past an early stop) are not needed: cancel them.
+      controller.abort();
+    }
+  }
+
+  private async startInitial(signal?: AbortSignal): Promise<Cursor> {
+    const since = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const envelope = await this.client.get('/v1/activities/pagingtoken.json', { sinceDatetime: since }, signal);
+    if (!envelope.nextPageToken) throw new ProtocolError('Marketo pagingtoken.json answered no nextPageToken');
+    return { v: 1, phase: 'initial', token: envelope.nextPageToken, nextId: 1, missing: 0, sofar: 0 };
+  }
+
+  private async *incremental(
+    start: string,
+    fields: readonly string[],
+    signal?: AbortSignal,
+  ): AsyncGenerator<ChangePage> {
+    // leadchanges needs at least one field; changes to fields outside the mapping are not our business.
+    const watched = fields.filter((f) => !SYSTEM_FIELDS.has(f));
+    const changeFields = (watched.length > 0 ? watched : ['email']).join(',');
+    let token = start;
+    for (;;) {
+      const envelope = await this.client.get(
+        '/v1/activities/leadchanges.json',
+        { nextPageToken: token, fields: changeFields, batchSize: BATCH },
+        signal,
+      );
+      if (!envelope.nextPageToken) throw new ProtocolError('Marketo leadchanges.json answered no nextPageToken');
+      const changed = new Map<number, Record<string, string>>();
+      for (const item of envelope.result) {
+        const change = asRecord(item, 'lead change');
+        const leadId = asId(change.leadId, 'lead change leadId');
+        const perField = changed.get(leadId) ?? {};
+        changed.set(leadId, perField);
+        const at = isoDate(change.activityDate);
+        if (change.activityTypeId !== 13 || at === undefined || !Array.isArray(change.fields)) continue;
+        for (const f of change.fields) {
+          const name = asRecord(f, 'lead change field').name;
+          if (typeof name === 'string' && (perField[name] === undefined || perField[name] < at)) perField[name] = at;
+        }
+      }
+      const ids = [...changed.keys()].map(String);
+      const records = ids.length > 0 ? await this.byFilter('id', ids, fields, signal) : [];
+      const found = new Set(records.map((r) => r.id));
+      for (const record of records) {
+        const perField = changed.get(Number(record.id));
+        if (perField && Object.keys(perField).length > 0) record.fieldModifiedAt = perField;
+      }
+      const done = !envelope.moreResult;
+      token = envelope.nextPageToken;
+      // A page with nothing in it is skipped unless it is the last: the final cursor must always be handed over.
+      if (records.length > 0 || done || ids.length > 0) {
+        yield {
+          records,
+          // A lead that changed and can no longer be read was deleted (or merged away) since.
+          deletedIds: ids.filter((id) => !found.has(id)),
+          cursor: encodeCursor({ v: 1, phase: 'incremental', token }),
+          done,
+          progress: { phase: 'incremental' },
+        };
+      }
+      if (done) return;
+    }
+  }
+
+  async get(ids: readonly string[], fields: readonly string[], signal?: AbortSignal): Promise<RemoteRecord[]> {
+    await this.checkFields(fields, signal);
+    // Marketo ids are integers: anything else cannot exist, and would make the whole call fail.
+    return this.byFilter('id', [...new Set(ids.filter((id) => /^\d+$/.test(id)))], fields, signal);
+  }
+
+  async findByEmail(
+    emails: readonly string[],
+    fields: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<RemoteRecord[]> {
+    await this.checkFields(fields, signal);
+    // filterValues is comma-separated, so an email holding a comma cannot be asked for (nor is it valid).
+    const wanted = [...new Set(emails.map((e) => e.trim().toLowerCase()).filter((e) => e && !e.includes(',')))];
+    const records = await this.byFilter('email', wanted, [...new Set([...fields, 'email'])], signal);
+    return records.filter(
+      (r) => typeof r.fields.email === 'string' && wanted.includes(r.fields.email.trim().toLowerCase()),
+    );
+  }
+
+  /** Get Leads by filter, ≤300 values per call (fewer if the URI would pass 8 KB), chunks in parallel. */
+  private async byFilter(
+    filterType: 'id' | 'email',
+    values: readonly string[],
+    fields: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<RemoteRecord[]> {
+    const asked = [...new Set([...fields, 'updatedAt'])];
+    const pages = await Promise.all(
+      chunkValues(values, BATCH).map(async (chunkOf) => {
+        const out: RemoteRecord[] = [];
+        let nextPageToken: string | undefined;
+        do {
+          const envelope = await this.client.get(
+            '/v1/leads.json',
+            { filterType, filterValues: chunkOf.join(','), fields: asked.join(','), batchSize: BATCH, nextPageToken },
+            signal,
+          );
+          for (const item of envelope.result) out.push(toRecord(asRecord(item, 'lead'), fields));
+          nextPageToken = envelope.moreResult ? envelope.nextPageToken : undefined;
+        } while (nextPageToken);
+        return out;
+      }),
+    );
+    return pages.flat();
+  }
+
+  /**
+   * Creates as `createOnly` (lookupField email) and updates as `updateOnly` (lookupField id), 300 per call,
+   * one result per op in input order. A failed call turns into `failed` results for its ops, except for
+   * quota and auth failures, which stop the cycle.
+   */
+  async write(ops: readonly WriteOp[], signal?: AbortSignal): Promise<WriteResult[]> {
+    const results: Array<WriteResult | undefined> = new Array<WriteResult | undefined>(ops.length);
+    const creates: number[] = [];
+    const updates: number[] = [];
+    ops.forEach((op, index) => {
+      if (op.kind === 'create') creates.push(index);
+      else if (/^\d+$/.test(op.id)) updates.push(index);
+      else results[index] = { ref: op.ref, status: 'not-found', message: `'${op.id}' is not a Marketo lead id` };
+    });
+    const run = async (action: 'createOnly' | 'updateOnly', indexes: number[]) => {
+      const input = indexes.map((i) => {
+        const op = ops[i] as WriteOp;
+        const fields: FieldValues = {};
+        for (const [name, value] of Object.entries(op.fields)) if (!SYSTEM_FIELDS.has(name)) fields[name] = value;
+        return op.kind === 'update' ? { ...fields, id: Number(op.id) } : fields;
+      });
+      let items: unknown[];
+      try {
+        const envelope = await this.client.post(
+          '/v1/leads.json',
+          { action, lookupField: action === 'createOnly' ? 'email' : 'id', input },
+          signal,
+        );
+        items = envelope.result;
+        if (items.length !== input.length) {
+          throw new ProtocolError(`Marketo Sync Leads answered ${items.length} results for ${input.length} records`);
+        }
+      } catch (error) {
+        if (error instanceof QuotaExhaustedError || error instanceof ConnectorAuthError) throw error;
+        signal?.throwIfAborted();
+        const failed = toFailure(error);
+        for (const i of indexes) results[i] = { ref: (ops[i] as WriteOp).ref, ...failed };
+        return;
+      }
+      indexes.forEach((opIndex, k) => {
+        results[opIndex] = toWriteResult((ops[opIndex] as WriteOp).ref, items[k]);
+      });
+    };
+    // Creates go one call at a time: concurrent createOnly calls for one email could both create (leads.md).
+    const createRun = (async () => {
+      for (const part of chunk(creates, BATCH)) await run('createOnly', part);
+    })();
+    await Promise.all([createRun, ...chunk(updates, BATCH).map((part) => run('updateOnly', part))]);
+    return results.map(
+      (r, i) =>
+        r ?? {
+          ref: (ops[i] as WriteOp).ref,
+          status: 'failed',
+          code: 'INTERNAL',
+          message: 'no result',
+          retryable: true,
+        },
+    );
+  }
+}
+
+function toRecord(item: Record<string, unknown>, fields: readonly string[]): RemoteRecord {
+  const id = String(asId(item.id, 'lead id'));
+  const values: FieldValues = {};
+  // Marketo leaves blank fields out of a response: a requested field that is absent reads as null (leads.md).
+  for (const name of fields) values[name] = name === 'id' ? id : asFieldValue(item[name]);
+  const modifiedAt = isoDate(item.updatedAt);
+  return { id, fields: values, ...(modifiedAt ? { modifiedAt } : {}) };
+}
+
+function toWriteResult(ref: string, raw: unknown): WriteResult {
+  const item = asRecord(raw, 'sync lead result');
+  if (item.status === 'created' || item.status === 'updated') {
+    return { ref, status: item.status, id: String(asId(item.id, 'sync lead result id')) };
+  }
+  if (item.status === 'skipped') {
+    const { code, message } = firstReason(item);
+    if (code === '1004') return { ref, status: 'not-found', message: `${code} ${message}` };
+    return { ref, status: 'rejected', code, message };
+  }
+  return {
+    ref,
+    status: 'failed',
+    code: 'UNEXPECTED_STATUS',
+    message: `status ${JSON.stringify(item.status)}`,
+    retryable: false,
+  };
+}
+
+function toFailure(error: unknown): { status: 'failed'; code: string; message: string; retryable: boolean } {
+  if (error instanceof RetryableError)
+    return { status: 'failed', code: error.code, message: error.message, retryable: true };
+  if (error instanceof ConnectorRequestError) {
+    const code = typeof error.details?.code === 'string' ? error.details.code : error.code;
+    return { status: 'failed', code, message: error.message, retryable: false };
+  }
+  if (error instanceof TandemError)
+    return { status: 'failed', code: error.code, message: error.message, retryable: false };
+  return {
+    status: 'failed',
+    code: 'INTERNAL',
+    message: error instanceof Error ? error.message : String(error),
+    retryable: false,
+  };
+}

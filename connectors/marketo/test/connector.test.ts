@@ -1,0 +1,281 @@
+/** The connector against the sandbox over real HTTP: reads, changes, writes, activities, errors. */
+import 'reflect-metadata';
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { TandemError, type ChangePage, type WriteOp } from '@tandem/core/plugin';
+import { FIELDS, collect, startHarness, type Harness } from './helpers';
+
+describe('describe, get and findByEmail', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({ seed: true, people: 20 });
+  });
+  after(() => h.close());
+
+  test('describe maps describe2 fields', async () => {
+    const d = await h.connector.describe('lead');
+    assert.equal(d.idField, 'id');
+    assert.equal(d.emailField, 'email');
+    const email = d.fields.find((f) => f.name === 'email');
+    assert.deepEqual(email, {
+      name: 'email',
+      label: 'Email Address',
+      type: 'email',
+      length: 255,
+      readable: true,
+      creatable: true,
+      updatable: true,
+    });
+    const id = d.fields.find((f) => f.name === 'id');
+    assert.equal(id?.updatable, false);
+    assert.equal(d.fields.find((f) => f.name === 'microsoftIsDeleted')?.type, 'boolean');
+    assert.equal(d.fields.find((f) => f.name === 'updatedAt')?.type, 'datetime');
+  });
+
+  test('get by id returns requested fields, blanks as null, modifiedAt set, unknown ids missing', async () => {
+    const records = await h.connector.get('lead', ['1', '2', '999', 'abc'], { fields: [...FIELDS, 'mobilePhone'] });
+    assert.deepEqual(records.map((r) => r.id).sort(), ['1', '2']);
+    const one = records.find((r) => r.id === '1');
+    assert.equal(one?.fields.email, h.sandbox.getPerson(1)?.values.email);
+    assert.equal(one?.fields.mobilePhone, null);
+    assert.ok(one?.modifiedAt && !Number.isNaN(Date.parse(one.modifiedAt)));
+  });
+
+  test('findByEmail matches case-insensitively', async () => {
+    const email = String(h.sandbox.getPerson(3)?.values.email);
+    const records = await h.connector.findByEmail('lead', [email.toUpperCase(), 'nobody@example.com'], {
+      fields: ['email'],
+    });
+    assert.deepEqual(
+      records.map((r) => r.id),
+      ['3'],
+    );
+  });
+
+  test('an unknown field is a clear UNKNOWN_FIELD error naming it', async () => {
+    await assert.rejects(h.connector.get('lead', ['1'], { fields: ['email', 'favouriteColour'] }), (error: unknown) => {
+      assert.ok(error instanceof TandemError);
+      assert.equal(error.code, 'UNKNOWN_FIELD');
+      assert.match(error.message, /favouriteColour/);
+      return true;
+    });
+    await assert.rejects(collect(h.connector.readChanges('lead', null, { fields: ['nope'] })), /nope/);
+  });
+
+  test('an aborted signal stops the call', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    await assert.rejects(h.connector.get('lead', ['1'], { fields: ['email'], signal: controller.signal }), {
+      name: 'AbortError',
+    });
+  });
+
+  test('check reports the API user', async () => {
+    assert.deepEqual(await h.connector.check(), { ok: true, identity: 'tandem-api@example.com' });
+  });
+});
+
+describe('readChanges', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({ seed: true, people: 650 });
+  });
+  after(() => h.close());
+
+  let cursor = '';
+  test('the initial load pages over more than 300 people, ≤300 per page, then reaches done', async () => {
+    const pages = await collect(h.connector.readChanges('lead', null, { fields: FIELDS }));
+    const initial = pages.filter((p) => p.progress?.phase === 'initial');
+    assert.ok(initial.length >= 3, `expected ≥3 initial pages, got ${initial.length}`);
+    for (const page of pages) assert.ok(page.records.length <= 300);
+    const ids = new Set(pages.flatMap((p) => p.records.map((r) => r.id)));
+    assert.equal(ids.size, 650);
+    const last = pages.at(-1) as ChangePage;
+    assert.equal(last.done, true);
+    assert.ok(pages.slice(0, -1).every((p) => !p.done));
+    cursor = last.cursor;
+  });
+
+  test('incremental reads return only what changed since the cursor, with fieldModifiedAt', async () => {
+    h.sandbox.editPerson(5, { title: 'Chief Sync Officer' });
+    h.sandbox.editPerson(400, { leadScore: 99, firstName: 'Renamed' });
+    h.sandbox.editPerson(7, { city: 'Bergen' }); // not a requested field: not a change for us
+    const created = h.sandbox.createPerson({ email: 'new.person@example.com', firstName: 'New' });
+    const pages = await collect(h.connector.readChanges('lead', cursor, { fields: FIELDS }));
+    const records = pages.flatMap((p) => p.records);
+    assert.deepEqual(records.map((r) => r.id).sort(), ['400', '5', String(created.id)].sort());
+    const r400 = records.find((r) => r.id === '400');
+    assert.equal(r400?.fields.leadScore, 99);
+    assert.equal(r400?.fields.firstName, 'Renamed');
+    assert.deepEqual(Object.keys(r400?.fieldModifiedAt ?? {}).sort(), ['firstName', 'leadScore']);
+    assert.equal(records.find((r) => r.id === '5')?.fields.title, 'Chief Sync Officer');
+    assert.equal(pages.at(-1)?.done, true);
+    cursor = pages.at(-1)?.cursor ?? '';
+
+    const again = await collect(h.connector.readChanges('lead', cursor, { fields: FIELDS }));
+    assert.deepEqual(
+      again.flatMap((p) => p.records),
+      [],
+    );
+    assert.equal(again.at(-1)?.done, true);
+  });
+
+  test('our own writes come back as changes; a deleted person is reported as deleted', async () => {
+    const [result] = await h.connector.write('lead', [
+      { kind: 'update', ref: 'a', id: '10', fields: { title: 'Via API' } },
+    ]);
+    assert.equal(result?.status, 'updated');
+    h.sandbox.editPerson(11, { lastName: 'Gone' });
+    h.sandbox.deletePerson(11);
+    const pages = await collect(h.connector.readChanges('lead', cursor, { fields: FIELDS }));
+    assert.deepEqual(
+      pages.flatMap((p) => p.records.map((r) => r.id)),
+      ['10'],
+    );
+    assert.deepEqual(
+      pages.flatMap((p) => p.deletedIds),
+      ['11'],
+    );
+  });
+
+  test('a resumed initial load continues from its cursor without repeating pages', async () => {
+    const iterator = h.connector.readChanges('lead', null, { fields: ['email'] })[Symbol.asyncIterator]();
+    const first = await iterator.next();
+    await iterator.return?.();
+    assert.ok(!first.done);
+    const rest = await collect(h.connector.readChanges('lead', first.value.cursor, { fields: ['email'] }));
+    const firstIds = new Set(first.value.records.map((r) => r.id));
+    // Only the initial phase: the incremental phase may repeat a change made within the second the load
+    // started (paging tokens are taken from a datetime with second precision), which is harmless.
+    const restIds = rest.filter((p) => p.progress?.phase === 'initial').flatMap((p) => p.records.map((r) => r.id));
+    assert.ok(restIds.every((id) => !firstIds.has(id)));
+    assert.equal(firstIds.size + new Set(restIds).size, h.sandbox.listPersons().length);
+  });
+
+  test('a garbage cursor is a clear error', async () => {
+    await assert.rejects(
+      collect(h.connector.readChanges('lead', '{not json', { fields: FIELDS })),
+      /Not a Marketo cursor/,
+    );
+  });
+});
+
+describe('write', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({ seed: true, people: 10 });
+  });
+  after(() => h.close());
+
+  test('a batch with one skipped record: its neighbours succeed, results in input order', async () => {
+    const existing = String(h.sandbox.getPerson(2)?.values.email);
+    const ops: WriteOp[] = [
+      { kind: 'create', ref: 'r1', fields: { email: 'first.new@example.com', firstName: 'First' } },
+      { kind: 'create', ref: 'r2', fields: { email: existing, firstName: 'Dupe' } },
+      { kind: 'update', ref: 'r3', id: '3', fields: { title: 'Updated' } },
+      { kind: 'update', ref: 'r4', id: '4242', fields: { title: 'Ghost' } },
+      { kind: 'create', ref: 'r5', fields: { email: 'second.new@example.com', leadScore: 'high' } },
+      { kind: 'create', ref: 'r6', fields: { email: 'third.new@example.com', lastName: 'Third' } },
+    ];
+    h.sandbox.resetCounters();
+    const results = await h.connector.write('lead', ops);
+    assert.deepEqual(
+      results.map((r) => [r.ref, r.status]),
+      [
+        ['r1', 'created'],
+        ['r2', 'rejected'],
+        ['r3', 'updated'],
+        ['r4', 'not-found'],
+        ['r5', 'rejected'],
+        ['r6', 'created'],
+      ],
+    );
+    assert.deepEqual(results[1], { ref: 'r2', status: 'rejected', code: '1005', message: 'Lead already exists' });
+    assert.equal(results[4]?.status === 'rejected' && results[4].code, '1003');
+    assert.equal(h.sandbox.getPerson(3)?.values.title, 'Updated');
+    const created = results[0];
+    assert.ok(created?.status === 'created');
+    assert.equal(h.sandbox.getPerson(Number(created.id))?.values.firstName, 'First');
+    // A mixed batch is split by action: one createOnly call and one updateOnly call.
+    assert.equal(h.sandbox.counters.byEndpoint['POST /v1/leads.json'], 2);
+  });
+
+  test('writing 1,000 people takes exactly 4 calls', async () => {
+    const ops: WriteOp[] = Array.from({ length: 1000 }, (_, i) => ({
+      kind: 'create',
+      ref: `p${i}`,
+      fields: { email: `bulk.${i}@example.com`, firstName: 'Bulk', lastName: String(i) },
+    }));
+    h.sandbox.resetCounters();
+    const results = await h.connector.write('lead', ops);
+    assert.equal(results.length, 1000);
+    assert.ok(results.every((r, i) => r.ref === `p${i}` && r.status === 'created'));
+    assert.equal(h.sandbox.counters.byEndpoint['POST /v1/leads.json'], 4);
+    assert.equal(h.sandbox.counters.restCalls, 4);
+
+    const updates: WriteOp[] = results.map((r, i) => ({
+      kind: 'update',
+      ref: `u${i}`,
+      id: r.status === 'created' ? r.id : '',
+      fields: { title: 'Bulk updated' },
+    }));
+    h.sandbox.resetCounters();
+    const updated = await h.connector.write('lead', updates);
+    assert.ok(updated.every((r) => r.status === 'updated'));
+    assert.equal(h.sandbox.counters.byEndpoint['POST /v1/leads.json'], 4);
+  });
+});
+
+describe('logActivity', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({ seed: true, people: 5 });
+  });
+  after(() => h.close());
+
+  test('creates and approves the custom activity type once, then posts events to the activity log', async () => {
+    const at = new Date().toISOString();
+    await h.connector.logActivity('lead', [
+      {
+        recordId: '1',
+        type: 'updated',
+        at,
+        summary: 'Updated in Dynamics contact 7f3c',
+        otherSystem: 'dynamics',
+        otherId: '7f3c',
+      },
+      { recordId: '2', type: 'rejected', at, summary: 'Rejected by Dynamics', detail: 'Business rule: phone required' },
+      { recordId: '999', type: 'created', at, summary: 'Person gone' },
+    ]);
+    const type = h.sandbox.store.customTypes.get('tandemSync');
+    assert.equal(type?.status, 'approved');
+    assert.deepEqual(
+      type?.attributes.map((a) => a.apiName),
+      ['summary', 'detail', 'otherSystem', 'otherId'],
+    );
+    const log = h.sandbox.activityLog(2).filter((a) => a.activityTypeId === type?.id);
+    assert.equal(log.length, 1);
+    assert.equal(log[0]?.primaryAttributeValue, 'rejected');
+    assert.deepEqual(log[0]?.attributes.find((a) => a.name === 'Detail')?.value, 'Business rule: phone required');
+    assert.equal(h.connector.stats().activitiesSkipped, 1);
+
+    h.sandbox.resetCounters();
+    await h.connector.logActivity('lead', [{ recordId: '3', type: 'created', at, summary: 'Created in Dynamics' }]);
+    assert.deepEqual(h.sandbox.counters.byEndpoint, { 'POST /v1/activities/external.json': 1 });
+  });
+
+  test('events go in batches of 300: 301 events take 2 calls', async () => {
+    const at = new Date().toISOString();
+    const events = Array.from({ length: 301 }, (_, i) => ({
+      recordId: String((i % 5) + 1),
+      type: 'updated' as const,
+      at,
+      summary: `event ${i}`,
+    }));
+    h.sandbox.resetCounters();
+    const before = h.connector.stats().activitiesAdded;
+    await h.connector.logActivity('lead', events);
+    assert.equal(h.sandbox.counters.byEndpoint['POST /v1/activities/external.json'], 2);
+    assert.equal(h.connector.stats().activitiesAdded - before, 301);
+  });
+});
