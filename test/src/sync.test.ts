@@ -230,6 +230,31 @@ describe('sync', () => {
     });
   });
 
+  test('the installed connectors and policies are listed by GET /v1/plugins', async () => {
+    await withWorld({}, async (world) => {
+      const plugins = await world.api<Array<{ id: string; kind: string; package: string; version: string }>>(
+        'GET',
+        '/v1/plugins',
+      );
+      assert.equal(plugins.status, 200);
+      const byId = new Map(plugins.body.map((p) => [p.id, p]));
+      assert.deepEqual(
+        ['marketo', 'dynamics', 'collision-authority', 'validation-handling'].map((id) => [
+          id,
+          byId.get(id)?.kind,
+          byId.get(id)?.package,
+        ]),
+        [
+          ['marketo', 'connector', '@tandem/connector-marketo'],
+          ['dynamics', 'connector', '@tandem/connector-dynamics'],
+          ['collision-authority', 'policy', '@tandem/policy-collision-authority'],
+          ['validation-handling', 'policy', '@tandem/policy-validation-handling'],
+        ],
+      );
+      assert.ok([...byId.values()].every((p) => /^\d+\.\d+\.\d+/.test(p.version)));
+    });
+  });
+
   test('an idle cycle writes nothing anywhere', async () => {
     await withWorld({ marketo: [0, 1, 2], contacts: [2, 3], leads: [4] }, async (world) => {
       await world.settle();
