@@ -57,8 +57,8 @@ interface Pair {
   plan: ObjectPlan;
   marketo?: RemoteRecord;
   dynamics?: RemoteRecord;
-  /** What to do: merge two existing records, or create the missing side. */
-  action: 'merge' | 'create-marketo' | 'create-dynamics';
+  /** What to do: merge two existing records, create the missing side, or nothing (someone else took it). */
+  action: 'merge' | 'create-marketo' | 'create-dynamics' | 'skip';
   /** The snapshot to merge against (undefined: first link of this pair). */
   base: FieldValues | undefined;
   /** Set the Marketo "Microsoft Type" field as part of this write. */
@@ -537,6 +537,11 @@ export class SyncCycle {
     const creates = new Map<string, { values: FieldValues; snapshot: FieldValues }>();
     const addDynamicsOp = (type: string, op: WriteOp) => dynamicsOps.set(type, [...(dynamicsOps.get(type) ?? []), op]);
 
+    // The intents are stored before any create is built, so a create that lost a race is never sent.
+    await this.recordCreateIntents(
+      pairs.filter((p) => p.action === 'create-marketo' || p.action === 'create-dynamics'),
+    );
+
     for (const pair of pairs) {
       const ref = pair.doc._id;
       if (pair.action === 'merge' && pair.marketo && pair.dynamics) {
@@ -581,8 +586,6 @@ export class SyncCycle {
       }
     }
 
-    await this.recordCreateIntents(pairs.filter((p) => p.action !== 'merge'));
-
     const [marketoResults, ...dynamicsResults] = await Promise.all([
       marketoOps.length > 0
         ? deps.marketo.write(MARKETO_OBJECT, marketoOps, { signal: deps.signal })
@@ -597,6 +600,7 @@ export class SyncCycle {
     const retry: Pair[] = [];
     const rejections: Rejection[] = [];
     for (const pair of pairs) {
+      if (pair.action === 'skip') continue;
       const ref = pair.doc._id;
       const m = marketoByRef.get(ref);
       const d = dynamicsByRef.get(ref);
@@ -651,7 +655,7 @@ export class SyncCycle {
         if (await deps.store.links.findOne({ _id: doc._id })) continue;
         if (!(await deps.store.tryInsertLink(doc))) {
           const pair = pairs.find((p) => p.doc._id === doc._id);
-          if (pair) pair.action = 'merge'; // skipped: no create will be sent for it (no marketo/dynamics pair)
+          if (pair) pair.action = 'skip';
         }
       }
     }
