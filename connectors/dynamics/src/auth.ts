@@ -97,8 +97,11 @@ export class MsalTokenSource implements TokenSource {
         loggerOptions: {
           logLevel: LogLevel.Warning,
           piiLoggingEnabled: false,
+          // MSAL's warnings (e.g. "No client info in response" for app-only tokens) are not actionable for
+          // operators: keep them at debug; its errors stay visible.
           loggerCallback: (level, message) => {
-            if (level <= LogLevel.Warning) this.logger.warn({ msal: true }, message);
+            if (level === LogLevel.Error) this.logger.warn({ msal: true }, message);
+            else if (level === LogLevel.Warning) this.logger.debug({ msal: true }, message);
           },
         },
       },
