@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { container as globalContainer } from 'tsyringe';
 import type { FastifyInstance } from 'fastify';
+import type { CommandStartedEvent } from 'mongodb';
 import type { Logger } from 'pino';
 import { buildApp } from './api';
 import { generateToken, parseConnectorEnv, parseCoreEnv, type Env, type TandemConfig } from './config';
@@ -46,6 +47,11 @@ export interface StartOptions {
   schedule?: boolean;
   /** Identifies this instance in leases and runs (several instances may share one database). */
   instanceId?: string;
+  /**
+   * Called for every MongoDB command Tandem sends (the driver's command monitoring; off when not given).
+   * Benchmarks count commands with it.
+   */
+  onMongoCommand?: (event: CommandStartedEvent) => void;
 }
 
 export interface RunningTandem {
@@ -123,6 +129,7 @@ export async function startTandem(options: StartOptions = {}): Promise<RunningTa
       embedded: config.embeddedMongod,
       dataDir: join(rootDir, '.tandem'),
       logger,
+      ...(options.onMongoCommand ? { onCommand: options.onMongoCommand } : {}),
     });
     closers.push({ name: 'MongoDB', close: () => mongo.close() });
     if (mongo.info.warning) {

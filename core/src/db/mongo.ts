@@ -2,7 +2,7 @@
  * The MongoDB connection Tandem runs on: the operator's MONGODB_URI, or an embedded server it owns (and
  * stops on close). The engine and whether data survives a restart are logged and shown by `/ready`.
  */
-import { MongoClient, type Db } from 'mongodb';
+import { MongoClient, type CommandStartedEvent, type Db } from 'mongodb';
 import type { Logger } from 'pino';
 import type { EmbeddedMongodPolicy } from '../config';
 import { startEmbeddedMongo, type MongoEngine } from './embedded';
@@ -32,6 +32,11 @@ export interface MongoOptions {
   /** Where embedded engines keep their data. */
   dataDir: string;
   logger: Logger;
+  /**
+   * Called for every command the driver sends (command monitoring, off unless given). For benchmarks and
+   * diagnostics: it sees command names and databases, and must be cheap.
+   */
+  onCommand?: (event: CommandStartedEvent) => void;
 }
 
 function dbNameFrom(uri: string): string | undefined {
@@ -47,7 +52,12 @@ export async function connectMongo(options: MongoOptions): Promise<MongoHandle> 
   const persistent = embedded?.persistent ?? true;
   // jongodb's URI names `test`; that is its default, not an operator's choice.
   const database = options.dbName ?? (embedded ? 'tandem' : (dbNameFrom(uri) ?? 'tandem'));
-  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000, appName: 'tandem' });
+  const client = new MongoClient(uri, {
+    serverSelectionTimeoutMS: 10_000,
+    appName: 'tandem',
+    ...(options.onCommand ? { monitorCommands: true } : {}),
+  });
+  if (options.onCommand) client.on('commandStarted', options.onCommand);
   try {
     await client.connect();
   } catch (error) {
