@@ -225,9 +225,8 @@ export class LeadObject {
     // filterValues is comma-separated, so an email holding a comma cannot be asked for (nor is it valid).
     const wanted = [...new Set(emails.map((e) => e.trim().toLowerCase()).filter((e) => e && !e.includes(',')))];
     const records = await this.byFilter('email', wanted, [...new Set([...fields, 'email'])], signal);
-    return records.filter(
-      (r) => typeof r.fields.email === 'string' && wanted.includes(r.fields.email.trim().toLowerCase()),
-    );
+    const asked = new Set(wanted);
+    return records.filter((r) => typeof r.fields.email === 'string' && asked.has(r.fields.email.trim().toLowerCase()));
   }
 
   /** Get Leads by filter, ≤300 values per call (fewer if the URI would pass 8 KB), chunks in parallel. */
