@@ -1,8 +1,11 @@
 /**
  * Runs the sandbox in its own process (benchmarks, demos):
- * `node connectors/dynamics/dist/src/sandbox/cli.js --port 0 [--seed] [--host 127.0.0.1]`.
+ * `node connectors/dynamics/dist/src/sandbox/cli.js --port 0 [--seed] [--host 127.0.0.1]
+ *   [--contacts N [--contacts-from I]] [--leads N [--leads-from I]]`.
+ * `--contacts`/`--leads` add that many sample people (`samplePerson(I..)`) as contacts/leads.
  * Prints one JSON line `{ url, config }`; the config's `tlsCa` is the sandbox's certificate.
  */
+import { samplePerson } from '@tandem/core/testing';
 import { sandboxConfig } from '../config';
 import { DataverseSandbox } from './server';
 
@@ -18,6 +21,22 @@ async function main(): Promise<void> {
     seed: process.argv.includes('--seed'),
   });
   const started = await sandbox.start();
+  for (const type of ['contact', 'lead'] as const) {
+    const count = Number(arg(`${type}s`) ?? 0);
+    const from = Number(arg(`${type}s-from`) ?? 0);
+    for (let i = from; i < from + count; i++) {
+      const p = samplePerson(i);
+      sandbox.create(type, {
+        firstname: p.firstName,
+        lastname: p.lastName,
+        emailaddress1: p.email,
+        jobtitle: p.title,
+        telephone1: p.phone,
+        address1_city: p.city,
+        ...(type === 'lead' ? { companyname: p.company } : {}),
+      });
+    }
+  }
   process.stdout.write(`${JSON.stringify({ url: started.url, config: sandboxConfig(started) })}\n`);
   const stop = () => void started.close().then(() => process.exit(0));
   process.on('SIGINT', stop);

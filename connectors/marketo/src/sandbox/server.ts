@@ -53,6 +53,8 @@ export interface SandboxCounters {
   concurrency615: number;
   quota607: number;
   maxInFlight: number;
+  /** Person records sent to `POST /v1/leads.json` by calls that passed the limits (benchmarks). */
+  recordsWritten: number;
 }
 
 const INVALID_JSON = Symbol('invalid-json');
@@ -111,6 +113,7 @@ export class MarketoSandbox {
       concurrency615: 0,
       quota607: 0,
       maxInFlight: 0,
+      recordsWritten: 0,
     };
   }
 
@@ -312,6 +315,8 @@ export class MarketoSandbox {
       if (this.faults.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.faults.latencyMs));
       if (req.body === INVALID_JSON) throw new MarketoApiError('609', 'Invalid JSON');
       if (req.body === INVALID_CONTENT_TYPE) throw new MarketoApiError('612', 'Invalid Content Type');
+      const sent = isObject(req.body) ? req.body.input : undefined;
+      if (endpoint === 'POST /v1/leads.json' && Array.isArray(sent)) this.counters.recordsWritten += sent.length;
       const body = success(
         handler({ query: isObject(req.query) ? req.query : {}, params: stringParams(req.params), body: req.body }),
       );

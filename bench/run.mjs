@@ -1,0 +1,523 @@
+/**
+ * Tandem benchmarks: `npm run bench` (builds, then runs this file).
+ *
+ * Each scenario runs in a child process of its own (this file with `--scenario N`, `--throughput`) so that its
+ * CPU time and peak RSS are Tandem's alone: both sandboxes run as separate processes (their CLIs), and so does
+ * MongoDB (jongodb, or `MONGODB_URI`). The parent prints a table and writes `bench/results.json`.
+ * See README.md, "Performance", for what each figure means.
+ */
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(join(root, 'package.json'));
+const TOKEN = 'bench-admin-token-0123456789';
+const PIPELINE = 'default';
+/** Marketo's real limits, which the throttled scenario enforces. */
+const LIMIT = { calls: 100, windowMs: 20_000, concurrent: 10 };
+const THROTTLED_SECONDS = Number(process.env.BENCH_THROTTLED_SECONDS ?? 60);
+const PUSHES = 30;
+
+// ---- helpers shared by the child processes ------------------------------------------------------------
+
+/** Starts a sandbox CLI as a separate process and resolves with the JSON line it prints. */
+function startSandbox(cli, args) {
+  const child = spawn(process.execPath, [join(root, cli), '--port', '0', ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout });
+    lines.once('line', (line) => resolve({ info: JSON.parse(line), child }));
+    child.once('exit', (code) => reject(new Error(`${cli} exited with ${code}`)));
+  }).then(({ info, child: started }) => {
+    started.removeAllListeners('exit');
+    return {
+      info,
+      stop: () =>
+        new Promise((resolve) => {
+          if (started.exitCode !== null) return resolve();
+          started.once('exit', () => resolve());
+          started.kill('SIGTERM');
+        }),
+    };
+  });
+}
+
+const undici = require('undici');
+/** Trusts the Dataverse sandbox's self-signed certificate (set once it has started). */
+let dispatcher;
+
+async function http(method, url, body) {
+  const response = await undici.fetch(url, {
+    method,
+    ...(dispatcher ? { dispatcher } : {}),
+    headers: {
+      authorization: `Bearer ${TOKEN}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : undefined };
+}
+
+/** Runs `fn` over `items` with `concurrency` workers. */
+async function pool(items, concurrency, fn) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) await fn(items[next++]);
+    }),
+  );
+}
+
+/** Both sandboxes (separate processes), MongoDB and one Tandem instance in this process. */
+async function startWorld({ marketoPeople, contacts, leads }) {
+  const { startTandem } = require('@tandem/core');
+  const { startTestMongo } = require('@tandem/core/testing');
+  const pino = require('pino');
+  const [marketo, dynamics] = await Promise.all([
+    startSandbox('connectors/marketo/dist/src/sandbox/cli.js', ['--people', String(marketoPeople)]),
+    startSandbox('connectors/dynamics/dist/src/sandbox/cli.js', [
+      ...['--contacts', String(contacts.count), '--contacts-from', String(contacts.from)],
+      ...['--leads', String(leads.count), '--leads-from', String(leads.from)],
+    ]),
+  ]);
+  dispatcher = new undici.Agent({ connect: { ca: dynamics.info.config.tlsCa } });
+  const externalUri = process.env.MONGODB_URI;
+  const mongo = externalUri ? undefined : await startTestMongo();
+  const dbName = `bench_${process.pid}_${Date.now()}`;
+  const mongoCommands = { count: 0 };
+  const tandem = await startTandem({
+    env: { TANDEM_API_TOKEN: TOKEN, LOG_LEVEL: 'silent' },
+    pluginConfig: {
+      marketo: {
+        baseUrl: marketo.info.url,
+        clientId: marketo.info.clientId,
+        clientSecret: marketo.info.clientSecret,
+      },
+      dynamics: dynamics.info.config,
+    },
+    mongoUri: externalUri ?? mongo.uri,
+    dbName,
+    port: 0,
+    logger: pino({ level: 'silent' }),
+    schedule: false,
+    onMongoCommand: () => {
+      mongoCommands.count += 1;
+    },
+  });
+  const mUrl = `${marketo.info.url}/__sandbox`;
+  const dUrl = `${dynamics.info.url}/__sandbox`;
+  return {
+    tandem,
+    mongoCommands,
+    marketo: {
+      url: mUrl,
+      counters: async () => (await http('GET', `${mUrl}/counters`)).body,
+      reset: () => http('POST', `${mUrl}/counters/reset`),
+      persons: async () => (await http('GET', `${mUrl}/persons`)).body,
+      edit: (id, fields) => http('PATCH', `${mUrl}/persons/${id}`, fields),
+      faults: (faults) => http('POST', `${mUrl}/faults`, faults),
+    },
+    dynamics: {
+      url: dUrl,
+      counters: async () => (await http('GET', `${dUrl}/counters`)).body,
+      reset: () => http('POST', `${dUrl}/counters/reset`),
+      records: async (entity) => (await http('GET', `${dUrl}/records/${entity}`)).body,
+      edit: (entity, id, fields) => http('PATCH', `${dUrl}/records/${entity}/${id}`, fields),
+      exists: async (entity, id) => (await http('GET', `${dUrl}/records/${entity}/${id}`)).status === 200,
+    },
+    async close() {
+      await tandem.close();
+      if (externalUri) {
+        const { MongoClient } = require('mongodb');
+        const client = new MongoClient(externalUri);
+        await client.db(dbName).dropDatabase();
+        await client.close();
+      }
+      await mongo?.stop();
+      await Promise.all([marketo.stop(), dynamics.stop()]);
+    },
+  };
+}
+
+/** Marketo REST calls that read people (describe and activity-type calls are one-off metadata). */
+const MARKETO_READS = [
+  'GET /v1/leads.json',
+  'GET /v1/lead/:id.json',
+  'GET /v1/activities/pagingtoken.json',
+  'GET /v1/activities/leadchanges.json',
+  'GET /v1/activities.json',
+  'GET /v1/activities/deletedleads.json',
+];
+const MARKETO_WRITES = ['POST /v1/leads.json'];
+const sum = (byEndpoint, names) => names.reduce((n, name) => n + (byEndpoint[name] ?? 0), 0);
+const round = (x, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+/**
+ * Measures `work` (a function running sync cycles): API calls on both sandboxes, MongoDB commands, CPU time of
+ * this process.
+ */
+async function measure(world, work) {
+  await Promise.all([world.marketo.reset(), world.dynamics.reset()]);
+  const mongo0 = world.mongoCommands.count;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const runs = await work();
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const mongoCommands = world.mongoCommands.count - mongo0;
+  const [m, d] = await Promise.all([world.marketo.counters(), world.dynamics.counters()]);
+  return {
+    runs,
+    wallMs,
+    cpuMicros: cpu.user + cpu.system,
+    cpuUserMicros: cpu.user,
+    cpuSystemMicros: cpu.system,
+    mongoCommands,
+    marketo: {
+      calls: m.restCalls,
+      identityCalls: m.identityCalls,
+      reads: sum(m.byEndpoint, MARKETO_READS),
+      writes: sum(m.byEndpoint, MARKETO_WRITES),
+      recordsWritten: m.recordsWritten,
+      byEndpoint: m.byEndpoint,
+      throttled606: m.throttled606,
+    },
+    dataverse: {
+      requests: d.requests,
+      tokenRequests: d.tokenRequests,
+      batches: d.batches,
+      operations: d.operations,
+    },
+  };
+}
+
+/** Cycles until one reads nothing new to write (at most `max`). */
+async function settle(tandem, max = 6) {
+  const runs = [];
+  for (let i = 0; i < max; i++) {
+    const run = await tandem.sync.runOnce(PIPELINE);
+    if (!run) throw new Error('a cycle could not start');
+    if (run.status !== 'succeeded') throw new Error(`cycle ${run.status}: ${run.error ?? ''}`);
+    runs.push(run);
+    if ((run.counts.created ?? 0) + (run.counts.updated ?? 0) === 0) break;
+  }
+  return runs;
+}
+
+/** With BENCH_PROFILE=dir, writes a CPU profile of `work` there (to find where Tandem's time goes). */
+async function profiled(name, work) {
+  const dir = process.env.BENCH_PROFILE;
+  if (!dir) return work();
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  try {
+    return await work();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(join(dir, `${name}-${process.pid}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  }
+}
+
+// ---- child: one scenario of N people ----------------------------------------------------------------------
+
+/**
+ * N people: Marketo holds samples 0..¾N; Dynamics holds ½N contacts (¼N..¾N, the same people as in Marketo,
+ * matched by email) and ¼N leads (¾N..N, only in Dynamics). The initial sync links ½N by email, creates ¼N
+ * leads in Dynamics and ¼N persons in Marketo. Then an idle cycle; then K = N/10 people change on each side.
+ */
+async function scenario(n) {
+  const world = await startWorld({
+    marketoPeople: (3 * n) / 4,
+    contacts: { from: n / 4, count: n / 2 },
+    leads: { from: (3 * n) / 4, count: n / 4 },
+  });
+  // Unthrottled server here (the throttled scenario is separate); Tandem's own limiter still paces itself.
+  await world.marketo.faults({ throttle: false });
+  const baselineRssMb = process.memoryUsage.rss() / 2 ** 20;
+  try {
+    const initial = await profiled('initial', () => measure(world, () => settle(world.tandem)));
+    const idle = await measure(world, () => settle(world.tandem, 1));
+
+    const k = n / 10;
+    const persons = (await world.marketo.persons()).slice(0, k);
+    const contacts = (await world.dynamics.records('contact')).slice(0, k);
+    await pool(persons, 8, (p) => world.marketo.edit(p.id, { title: `Changed title ${p.id}` }));
+    await pool(contacts, 8, (c) => world.dynamics.edit('contact', c.id, { address1_city: `Changed city ${c.id}` }));
+    const changes = await measure(world, () => settle(world.tandem));
+
+    // The process's peak resident set (this child runs one scenario only, so it is this scenario's peak).
+    const peakRssMb = process.resourceUsage().maxRSS / 1024;
+    return { people: n, k, initial, idle, changes, baselineRssMb, peakRssMb };
+  } finally {
+    await world.close();
+  }
+}
+
+// ---- child: throttled throughput and push latency ------------------------------------------------------
+
+async function throughput() {
+  const world = await startWorld({
+    marketoPeople: 5000,
+    contacts: { from: 0, count: 0 },
+    leads: { from: 0, count: 0 },
+  });
+  try {
+    const ids = (await world.marketo.persons()).map((p) => String(p.id));
+    const pushOne = async (marketoId) => {
+      const res = await http('POST', `${world.tandem.url}/v1/pipelines/${PIPELINE}/push`, { marketoId, as: 'lead' });
+      if (res.status !== 200 && res.status !== 201)
+        throw new Error(`push answered ${res.status}: ${JSON.stringify(res.body)}`);
+      return res.body;
+    };
+
+    // Push latency: one at a time, from the POST to the lead being readable in Dynamics.
+    await world.marketo.faults({ throttle: false });
+    const latencies = [];
+    for (const marketoId of ids.splice(0, PUSHES)) {
+      const t0 = performance.now();
+      const { dynamicsId, objectType } = await pushOne(marketoId);
+      while (!(await world.dynamics.exists(objectType, dynamicsId))) await sleep(5);
+      latencies.push(performance.now() - t0);
+    }
+    latencies.sort((a, b) => a - b);
+    const pct = (p) => latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)];
+
+    // Throttled: the server enforces Marketo's real limits; 20 callers push people for THROTTLED_SECONDS.
+    await world.marketo.faults({ throttle: true });
+    await http('POST', `${world.marketo.url}/limits`, {
+      callsPerWindow: LIMIT.calls,
+      windowMs: LIMIT.windowMs,
+      maxConcurrent: LIMIT.concurrent,
+    });
+    await http('POST', `${world.marketo.url}/window/reset`);
+    await world.marketo.reset();
+    const samples = [];
+    const okCalls = (c) => c.restCalls - Object.values(c.byErrorCode).reduce((a, b) => a + b, 0);
+    const t0 = performance.now();
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const c = await world.marketo.counters();
+        samples.push({ t: performance.now() - t0, ok: okCalls(c) });
+        await sleep(200);
+      }
+    })();
+    const demandMs = THROTTLED_SECONDS * 1000;
+    let pushes = 0;
+    await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        while (performance.now() - t0 < demandMs && ids.length > 0) {
+          await pushOne(ids.shift());
+          pushes += 1;
+        }
+      }),
+    );
+    sampling = false;
+    await sampler;
+    const counters = await world.marketo.counters();
+    // Occupancy of Marketo's rolling window, sampled while demand exceeded the limit (after the first window).
+    const occupancy = [];
+    for (const s of samples) {
+      if (s.t < LIMIT.windowMs || s.t > demandMs) continue;
+      // The oldest sample inside the window: the count never spans more than one window (it errs low).
+      const before = samples.find((x) => x.t >= s.t - LIMIT.windowMs);
+      if (before) occupancy.push(s.ok - before.ok);
+    }
+    const mean = occupancy.reduce((a, b) => a + b, 0) / Math.max(1, occupancy.length);
+    return {
+      throttled: {
+        shareOfLimit: round(mean / LIMIT.calls, 3),
+        marketo606: counters.throttled606,
+        marketo615: counters.concurrency615,
+        seconds: THROTTLED_SECONDS,
+        pushes,
+        callsOk: okCalls(counters),
+        meanCallsPerWindow: round(mean, 1),
+        maxInFlight: counters.maxInFlight,
+      },
+      push: { count: latencies.length, p50Ms: round(pct(50), 1), p95Ms: round(pct(95), 1) },
+    };
+  } finally {
+    await world.close();
+  }
+}
+
+// ---- parent: run the children, print, write results.json --------------------------------------------------
+
+function runChild(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`bench ${args.join(' ')} exited with ${code}`));
+      resolve(JSON.parse(out.trim().split('\n').pop()));
+    });
+  });
+}
+
+const per1000 = (requests, records) => (records > 0 ? round((requests * 1000) / records) : null);
+
+function summarize(r) {
+  const { initial, idle, changes, people } = r;
+  // Marketo persons the cycles read: ¾N existing, plus the ¼N Tandem created there, read back as changes.
+  const marketoRead = people;
+  return {
+    people,
+    marketoCallsPer1000Read: per1000(initial.marketo.reads, marketoRead),
+    marketoCallsPer1000Written: per1000(initial.marketo.writes, initial.marketo.recordsWritten),
+    dataverseRequestsPer1000Written: per1000(initial.dataverse.batches, initial.dataverse.operations),
+    mongoCommandsPerPerson: round(initial.mongoCommands / people, 2),
+    cpuMicrosPerPerson: round(initial.cpuMicros / people, 1),
+    peakRssMb: round(r.peakRssMb, 1),
+    idleCycleApiCalls:
+      idle.marketo.calls + idle.marketo.identityCalls + idle.dataverse.requests + idle.dataverse.tokenRequests,
+    idleCycleMongoCommands: idle.mongoCommands,
+    // More detail.
+    baselineRssMb: round(r.baselineRssMb, 1),
+    initialSync: {
+      cycles: initial.runs.length,
+      cpuUserMicrosPerPerson: round(initial.cpuUserMicros / people, 1),
+      cpuSystemMicrosPerPerson: round(initial.cpuSystemMicros / people, 1),
+      wallSecondsOnThisMongo: round(initial.wallMs / 1000, 2),
+      marketoRecordsWritten: initial.marketo.recordsWritten,
+      dataverseRecordsWritten: initial.dataverse.operations,
+      marketo: initial.marketo,
+      dataverse: initial.dataverse,
+      mongoCommands: initial.mongoCommands,
+    },
+    changes: {
+      changedPerSide: r.k,
+      cycles: changes.runs.length,
+      wallSecondsOnThisMongo: round(changes.wallMs / 1000, 2),
+      marketoCallsPer1000Read: per1000(changes.marketo.reads, 2 * r.k),
+      marketoCallsPer1000Written: per1000(changes.marketo.writes, changes.marketo.recordsWritten),
+      marketoFloorPer1000Written: per1000(
+        Math.ceil(changes.marketo.recordsWritten / 300),
+        changes.marketo.recordsWritten,
+      ),
+      dataverseRequestsPer1000Written: per1000(changes.dataverse.batches, changes.dataverse.operations),
+      dataverseFloorPer1000Written: per1000(
+        Math.ceil(changes.dataverse.operations / 1000),
+        changes.dataverse.operations,
+      ),
+      mongoCommandsPerPerson: round(changes.mongoCommands / (2 * r.k), 2),
+      cpuMicrosPerPerson: round(changes.cpuMicros / (2 * r.k), 1),
+      marketo: changes.marketo,
+      dataverse: changes.dataverse,
+      mongoCommands: changes.mongoCommands,
+    },
+    idleCycle: { marketo: idle.marketo, dataverse: idle.dataverse, mongoCommands: idle.mongoCommands },
+  };
+}
+
+function machine() {
+  const cpus = os.cpus();
+  const detail = {
+    cpu: cpus[0]?.model.trim() ?? 'unknown',
+    cores: cpus.length,
+    memoryGb: round(os.totalmem() / 2 ** 30, 1),
+    node: process.version,
+    os: `${os.platform()} ${os.release()}`,
+    mongo: process.env.MONGODB_URI ? 'MongoDB at MONGODB_URI' : 'jongodb (embedded, in memory)',
+  };
+  const text = `${detail.cpu}, ${detail.cores} cores, ${detail.memoryGb} GB, Node ${detail.node}, ${detail.os}; ${detail.mongo}`;
+  return { text, detail };
+}
+
+function table(results) {
+  const rows = [
+    ['Marketo calls / 1,000 people read (min 3.33)', 'marketoCallsPer1000Read', '—'],
+    ['Marketo calls / 1,000 written (min 3.33)', 'marketoCallsPer1000Written', '≤ 4'],
+    ['Dataverse requests / 1,000 written (min 1)', 'dataverseRequestsPer1000Written', '≤ 2'],
+    ['MongoDB commands / person (initial sync)', 'mongoCommandsPerPerson', '—'],
+    ['Tandem CPU µs / person (initial sync)', 'cpuMicrosPerPerson', '≤ 50'],
+    ['Peak RSS, MB', 'peakRssMb', '≤ 250, flat'],
+    ['Idle cycle: API calls', 'idleCycleApiCalls', '≤ 6'],
+    ['Idle cycle: MongoDB commands', 'idleCycleMongoCommands', '≤ 20'],
+  ];
+  const head = ['', ...results.runs.map((r) => `${r.people.toLocaleString('en-US')} people`), 'target'];
+  const body = rows.map(([label, key, target]) => [label, ...results.runs.map((r) => String(r[key])), target]);
+  body.push([
+    `Initial sync wall time, s (${process.env.MONGODB_URI ? 'MongoDB' : "jongodb: its time, not Tandem's"})`,
+    ...results.runs.map((r) => String(r.initialSync.wallSecondsOnThisMongo)),
+    '—',
+  ]);
+  const widths = head.map((_, i) => Math.max(...[head, ...body].map((row) => row[i].length)));
+  const line = (row) => `| ${row.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  console.log(line(head));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const row of body) console.log(line(row));
+  const t = results.throttled;
+  console.log(
+    `\nThrottled (100 calls / 20 s, 10 concurrent), ${t.seconds} s of pushes: ${round(t.shareOfLimit * 100, 1)} % of the limit, ${t.marketo606} × 606, ${t.marketo615} × 615 (target ≥ 90 %, 0 × 606)`,
+  );
+  console.log(
+    `Push latency over ${results.push.count} pushes: p50 ${results.push.p50Ms} ms, p95 ${results.push.p95Ms} ms (target p95 ≤ 2,000 ms)`,
+  );
+  console.log(`\nMachine: ${results.machine}`);
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  if (args[0] === '--scenario') return void console.log(JSON.stringify(await scenario(Number(args[1]))));
+  if (args[0] === '--throughput') return void console.log(JSON.stringify(await throughput()));
+  const resultsFile = join(root, 'bench/results.json');
+  const previous = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, 'utf8')) : undefined;
+  if (args[0] === '--merge') {
+    // Adds the output of a separate `--scenario N` child (a long run on jongodb) to results.json.
+    if (!previous) throw new Error('bench/results.json does not exist yet: run the bench first');
+    const run = { ...summarize(JSON.parse(readFileSync(args[1], 'utf8'))), measuredAt: new Date().toISOString() };
+    previous.runs = [...previous.runs.filter((r) => r.people !== run.people), run].sort((a, b) => a.people - b.people);
+    writeFileSync(resultsFile, `${JSON.stringify(previous, null, 2)}\n`);
+    return table(previous);
+  }
+
+  // jongodb's operations are linear in the collection size, so 10,000 people take it the better part of an hour:
+  // without MONGODB_URI the default stops at 2,000 (BENCH_PEOPLE=1000,10000 asks for more).
+  const sizes = (process.env.BENCH_PEOPLE ?? (process.env.MONGODB_URI ? '1000,10000,50000' : '1000,2000'))
+    .split(',')
+    .map(Number);
+  const runs = [];
+  for (const n of sizes) {
+    console.error(`bench: ${n} people…`);
+    runs.push({ ...summarize(await runChild(['--scenario', String(n)])), measuredAt: new Date().toISOString() });
+  }
+  console.error(`bench: throttled throughput (${THROTTLED_SECONDS} s) and push latency…`);
+  const { throttled, push } = await runChild(['--throughput']);
+  const { text, detail } = machine();
+  // Sizes not measured this time (BENCH_PEOPLE) keep their last figures, each with the time it was measured.
+  const kept = (previous?.machine === text ? previous.runs : []).filter((r) => !sizes.includes(r.people));
+  const results = {
+    machine: text,
+    machineDetail: detail,
+    runs: [...kept, ...runs].sort((a, b) => a.people - b.people),
+    throttled,
+    push,
+  };
+  writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
+  table(results);
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
