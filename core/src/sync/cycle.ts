@@ -85,6 +85,13 @@ function newLinkDoc(pipelineId: string, dynamicsType: string, email: string | un
   };
 }
 
+/** Appends to the list under `key` in place (no copy per item: pages hold thousands of records). */
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
 function chunk<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
@@ -298,11 +305,9 @@ export class SyncCycle {
       const doc = byMarketoId.get(record.id);
       const plan = doc ? deps.plan.objects.get(doc.dynamicsType) : undefined;
       if (doc?.state === 'linked' && doc.dynamicsId && plan) {
-        if (this.differsFromSnapshot(plan, doc.snapshot, record, 'marketo')) {
-          const list = needDynamics.get(doc.dynamicsType) ?? [];
-          list.push({ record, doc });
-          needDynamics.set(doc.dynamicsType, list);
-        } else deps.counts.unchanged += 1;
+        if (this.differsFromSnapshot(plan, doc.snapshot, record, 'marketo'))
+          push(needDynamics, doc.dynamicsType, { record, doc });
+        else deps.counts.unchanged += 1;
       } else if (doc?.state === 'deleted' || (doc?.state === 'linked' && !plan)) {
         // Deleted in Dynamics: never re-created by the sync (only a push creates it again).
         deps.counts.unchanged += 1;
@@ -474,7 +479,7 @@ export class SyncCycle {
         matches.set(email, { type, record });
     }
     const candidates = new Map<string, string[]>();
-    for (const { type, record } of matches.values()) candidates.set(type, [...(candidates.get(type) ?? []), record.id]);
+    for (const { type, record } of matches.values()) push(candidates, type, record.id);
     const takenDynamics = new Set<string>();
     for (const [type, ids] of candidates) {
       for (const l of await deps.store.linksByDynamicsIds(deps.pipelineId, type, ids)) {
@@ -535,7 +540,7 @@ export class SyncCycle {
     const dynamicsOps = new Map<string, WriteOp[]>();
     const merges = new Map<string, MergeResult>();
     const creates = new Map<string, { values: FieldValues; snapshot: FieldValues }>();
-    const addDynamicsOp = (type: string, op: WriteOp) => dynamicsOps.set(type, [...(dynamicsOps.get(type) ?? []), op]);
+    const addDynamicsOp = (type: string, op: WriteOp) => push(dynamicsOps, type, op);
 
     // The intents are stored before any create is built, so a create that lost a race is never sent.
     await this.recordCreateIntents(
@@ -803,7 +808,7 @@ export class SyncCycle {
   private async retryConflicts(pairs: Pair[]): Promise<void> {
     const { deps } = this;
     const byType = new Map<string, Pair[]>();
-    for (const p of pairs) byType.set(p.plan.dynamicsType, [...(byType.get(p.plan.dynamicsType) ?? []), p]);
+    for (const p of pairs) push(byType, p.plan.dynamicsType, p);
     const again: Pair[] = [];
     for (const [type, items] of byType) {
       const fresh = await this.getDynamics(
