@@ -141,6 +141,16 @@ export class MarketoClient {
   }
 
   /**
+   * A GET whose query string would pass Marketo's 8 KB URI limit (414), sent the documented way: POST with
+   * `_method=GET` in the URL and the query form-encoded in the body. Still a read: safe to send again.
+   */
+  getViaPost(path: string, query: Query, signal?: AbortSignal): Promise<Envelope> {
+    const form = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) if (value !== undefined) form.set(key, String(value));
+    return this.call('POST', path, { _method: 'GET' }, form, signal);
+  }
+
+  /**
    * One REST call with its retries. 601/602 get a new token and one more try; retryable failures back off
    * with jitter up to `maxAttempts`; the rest surface as typed errors.
    */
@@ -242,9 +252,16 @@ export class MarketoClient {
         headers: {
           authorization: `Bearer ${token}`,
           accept: 'application/json',
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(body === undefined
+            ? {}
+            : {
+                'content-type':
+                  body instanceof URLSearchParams ? 'application/x-www-form-urlencoded' : 'application/json',
+              }),
         },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        ...(body === undefined
+          ? {}
+          : { body: body instanceof URLSearchParams ? body.toString() : JSON.stringify(body) }),
         signal: this.withTimeout(signal),
       });
       status = response.statusCode;
@@ -257,7 +274,7 @@ export class MarketoClient {
       if (tls) return { kind: 'fail', error: tls };
       const message = `Marketo ${method} ${path} failed: ${error instanceof Error ? error.message : String(error)}`;
       // A POST that timed out may have been applied: only reads are safe to send again.
-      if (method === 'GET' || !isTimeout(error))
+      if (method === 'GET' || body instanceof URLSearchParams || !isTimeout(error))
         return { kind: 'retry', error: new RetryableError(message, { cause: error }), throttled: false };
       return { kind: 'fail', error: new RetryableError(message, { cause: error }) };
     }

@@ -24,9 +24,20 @@ import {
 } from '@tandem/core/plugin';
 import type { MarketoClient } from '../client';
 import type { LeadDescriber } from './describe';
-import { asFieldValue, asId, asRecord, chunk, chunkValues, firstReason, isoDate } from './shapes';
+import { asFieldValue, asId, asRecord, chunk, firstReason, isoDate } from './shapes';
 
 export const BATCH = 300;
+
+/** Marketo rejects URIs over 8 KB (414); past this many query characters a read goes as POST `_method=GET`. */
+const MAX_QUERY_CHARS = 7000;
+
+function queryLength(query: Record<string, string | number | undefined>): number {
+  let length = 0;
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined) length += key.length + 2 + encodeURIComponent(String(value)).length;
+  }
+  return length;
+}
 
 type Cursor =
   | { v: 1; phase: 'initial'; token: string; nextId: number; missing: number; sofar: number }
@@ -229,7 +240,10 @@ export class LeadObject {
     return records.filter((r) => typeof r.fields.email === 'string' && asked.has(r.fields.email.trim().toLowerCase()));
   }
 
-  /** Get Leads by filter, ≤300 values per call (fewer if the URI would pass 8 KB), chunks in parallel. */
+  /**
+   * Get Leads by filter, 300 values per call, chunks in parallel. A query too long for Marketo's 8 KB URI
+   * limit (300 emails often are) goes as POST with `_method=GET`, so every call carries a full batch.
+   */
   private async byFilter(
     filterType: 'id' | 'email',
     values: readonly string[],
@@ -238,15 +252,21 @@ export class LeadObject {
   ): Promise<RemoteRecord[]> {
     const asked = [...new Set([...fields, 'updatedAt'])];
     const pages = await Promise.all(
-      chunkValues(values, BATCH).map(async (chunkOf) => {
+      chunk(values, BATCH).map(async (chunkOf) => {
         const out: RemoteRecord[] = [];
         let nextPageToken: string | undefined;
         do {
-          const envelope = await this.client.get(
-            '/v1/leads.json',
-            { filterType, filterValues: chunkOf.join(','), fields: asked.join(','), batchSize: BATCH, nextPageToken },
-            signal,
-          );
+          const query = {
+            filterType,
+            filterValues: chunkOf.join(','),
+            fields: asked.join(','),
+            batchSize: BATCH,
+            nextPageToken,
+          };
+          const envelope =
+            queryLength(query) > MAX_QUERY_CHARS
+              ? await this.client.getViaPost('/v1/leads.json', query, signal)
+              : await this.client.get('/v1/leads.json', query, signal);
           for (const item of envelope.result) out.push(toRecord(asRecord(item, 'lead'), fields));
           nextPageToken = envelope.moreResult ? envelope.nextPageToken : undefined;
         } while (nextPageToken);

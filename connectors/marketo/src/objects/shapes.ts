@@ -39,25 +39,6 @@ export function firstReason(item: Record<string, unknown>): { code: string; mess
   return { code: 'unknown', message: 'skipped without a reason' };
 }
 
-/** Splits values into chunks of at most `size` items whose comma-joined form stays under `maxChars` (URI limit 8 KB). */
-export function chunkValues(values: readonly string[], size = 300, maxChars = 6000): string[][] {
-  const chunks: string[][] = [];
-  let current: string[] = [];
-  let length = 0;
-  for (const value of values) {
-    const cost = encodeURIComponent(value).length + 3;
-    if (current.length > 0 && (current.length >= size || length + cost > maxChars)) {
-      chunks.push(current);
-      current = [];
-      length = 0;
-    }
-    current.push(value);
-    length += cost;
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
-}
-
 export function chunk<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));

@@ -58,6 +58,10 @@ export interface SandboxCounters {
 }
 
 const INVALID_JSON = Symbol('invalid-json');
+
+function isForm(req: FastifyRequest): boolean {
+  return String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
+}
 const INVALID_CONTENT_TYPE = Symbol('invalid-content-type');
 
 export const DEFAULT_SANDBOX_LIMITS: SandboxLimits = {
@@ -209,12 +213,23 @@ export class MarketoSandbox {
       handler: (req, reply) => this.identity(req, reply),
     });
 
-    const rest = (method: 'GET' | 'POST', url: string, handler: Handler) =>
+    const readers = new Map<string, Handler>();
+    const rest = (method: 'GET' | 'POST', url: string, handler: Handler) => {
+      if (method === 'GET') readers.set(url, handler);
       app.route({
         method,
         url: `/rest${url}`,
-        handler: (req, reply) => this.rest(`${method} ${url}`, req, reply, handler),
+        handler: (req, reply) => {
+          // POST with `_method=GET`: the documented way to send a query longer than the 8 KB URI limit.
+          const reader =
+            method === 'POST' && isObject(req.query) && req.query._method === 'GET' ? readers.get(url) : undefined;
+          if (reader && isForm(req) && isObject(req.body)) {
+            return this.rest(`GET ${url}`, req, reply, reader, stringParams(req.body));
+          }
+          return this.rest(`${method} ${url}`, req, reply, handler);
+        },
       });
+    };
     const s = this.store;
     rest('GET', '/v1/leads/describe.json', () => routes.describe());
     rest('GET', '/v1/leads/describe2.json', () => routes.describe2());
@@ -299,7 +314,13 @@ export class MarketoSandbox {
     return undefined;
   }
 
-  private async rest(endpoint: string, req: FastifyRequest, reply: FastifyReply, handler: Handler) {
+  private async rest(
+    endpoint: string,
+    req: FastifyRequest,
+    reply: FastifyReply,
+    handler: Handler,
+    formQuery?: Record<string, string>,
+  ) {
     this.counters.restCalls++;
     this.counters.byEndpoint[endpoint] = (this.counters.byEndpoint[endpoint] ?? 0) + 1;
     const blocked = this.gate(req);
@@ -314,11 +335,18 @@ export class MarketoSandbox {
     try {
       if (this.faults.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.faults.latencyMs));
       if (req.body === INVALID_JSON) throw new MarketoApiError('609', 'Invalid JSON');
-      if (req.body === INVALID_CONTENT_TYPE) throw new MarketoApiError('612', 'Invalid Content Type');
+      // Form bodies (registered for the token endpoint) only carry a long query for a POST with _method=GET.
+      if (req.body === INVALID_CONTENT_TYPE || (isForm(req) && !formQuery)) {
+        throw new MarketoApiError('612', 'Invalid Content Type');
+      }
       const sent = isObject(req.body) ? req.body.input : undefined;
       if (endpoint === 'POST /v1/leads.json' && Array.isArray(sent)) this.counters.recordsWritten += sent.length;
       const body = success(
-        handler({ query: isObject(req.query) ? req.query : {}, params: stringParams(req.params), body: req.body }),
+        handler({
+          query: formQuery ?? (isObject(req.query) ? req.query : {}),
+          params: stringParams(req.params),
+          body: formQuery ? undefined : req.body,
+        }),
       );
       const every = this.faults.malformedEvery;
       if (every && every > 0 && this.counters.restCalls % every === 0) {
