@@ -7,7 +7,7 @@
  */
 import { samplePerson } from '@tandem/core/testing';
 import { sandboxConfig } from '../config';
-import { DataverseSandbox } from './server';
+import { DataverseSandbox, sampleColumns } from './server';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -25,16 +25,7 @@ async function main(): Promise<void> {
     const count = Number(arg(`${type}s`) ?? 0);
     const from = Number(arg(`${type}s-from`) ?? 0);
     for (let i = from; i < from + count; i++) {
-      const p = samplePerson(i);
-      sandbox.create(type, {
-        firstname: p.firstName,
-        lastname: p.lastName,
-        emailaddress1: p.email,
-        jobtitle: p.title,
-        telephone1: p.phone,
-        address1_city: p.city,
-        ...(type === 'lead' ? { companyname: p.company } : {}),
-      });
+      sandbox.create(type, sampleColumns(samplePerson(i), type));
     }
   }
   process.stdout.write(`${JSON.stringify({ url: started.url, config: sandboxConfig(started) })}\n`);

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { samplePeople, SANDBOX_SEED } from '@tandem/core/testing';
+import { samplePeople, SANDBOX_SEED, type SamplePerson } from '@tandem/core/testing';
 import { makeCertificate } from './cert';
 import { API_PATH, DataverseModel, errorResponse, type DvResponse } from './dataverse';
 import { EntraModel } from './entra';
@@ -96,6 +96,21 @@ function view(row: Row): SandboxRecord {
 const HTML_PAGE =
   '<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1><p>The proxy server received an invalid response from an upstream server.</p></body></html>';
 
+/** The Dataverse columns of a sample person, as a contact or a lead (seeding, the CLI, benchmarks). */
+export function sampleColumns(p: SamplePerson, entity: EntityName): Record<string, Value> {
+  return {
+    firstname: p.firstName,
+    lastname: p.lastName,
+    emailaddress1: p.email,
+    jobtitle: p.title,
+    telephone1: p.phone,
+    address1_city: p.city,
+    address1_country: p.country,
+    mkt_leadscore: (p.index * 37) % 100,
+    ...(entity === 'lead' ? { companyname: p.company, subject: `${p.company} interest`, leadsourcecode: 8 } : {}),
+  };
+}
+
 export class DataverseSandbox {
   readonly store = new SandboxStore();
   readonly limits: SandboxLimits;
@@ -182,34 +197,9 @@ export class DataverseSandbox {
   /** Sample contacts and leads shared with the Marketo sandbox (overlapping emails). */
   seed(): void {
     const c = SANDBOX_SEED.dynamicsContacts;
-    for (const p of samplePeople(c.count, c.from)) {
-      this.store.insert('contact', {
-        firstname: p.firstName,
-        lastname: p.lastName,
-        emailaddress1: p.email,
-        jobtitle: p.title,
-        telephone1: p.phone,
-        address1_city: p.city,
-        address1_country: p.country,
-        mkt_leadscore: (p.index * 37) % 100,
-      });
-    }
+    for (const p of samplePeople(c.count, c.from)) this.store.insert('contact', sampleColumns(p, 'contact'));
     const l = SANDBOX_SEED.dynamicsLeads;
-    for (const p of samplePeople(l.count, l.from)) {
-      this.store.insert('lead', {
-        firstname: p.firstName,
-        lastname: p.lastName,
-        emailaddress1: p.email,
-        jobtitle: p.title,
-        telephone1: p.phone,
-        address1_city: p.city,
-        address1_country: p.country,
-        companyname: p.company,
-        subject: `${p.company} interest`,
-        leadsourcecode: 8,
-        mkt_leadscore: (p.index * 37) % 100,
-      });
-    }
+    for (const p of samplePeople(l.count, l.from)) this.store.insert('lead', sampleColumns(p, 'lead'));
   }
 
   create(entity: EntityName, values: Record<string, Value>): SandboxRecord {
