@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestMongo, samplePerson, type TestMongo } from '@tandem/core/testing';
-import { PIPELINE, World, type Run, marketoPerson } from './harness';
+import { PIPELINE, World, type Run, dynamicsPerson, marketoPerson } from './harness';
 
 let mongo: TestMongo;
 before(async () => {
@@ -108,6 +108,47 @@ describe('operations', () => {
       world.marketo.deletePerson(other!.id);
       await world.cycle();
       assert.equal(world.dynamicsByEmail(email(1)).length, 1);
+    } finally {
+      await world.close();
+    }
+  });
+
+  test('create intents left by a crash never duplicate a person: an existing record is adopted, a missing one created once', async () => {
+    const world = await World.start({ mongo, marketo: [0], leads: [0] });
+    try {
+      await world.settle();
+      // As if a process died after creating person 5's lead in Dynamics but before recording the result,
+      // and before creating person 6's lead at all; both intents are older than a minute.
+      const five = world.marketo.createPerson(marketoPerson(5));
+      const six = world.marketo.createPerson(marketoPerson(6));
+      world.dataverse.create('lead', dynamicsPerson(5, 'lead'));
+      const at = new Date(Date.now() - 120_000);
+      const intent = (id: number, i: number) => ({
+        _id: `stale-${i}`,
+        pipelineId: PIPELINE,
+        marketoId: String(id),
+        dynamicsType: 'lead',
+        email: email(i),
+        state: 'creating',
+        snapshot: {},
+        createIntent: { side: 'dynamics', at },
+        createdAt: at,
+        updatedAt: at,
+      });
+      await mongo.client
+        .db(world.dbName)
+        .collection('links')
+        .insertMany([intent(five.id, 5), intent(six.id, 6)] as never[]);
+      const run = await world.cycle();
+      assert.equal(run.status, 'succeeded', run.error);
+      assert.equal(world.dynamicsByEmail(email(5)).length, 1, 'the lead created before the crash is adopted');
+      assert.equal(world.dynamicsByEmail(email(6)).length, 1, 'the lead never created is created once');
+      const links = await world.api<Array<{ state: string; dynamicsId: string | null }>>(
+        'GET',
+        `/v1/pipelines/${PIPELINE}/links?marketoId=${five.id}`,
+      );
+      assert.equal(links.body[0]?.state, 'linked');
+      assert.equal(links.body[0]?.dynamicsId, world.dynamicsByEmail(email(5))[0]?.id);
     } finally {
       await world.close();
     }

@@ -183,7 +183,7 @@ export class SyncStore {
     return this.links.find({ pipelineId, state: 'creating' }).toArray();
   }
 
-  /** Inserts new link documents; returns the ones another writer (a push, another instance) inserted first. */
+  /** Inserts new link documents in one command; a duplicate key (another writer got there first) throws. */
   async insertLinks(docs: LinkDoc[]): Promise<void> {
     if (docs.length === 0) return;
     await this.links.insertMany(docs, { ordered: true });
@@ -217,8 +217,9 @@ export class SyncStore {
     await this.links.bulkWrite(ops, { ordered: true });
   }
 
-  async deleteLink(id: string): Promise<void> {
-    await this.links.deleteOne({ _id: id });
+  async deleteLinks(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.links.deleteMany({ _id: { $in: [...ids] } });
   }
 
   findLinks(

@@ -4,7 +4,8 @@
  * snapshots; only then advance the cursor. Every step works on a whole page, so MongoDB and API work grow
  * with the number of changes, not with the database, and a crash re-reads at most one page.
  */
-import { QuotaExhaustedError, type ChangePage, type Side, type WriteOp } from '../plugin';
+import { QuotaExhaustedError, type ChangePage, type RemoteRecord, type Side, type WriteOp } from '../plugin';
+import type { LinkDoc } from '../repositories/sync-store';
 import {
   CycleContext,
   HaltCycle,
@@ -97,15 +98,21 @@ export class SyncCycle {
       (d) => d.createIntent !== undefined && d.createIntent.at.getTime() < cutoff && d.email !== undefined,
     );
     if (stale.length === 0) return;
+    // One batched look-up per side (and Dynamics object type), not one call per person.
+    const emailsOf = (docs: LinkDoc[]) => docs.map((d) => d.email as string);
+    const creatingMarketo = stale.filter((d) => d.createIntent?.side === 'marketo');
+    const foundInMarketo = await this.ctx.findMarketoByEmail(emailsOf(creatingMarketo));
+    const foundInDynamics = new Map<string, Map<string, RemoteRecord>>();
+    for (const type of new Set(stale.filter((d) => d.createIntent?.side !== 'marketo').map((d) => d.dynamicsType))) {
+      const docs = stale.filter((d) => d.createIntent?.side !== 'marketo' && d.dynamicsType === type);
+      foundInDynamics.set(type, await this.ctx.findDynamicsByEmail(type, emailsOf(docs)));
+    }
     const updates: LinkUpdate[] = [];
+    const dropped: string[] = [];
     for (const doc of stale) {
       const side = doc.createIntent?.side;
       const email = doc.email as string;
-      const found =
-        side === 'marketo'
-          ? await deps.marketo.findByEmail(MARKETO_OBJECT, [email], { fields: [deps.plan.marketoEmail] })
-          : await deps.dynamics.findByEmail(doc.dynamicsType, [email], { fields: ['emailaddress1'] });
-      const record = found[0];
+      const record = side === 'marketo' ? foundInMarketo.get(email) : foundInDynamics.get(doc.dynamicsType)?.get(email);
       if (record) {
         updates.push({
           id: doc._id,
@@ -115,9 +122,10 @@ export class SyncCycle {
       } else if (side === 'marketo' ? doc.dynamicsId : doc.marketoId) {
         updates.push({ id: doc._id, set: { state: 'rejected' }, unset: ['createIntent'] });
       } else {
-        await deps.store.deleteLink(doc._id);
+        dropped.push(doc._id);
       }
     }
+    await deps.store.deleteLinks(dropped);
     await deps.store.saveLinks(updates);
   }
 

@@ -148,7 +148,7 @@ export class Pairing {
             // Qualified: the contact takes over the person's link from the lead.
             const marketo = (await this.ctx.getMarketo([known.marketoId as string])).get(known.marketoId as string);
             if (marketo) {
-              if (item.doc) await deps.store.deleteLink(item.doc._id);
+              if (item.doc) await deps.store.deleteLinks([item.doc._id]);
               const doc: LinkDoc = { ...known, dynamicsType: objectType, dynamicsId: item.record.id, snapshot: {} };
               pairs.push({
                 doc,
