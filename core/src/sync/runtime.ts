@@ -153,22 +153,22 @@ export class SyncRuntimeImpl implements SyncRuntime {
   // ---- SyncService ---------------------------------------------------------------------------------
 
   async forceRun(pipelineId: string): Promise<{ runId: string }> {
-    await this.pipeline(pipelineId);
+    const pipeline = await this.pipeline(pipelineId);
     if (this.running.has(pipelineId)) throw conflict(pipelineId);
     const lease = await this.deps.store.acquireLease(leaseName(pipelineId), this.deps.instanceId, this.leaseTtlMs);
     if (!lease) throw conflict(pipelineId);
     const run = await this.deps.store.createRun(pipelineId, 'manual', this.deps.instanceId, emptyCounts());
-    this.launch(pipelineId, run);
+    this.launch(pipeline, run);
     return { runId: run._id };
   }
 
   async runOnce(pipelineId: string, trigger: RunTrigger = 'manual'): Promise<Run | null> {
-    await this.pipeline(pipelineId);
+    const pipeline = await this.pipeline(pipelineId);
     if (this.running.has(pipelineId)) return null;
     const lease = await this.deps.store.acquireLease(leaseName(pipelineId), this.deps.instanceId, this.leaseTtlMs);
     if (!lease) return null;
     const run = await this.deps.store.createRun(pipelineId, trigger, this.deps.instanceId, emptyCounts());
-    await this.launch(pipelineId, run);
+    await this.launch(pipeline, run);
     const done = await this.deps.store.getRun(run._id);
     return done ? toRun(done) : null;
   }
@@ -221,7 +221,7 @@ export class SyncRuntimeImpl implements SyncRuntime {
     );
     if (lease) {
       const run = await this.deps.store.createRun(pipelineId, 'schedule', this.deps.instanceId, emptyCounts());
-      await this.launch(pipelineId, run);
+      await this.launch(pipeline, run);
       return { nextInMs: intervalMs };
     }
     // Someone else holds the lease, or the last cycle (maybe another instance's) ended less than an interval ago.
@@ -233,15 +233,17 @@ export class SyncRuntimeImpl implements SyncRuntime {
     return { nextInMs: Math.min(intervalMs, Math.max(...waits)) };
   }
 
-  private launch(pipelineId: string, run: RunDoc): Promise<unknown> {
-    // Called with the lease held: any other run of this pipeline still "running" belongs to a dead instance.
+  /** Runs a cycle of `pipeline` (as read by the caller, once per cycle) under the lease the caller holds. */
+  private launch(pipeline: PipelineLike, run: RunDoc): Promise<unknown> {
+    const pipelineId = pipeline.id;
     const controller = new AbortController();
-    const done = this.execute(pipelineId, run, controller).finally(() => this.running.delete(pipelineId));
+    const done = this.execute(pipeline, run, controller).finally(() => this.running.delete(pipelineId));
     this.running.set(pipelineId, { controller, done });
     return done;
   }
 
-  private async execute(pipelineId: string, run: RunDoc, controller: AbortController): Promise<void> {
+  private async execute(pipeline: PipelineLike, run: RunDoc, controller: AbortController): Promise<void> {
+    const pipelineId = pipeline.id;
     const { store, logger: rootLogger, instanceId } = this.deps;
     const logger = rootLogger.child({ pipelineId, runId: run._id });
     const started = Date.now();
@@ -266,7 +268,6 @@ export class SyncRuntimeImpl implements SyncRuntime {
       const orphans = await store.interruptOrphans(pipelineId, run._id);
       if (orphans > 0) logger.warn({ runs: orphans }, 'runs of an instance that died are marked interrupted');
       logger.info({ trigger: run.trigger }, 'sync cycle started');
-      const pipeline = await this.pipeline(pipelineId);
       const plan = await this.plan(pipeline.mappings);
       const policies = activePolicies(this.deps.policies, await this.deps.policySettings.list(pipelineId), logger);
       const cursors = await store.loadCursors(pipelineId);
