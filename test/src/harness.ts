@@ -8,8 +8,13 @@ import pino from 'pino';
 import { startTandem, type RunningTandem } from '@tandem/core';
 import type { TestMongo } from '@tandem/core/testing';
 import { samplePerson } from '@tandem/core/testing';
-import { MarketoSandbox } from '@tandem/connector-marketo/sandbox';
-import { DataverseSandbox, type StartedSandbox } from '@tandem/connector-dynamics/sandbox';
+import { MarketoSandbox, sampleValues } from '@tandem/connector-marketo/sandbox';
+import {
+  DataverseSandbox,
+  sampleColumns,
+  sandboxConfig,
+  type StartedSandbox,
+} from '@tandem/connector-dynamics/sandbox';
 
 export const silent = pino({ level: 'silent' });
 export const TOKEN = 'e2e-admin-token-0123456789';
@@ -46,32 +51,14 @@ export interface WorldOptions {
   external?: boolean;
 }
 
-/** Marketo fields of sample person `index`. */
-export function marketoPerson(index: number): Record<string, string> {
-  const p = samplePerson(index);
-  return {
-    email: p.email,
-    firstName: p.firstName,
-    lastName: p.lastName,
-    title: p.title,
-    phone: p.phone,
-    city: p.city,
-    company: p.company,
-  };
+/** Marketo fields of sample person `index` (the Marketo sandbox's own mapping). */
+export function marketoPerson(index: number) {
+  return sampleValues(samplePerson(index));
 }
 
-/** Dataverse columns of sample person `index`. */
-export function dynamicsPerson(index: number, type: 'contact' | 'lead'): Record<string, string> {
-  const p = samplePerson(index);
-  return {
-    emailaddress1: p.email,
-    firstname: p.firstName,
-    lastname: p.lastName,
-    jobtitle: p.title,
-    telephone1: p.phone,
-    address1_city: p.city,
-    ...(type === 'lead' ? { companyname: p.company } : {}),
-  };
+/** Dataverse columns of sample person `index` (the Dataverse sandbox's own mapping). */
+export function dynamicsPerson(index: number, type: 'contact' | 'lead') {
+  return sampleColumns(samplePerson(index), type);
 }
 
 export class World {
@@ -110,14 +97,7 @@ export class World {
     const dv = this.dataverseInfo as StartedSandbox;
     return {
       marketo: { baseUrl: this.marketoUrl, clientId: this.marketo.clientId, clientSecret: this.marketo.clientSecret },
-      dynamics: {
-        url: dv.url,
-        tenantId: dv.tenantId,
-        clientId: dv.clientId,
-        clientSecret: dv.clientSecret,
-        authorityHost: dv.authorityHost,
-        tlsCa: dv.caPem,
-      },
+      dynamics: sandboxConfig(dv),
     };
   }
 

@@ -2,3 +2,4 @@
 export * from './server';
 export { ENTITIES, type EntityName, type ColumnDef } from './schema';
 export type { BusinessRule, ColumnGrant, Value } from './store';
+export { sandboxConfig } from '../config';

@@ -4,7 +4,7 @@
  * requests onto these methods, and the control hooks call them directly.
  */
 import { randomUUID } from 'node:crypto';
-import { samplePeople, SANDBOX_SEED } from '@tandem/core/testing';
+import { samplePeople, SANDBOX_SEED, type SamplePerson } from '@tandem/core/testing';
 import { FIELD_BY_NAME, LEAD_FIELDS } from './fields';
 
 export type SandboxValue = string | number | boolean | null;
@@ -56,9 +56,8 @@ function activityDate(ms: number): string {
 }
 
 /** Maps a sample person onto Marketo's REST field names. */
-function sampleValues(index: number, from: number): Record<string, SandboxValue> {
-  const [p] = samplePeople(1, from + index);
-  if (!p) return {};
+/** The Marketo fields of a sample person (seeding, tests, benchmarks). */
+export function sampleValues(p: SamplePerson): Record<string, SandboxValue> {
   return {
     email: p.email,
     firstName: p.firstName,
@@ -92,7 +91,7 @@ export class SandboxStore {
 
   seed(count: number = SANDBOX_SEED.marketo.count, from: number = SANDBOX_SEED.marketo.from): Person[] {
     const created: Person[] = [];
-    for (let i = 0; i < count; i++) created.push(this.createPerson(sampleValues(i, from), 'Sandbox seed'));
+    for (const p of samplePeople(count, from)) created.push(this.createPerson(sampleValues(p), 'Sandbox seed'));
     return created;
   }
 
