@@ -2,18 +2,17 @@
 import 'reflect-metadata';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { container } from 'tsyringe';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { ManifestSchema, PluginTokens, SECRET_KEYWORD, type Connector } from '@tandem/core/plugin';
+import { PluginTokens, SECRET_KEYWORD, type Connector } from '@tandem/core/plugin';
+import { assertManifestMatches } from '@tandem/core/testing';
 import definition, { marketoConnector } from '../src/index';
 
 test('the package manifest and the definition agree', () => {
-  const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { tandem: unknown };
-  assert.ok(Value.Check(ManifestSchema, pkg.tandem));
+  assertManifestMatches(definition, join(__dirname, '..', '..'));
   assert.equal(definition, marketoConnector);
   assert.equal(definition.id, 'marketo');
   assert.equal(definition.kind, 'connector');

@@ -1,3 +1,4 @@
 /** `@tandem/core/testing`: helpers shared by sandboxes, tests and benchmarks. */
 export * from './sample-people';
 export * from './mongo';
+export * from './plugin';
