@@ -226,6 +226,17 @@ function page(items: unknown[], next: string, more: boolean): SuccessBody {
 }
 
 /** Lead changes: New Lead (12) and Change Data Value (13) for the requested fields only. */
+/** The members every activity item carries (lead changes, activities, deleted leads). */
+function activityBase(a: ActivityRecord) {
+  return {
+    id: a.id,
+    marketoGUID: a.marketoGUID,
+    leadId: a.leadId,
+    activityDate: a.activityDate,
+    activityTypeId: a.activityTypeId,
+  };
+}
+
 export function leadChanges(store: SandboxStore, req: RestRequest): SuccessBody {
   const fields = new Set(knownFields(csv(required(req.query, 'fields'))));
   const { items, next, more } = scan(
@@ -237,11 +248,7 @@ export function leadChanges(store: SandboxStore, req: RestRequest): SuccessBody 
   );
   return page(
     items.map((a) => ({
-      id: a.id,
-      marketoGUID: a.marketoGUID,
-      leadId: a.leadId,
-      activityDate: a.activityDate,
-      activityTypeId: a.activityTypeId,
+      ...activityBase(a),
       ...(a.activityTypeId === ACTIVITY.newLead
         ? { primaryAttributeValueId: a.primaryAttributeValueId, primaryAttributeValue: a.primaryAttributeValue }
         : {}),
@@ -259,11 +266,7 @@ export function activities(store: SandboxStore, req: RestRequest): SuccessBody {
   const { items, next, more } = scan(store, req, (a) => types.includes(a.activityTypeId));
   return page(
     items.map((a) => ({
-      id: a.id,
-      marketoGUID: a.marketoGUID,
-      leadId: a.leadId,
-      activityDate: a.activityDate,
-      activityTypeId: a.activityTypeId,
+      ...activityBase(a),
       ...(a.primaryAttributeValueId === undefined ? {} : { primaryAttributeValueId: a.primaryAttributeValueId }),
       ...(a.primaryAttributeValue === undefined ? {} : { primaryAttributeValue: a.primaryAttributeValue }),
       attributes: attributesOf(a),
@@ -277,11 +280,7 @@ export function deletedLeads(store: SandboxStore, req: RestRequest): SuccessBody
   const { items, next, more } = scan(store, req, (a) => a.activityTypeId === ACTIVITY.deleteLead);
   return page(
     items.map((a) => ({
-      id: a.id,
-      marketoGUID: a.marketoGUID,
-      leadId: a.leadId,
-      activityDate: a.activityDate,
-      activityTypeId: a.activityTypeId,
+      ...activityBase(a),
       primaryAttributeValueId: a.primaryAttributeValueId,
       primaryAttributeValue: a.primaryAttributeValue,
       attributes: [],
