@@ -273,7 +273,10 @@ export class DataverseSandbox {
 
   /** Every delta token handed out so far expires, as after `ExpireChangeTrackingInDays`. */
   expireDeltaTokens(): void {
-    this.store.deltaTokensValidFrom = this.store.version + 1;
+    // Tokens issued so far carry a version below the new floor; the version moves with it (no row changes), so
+    // tokens issued from now on are accepted, as Dataverse accepts fresh tokens after old ones expired.
+    this.store.version += 1;
+    this.store.deltaTokensValidFrom = this.store.version;
   }
 
   /** Every token issued so far stops working (401 ExpiredAuthTicket) until the client gets a new one. */
