@@ -180,6 +180,23 @@ describe('dynamics connector', () => {
       );
     });
 
+    test('change tracking: a delta page filled by changed rows still leads to the deletes', async () => {
+      const c = h.connector({ pageSize: 2 });
+      const initial = await collect(c.readChanges('contact', null, { fields: FIELDS }));
+      const cursor = initial[initial.length - 1]?.cursor ?? null;
+      const [a, b, gone] = h.sandbox.list('contact');
+      assert.ok(a && b && gone);
+      h.sandbox.editRecord('contact', a.id, { jobtitle: 'Changed A' });
+      h.sandbox.editRecord('contact', b.id, { jobtitle: 'Changed B' });
+      h.sandbox.deleteRecord('contact', gone.id);
+      const delta = await collect(c.readChanges('contact', cursor, { fields: FIELDS }));
+      assert.deepEqual(delta.flatMap((p) => p.records.map((r) => r.id)).sort(), [a.id, b.id].sort());
+      assert.deepEqual(
+        delta.flatMap((p) => p.deletedIds),
+        [gone.id],
+      );
+    });
+
     test('modifiedon watermark when change tracking is off for the table', async () => {
       h.sandbox.setChangeTracking('contact', false);
       try {

@@ -370,12 +370,14 @@ export class DataverseModel {
         afterVersion = lower;
       }
     }
-    // Deletes come after changes; the first (full) read reports none.
-    if (phase === 'deletes' && items.length < pageSize && lower > 0) {
+    // Deletes come after changes; the first (full) read reports none. A page full of rows leaves them for the next.
+    let more = phase === 'rows';
+    if (phase === 'deletes' && lower > 0) {
       const dead = (this.store.tombstones.get(def.logicalName) ?? [])
         .filter((t) => t.version > afterVersion && t.version <= upTo)
         .sort((a, b) => a.version - b.version);
-      for (const t of dead.slice(0, pageSize - items.length)) {
+      const room = pageSize - items.length;
+      for (const t of dead.slice(0, room)) {
         items.push({
           '@odata.context': `${this.base}/$metadata#${def.entitySet}/$deletedEntity`,
           id: t.id,
@@ -383,25 +385,11 @@ export class DataverseModel {
         });
         afterVersion = t.version;
       }
-      if (dead.length > pageSize - items.length) {
-        return this.trackedNext(
-          def,
-          query,
-          items,
-          columns,
-          { page: (state?.page ?? 1) + 1, from, upTo, phase, afterVersion },
-          headers,
-        );
-      }
-    } else if (phase === 'rows') {
-      return this.trackedNext(
-        def,
-        query,
-        items,
-        columns,
-        { page: (state?.page ?? 1) + 1, from, upTo, phase, afterVersion },
-        headers,
-      );
+      more = dead.length > room;
+    }
+    if (more) {
+      const next = { page: (state?.page ?? 1) + 1, from, upTo, phase, afterVersion };
+      return this.trackedNext(def, query, items, columns, next, headers);
     }
     const link = new URLSearchParams();
     const select = query.get('$select');
