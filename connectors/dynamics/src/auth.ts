@@ -69,8 +69,12 @@ export class MsalTokenSource implements TokenSource {
   private readonly app: ConfidentialClientApplication;
   private readonly mode: AuthMode;
   private readonly scope: string;
-  /** ROPC results are not looked up in MSAL's cache by acquireTokenByUsernamePassword; keep the last one. */
-  private ropc: AuthenticationResult | undefined;
+  /**
+   * The last result, reused until two minutes before it expires. ROPC results are not looked up in MSAL's cache
+   * at all, and MSAL's cache look-up for client credentials (URL parsing, cache key scans) costs more CPU than
+   * the Dataverse request it would authorize, so neither grant asks MSAL while this token is good.
+   */
+  private cached: AuthenticationResult | undefined;
   private pending: Promise<string> | undefined;
   /** The last token handed out, so that parallel 401s for the same token cause one refresh, not one each. */
   private current: string | undefined;
@@ -124,18 +128,17 @@ export class MsalTokenSource implements TokenSource {
   }
 
   private async acquire(force: boolean): Promise<string> {
+    const cached = this.cached;
+    if (!force && cached?.expiresOn && cached.expiresOn.getTime() - Date.now() > 120_000) return cached.accessToken;
     let result: AuthenticationResult | null;
     try {
       if (this.mode.grant === 'password') {
-        const cached = this.ropc;
-        if (!force && cached?.expiresOn && cached.expiresOn.getTime() - Date.now() > 120_000) return cached.accessToken;
         this.onTokenRequest();
         result = await this.app.acquireTokenByUsernamePassword({
           scopes: [this.scope],
           username: this.mode.username,
           password: this.mode.password,
         });
-        this.ropc = result ?? undefined;
       } else {
         // MSAL answers from its cache unless skipCache; we count only real trips, which MSAL reports as `fromCache`.
         result = await this.app.acquireTokenByClientCredential({ scopes: [this.scope], skipCache: force });
@@ -145,6 +148,7 @@ export class MsalTokenSource implements TokenSource {
       throw mapMsalError(error);
     }
     if (!result?.accessToken) throw new ConnectorAuthError('Entra ID returned no access token.');
+    this.cached = result;
     return result.accessToken;
   }
 }
