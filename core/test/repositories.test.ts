@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { MongoServerError } from 'mongodb';
 import { startTestMongo, type TestMongo } from '../src/testing';
 import { AuditRepository, PipelinesRepository, PolicySettingsRepository } from '../src/repositories';
-import { SyncStore } from '../src/repositories/sync-store';
+import { SyncStore, type LinkDoc } from '../src/repositories/sync-store';
 import { DEFAULT_MAPPINGS, type Mappings } from '../src/sync/mappings';
 
 let mongo: TestMongo;
@@ -142,4 +142,63 @@ test('audit: entries come back newest first, filtered by target', async () => {
   assert.deepEqual(t1[0]?.after, { enabled: true });
   assert.ok(t1[0]!.at.getTime() >= t1[1]!.at.getTime());
   assert.equal((await repo.list()).length, 3);
+});
+
+test('links: a rewrite replaces whole documents, and one cut short by a crash is finished next time', async () => {
+  const db = mongo.freshDb();
+  const store = new SyncStore(db);
+  await store.ensureIndexes();
+  const at = new Date('2026-01-01T00:00:00Z');
+  const link = (i: number, extra: Partial<LinkDoc> = {}): LinkDoc => ({
+    _id: `l${i}`,
+    pipelineId: 'p',
+    marketoId: String(i),
+    dynamicsType: 'lead',
+    email: `p${i}@example.com`,
+    state: 'creating',
+    snapshot: { firstName: `Old ${i}` },
+    createIntent: { side: 'dynamics', at },
+    createdAt: at,
+    updatedAt: at,
+    ...extra,
+  });
+  await store.insertLinks([link(1), link(2), link(3)]);
+
+  const { createIntent: _gone, ...linked } = link(1, {
+    state: 'linked',
+    dynamicsId: 'd1',
+    snapshot: { firstName: 'New 1' },
+  });
+  await store.rewriteLinks('p', [linked]);
+  const [one] = await store.linksByMarketoIds('p', ['1']);
+  assert.equal(one?.state, 'linked');
+  assert.equal(one?.dynamicsId, 'd1');
+  assert.deepEqual(one?.snapshot, { firstName: 'New 1' });
+  assert.equal(one?.createIntent, undefined, 'fields left out of the new document are gone');
+  assert.ok((one?.updatedAt.getTime() ?? 0) > at.getTime());
+  assert.equal(await store.linkJournal.countDocuments(), 0, 'the journal entry is dropped once applied');
+
+  // A crash after the journal entry and the delete, before the insert: link 2 is missing until it is finished.
+  const two = link(2, { state: 'linked', dynamicsId: 'd2' });
+  await store.linkJournal.insertOne({ _id: 'j1', pipelineId: 'p', at, links: [two] });
+  await store.links.deleteOne({ _id: 'l2' });
+  assert.equal((await store.linksByMarketoIds('p', ['2'])).length, 0);
+  assert.equal(await store.finishLinkRewrites('other-pipeline'), 0, 'another pipeline’s journal is not touched');
+  assert.equal(await store.finishLinkRewrites('p'), 1);
+  assert.equal((await store.linksByMarketoIds('p', ['2']))[0]?.dynamicsId, 'd2');
+  assert.equal(await store.finishLinkRewrites('p'), 0, 'finishing is idempotent');
+
+  // A person linked by someone else while the old document was away keeps that link.
+  const three = link(3, { state: 'linked', dynamicsId: 'd3' });
+  await store.linkJournal.insertOne({ _id: 'j2', pipelineId: 'p', at, links: [three, link(4, { state: 'linked' })] });
+  await store.links.deleteOne({ _id: 'l3' });
+  await store.insertLinks([link(9, { marketoId: '3', state: 'linked', dynamicsId: 'pushed' })]);
+  await store.finishLinkRewrites('p');
+  const threes = await store.linksByMarketoIds('p', ['3']);
+  assert.deepEqual(
+    threes.map((l) => [l._id, l.dynamicsId]),
+    [['l9', 'pushed']],
+  );
+  assert.equal((await store.linksByMarketoIds('p', ['4']))[0]?._id, 'l4', 'the rest of the entry is still applied');
+  assert.equal(await store.linkJournal.countDocuments(), 0);
 });

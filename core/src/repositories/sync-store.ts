@@ -71,6 +71,17 @@ export interface ActivityDoc {
   detail: string;
 }
 
+/**
+ * Links about to be rewritten (deleted and inserted again with their new content), saved first so that a crash
+ * between the delete and the insert loses nothing: the next cycle finishes the rewrite from here.
+ */
+export interface LinkJournalDoc {
+  _id: string;
+  pipelineId: string;
+  at: Date;
+  links: LinkDoc[];
+}
+
 export interface LeaseDoc {
   _id: string;
   holder: string;
@@ -80,6 +91,8 @@ export interface LeaseDoc {
 }
 
 const DUPLICATE_KEY = 11000;
+/** Links per journal entry: a few hundred KB of BSON, far below MongoDB's 16 MB document limit. */
+const REWRITE_BATCH = 500;
 
 function isDuplicateKey(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === DUPLICATE_KEY;
@@ -134,8 +147,10 @@ export class SyncStore {
   readonly runs: Collection<RunDoc>;
   readonly activity: Collection<ActivityDoc>;
   readonly leases: Collection<LeaseDoc>;
+  readonly linkJournal: Collection<LinkJournalDoc>;
 
   constructor(db: Db) {
+    this.linkJournal = db.collection<LinkJournalDoc>('link_journal');
     this.links = db.collection<LinkDoc>('links');
     this.cursors = db.collection<CursorDoc>('cursors');
     this.runs = db.collection<RunDoc>('runs');
@@ -155,6 +170,7 @@ export class SyncStore {
     );
     await this.links.createIndex({ pipelineId: 1, email: 1 }, { name: 'link_email' });
     await this.links.createIndex({ pipelineId: 1, state: 1 }, { name: 'link_state' });
+    await this.linkJournal.createIndex({ pipelineId: 1 }, { name: 'journal_by_pipeline' });
     await this.runs.createIndex({ pipelineId: 1, queuedAt: -1 }, { name: 'runs_by_pipeline' });
     await this.runs.createIndex({ status: 1 }, { name: 'runs_by_status' });
     await this.activity.createIndex({ pipelineId: 1, marketoId: 1, at: -1 }, { name: 'activity_marketo' });
@@ -215,6 +231,53 @@ export class SyncStore {
       },
     }));
     await this.links.bulkWrite(ops, { ordered: true });
+  }
+
+  /**
+   * Replaces whole link documents (same _id, new content) with a constant number of commands per batch, however
+   * many links change: journal the new documents, delete the old ones, insert the new ones, drop the journal
+   * entry. A page's worth of per-link updates would be one write operation per link; some MongoDB-compatible
+   * engines (and billing models) charge per operation, and the crash-safety stays the same: a rewrite
+   * interrupted anywhere is finished by `finishLinkRewrites` before the next cycle reads any link.
+   *
+   * Only for the sync cycle, which holds the pipeline's lease and has just read these links. A person linked by
+   * a push while its old document is briefly absent keeps the push's link (the insert then skips that one).
+   */
+  async rewriteLinks(pipelineId: string, docs: readonly LinkDoc[]): Promise<void> {
+    const now = new Date();
+    for (let i = 0; i < docs.length; i += REWRITE_BATCH) {
+      const batch = docs.slice(i, i + REWRITE_BATCH).map((d) => ({ ...d, updatedAt: now }));
+      const entry: LinkJournalDoc = { _id: randomUUID(), pipelineId, at: now, links: batch };
+      await this.linkJournal.insertOne(entry);
+      await this.applyRewrite(entry);
+    }
+  }
+
+  /** Finishes rewrites a crash interrupted (see `rewriteLinks`). Idempotent. */
+  async finishLinkRewrites(pipelineId: string): Promise<number> {
+    const entries = await this.linkJournal.find({ pipelineId }).toArray();
+    for (const entry of entries) await this.applyRewrite(entry);
+    return entries.reduce((n, e) => n + e.links.length, 0);
+  }
+
+  private async applyRewrite(entry: LinkJournalDoc): Promise<void> {
+    await this.links.deleteMany({ _id: { $in: entry.links.map((d) => d._id) } });
+    try {
+      await this.links.insertMany(entry.links, { ordered: false });
+    } catch (error) {
+      // Only a duplicate key is expected: someone linked one of these people meanwhile, and theirs stands. Not
+      // every engine inserts the rest of an unordered batch after a duplicate, so finish one by one.
+      const writeErrors = (error as { writeErrors?: unknown }).writeErrors;
+      const duplicate = isDuplicateKey(error) || (Array.isArray(writeErrors) && writeErrors.every(isDuplicateKey));
+      if (!duplicate) throw error;
+      const present = new Set(
+        (
+          await this.links.find({ _id: { $in: entry.links.map((d) => d._id) } }, { projection: { _id: 1 } }).toArray()
+        ).map((d) => d._id),
+      );
+      for (const doc of entry.links) if (!present.has(doc._id)) await this.tryInsertLink(doc);
+    }
+    await this.linkJournal.deleteOne({ _id: entry._id });
   }
 
   async deleteLinks(ids: readonly string[]): Promise<void> {

@@ -39,6 +39,8 @@ export class SyncCycle {
       ...[...deps.plan.objects.keys()].map((objectType) => ({ side: 'dynamics' as const, objectType })),
       { side: 'marketo', objectType: MARKETO_OBJECT },
     ];
+    // A rewrite of links cut short by a crash is finished before any link is read.
+    await deps.store.finishLinkRewrites(deps.pipelineId);
     await this.resolveStaleIntents();
     const failures: string[] = [];
     for (const stream of streams) {

@@ -16,6 +16,13 @@ import {
 } from './cycle-context';
 import { valuesEqual } from './values';
 
+/** A link document with an outcome's `$set`/`$unset` applied, as MongoDB would apply them. */
+function withUpdate(doc: LinkDoc, update: Omit<LinkUpdate, 'id'>): LinkDoc {
+  const next: LinkDoc = { ...doc, ...update.set };
+  for (const key of update.unset ?? []) delete next[key];
+  return next;
+}
+
 export class PairWriter {
   constructor(private readonly ctx: CycleContext) {}
 
@@ -90,7 +97,7 @@ export class PairWriter {
     const marketoByRef = new Map((marketoResults ?? []).map((r) => [r.ref, r]));
     const dynamicsByRef = new Map(dynamicsResults.flat().map((r) => [r.ref, r]));
 
-    const updates: LinkUpdate[] = [];
+    const rewrites: LinkDoc[] = [];
     const inserts: LinkDoc[] = [];
     const retry: Pair[] = [];
     const rejections: Rejection[] = [];
@@ -106,9 +113,9 @@ export class PairWriter {
       const outcome = this.outcomeOf(pair, m, d, merges.get(ref), creates.get(ref), rejections);
       if (outcome === null) continue;
       if (pair.isNew && pair.action === 'merge') inserts.push({ ...pair.doc, ...outcome.set });
-      else updates.push({ id: ref, ...outcome });
+      else rewrites.push(withUpdate(pair.doc, outcome));
     }
-    await this.saveLinkChanges(inserts, updates);
+    await this.saveLinkChanges(inserts, rewrites);
     for (const rejection of rejections) {
       if (deps.onRejected(rejection) === 'halt') {
         throw new HaltCycle(`Stopped at a rejected write (validation-handling mode "halt"): ${rejection.message}`);
@@ -281,7 +288,8 @@ export class PairWriter {
     return null;
   }
 
-  private async saveLinkChanges(inserts: LinkDoc[], updates: LinkUpdate[]): Promise<void> {
+  /** New links are inserted; changed ones (the pair's document as read, plus the outcome) are rewritten whole. */
+  private async saveLinkChanges(inserts: LinkDoc[], rewrites: LinkDoc[]): Promise<void> {
     const { deps } = this.ctx;
     try {
       await deps.store.insertLinks(inserts);
@@ -292,7 +300,7 @@ export class PairWriter {
         }
       }
     }
-    await deps.store.saveLinks(updates);
+    await deps.store.rewriteLinks(deps.pipelineId, rewrites);
   }
 
   private async retryConflicts(pairs: Pair[]): Promise<void> {
