@@ -19,6 +19,27 @@ import { PairWriter } from './writing';
 
 export { MARKETO_OBJECT, type CycleDeps, type CycleOutcome } from './cycle-context';
 
+/** Records gathered from consecutive pages before they are paired and written together. */
+export const WRITE_SET_RECORDS = 1000;
+
+/**
+ * Consecutive pages of one stream as one: records de-duplicated by id (the later read wins), all deletes, and
+ * the last page's cursor, which is stored once the whole set is saved.
+ */
+export function combinePages(pages: readonly ChangePage[]): ChangePage {
+  const last = pages[pages.length - 1] as ChangePage;
+  if (pages.length === 1) return last;
+  const records = new Map<string, RemoteRecord>();
+  for (const page of pages) for (const record of page.records) records.set(record.id, record);
+  return {
+    records: [...records.values()],
+    deletedIds: [...new Set(pages.flatMap((p) => p.deletedIds))],
+    cursor: last.cursor,
+    done: last.done,
+    ...(last.progress ? { progress: last.progress } : {}),
+  };
+}
+
 export class SyncCycle {
   private readonly ctx: CycleContext;
   private readonly pairing: Pairing;
@@ -52,23 +73,39 @@ export class SyncCycle {
           ? deps.plan.marketoRead
           : (deps.plan.objects.get(stream.objectType)?.dynamicsRead ?? []);
       try {
-        for await (const page of connector.readChanges(stream.objectType, cursor, { fields, signal: deps.signal })) {
-          deps.signal.throwIfAborted();
+        // Small pages are gathered into write sets of about WRITE_SET_RECORDS records, so each write set fills
+        // the other side's batches (300 per Marketo call, 1000 per $batch) instead of one batch per page.
+        let pending: ChangePage[] = [];
+        let pendingSize = 0;
+        const flush = async (): Promise<boolean> => {
+          if (pending.length === 0) return true;
+          const set = combinePages(pending);
+          pending = [];
+          pendingSize = 0;
           this.ctx.retryLater = false;
-          await this.processPage(stream.side, stream.objectType, page);
+          await this.processPage(stream.side, stream.objectType, set);
           await this.ctx.flushActivity();
           if (this.ctx.retryLater) {
-            // Something in this page failed in a way worth retrying: keep the cursor so the page is read again.
+            // Something in this write set failed in a way worth retrying: keep the cursor so it is read again.
             failures.push(`${stream.side} ${stream.objectType}: some writes failed and will be retried next cycle`);
-            break;
+            return false;
           }
-          if (page.cursor !== cursor) {
-            await deps.store.saveCursor(deps.pipelineId, stream.side, stream.objectType, page.cursor);
-            cursor = page.cursor;
+          if (set.cursor !== cursor) {
+            await deps.store.saveCursor(deps.pipelineId, stream.side, stream.objectType, set.cursor);
+            cursor = set.cursor;
           }
-          const progress = page.progress?.phase === 'initial' ? 'initial load' : 'changes';
+          const progress = set.progress?.phase === 'initial' ? 'initial load' : 'changes';
           await deps.report(`${stream.side} ${stream.objectType}: ${progress}, ${deps.counts.read} read so far`);
+          return true;
+        };
+        let flushed = true;
+        for await (const page of connector.readChanges(stream.objectType, cursor, { fields, signal: deps.signal })) {
+          deps.signal.throwIfAborted();
+          pending.push(page);
+          pendingSize += page.records.length + page.deletedIds.length;
+          if (pendingSize >= WRITE_SET_RECORDS && !(flushed = await flush())) break;
         }
+        if (flushed) await flush();
       } catch (error) {
         await this.ctx.flushActivity().catch(() => undefined);
         if (error instanceof HaltCycle) return { status: 'failed', error: error.message };
