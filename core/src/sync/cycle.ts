@@ -101,8 +101,12 @@ export class SyncCycle {
         let flushed = true;
         for await (const page of connector.readChanges(stream.objectType, cursor, { fields, signal: deps.signal })) {
           deps.signal.throwIfAborted();
+          const size = page.records.length + page.deletedIds.length;
+          // A set stays within WRITE_SET_RECORDS where pages allow (3 Marketo pages of 300, not 4), so its
+          // writes fill whole batches rather than spilling a few into one more.
+          if (pendingSize > 0 && pendingSize + size > WRITE_SET_RECORDS && !(flushed = await flush())) break;
           pending.push(page);
-          pendingSize += page.records.length + page.deletedIds.length;
+          pendingSize += size;
           if (pendingSize >= WRITE_SET_RECORDS && !(flushed = await flush())) break;
         }
         if (flushed) await flush();
