@@ -1,8 +1,9 @@
 /**
  * Runs the sandbox in its own process (benchmarks, demos):
  * `node connectors/dynamics/dist/src/sandbox/cli.js --port 0 [--seed] [--host 127.0.0.1]
- *   [--contacts N [--contacts-from I]] [--leads N [--leads-from I]]`.
- * `--contacts`/`--leads` add that many sample people (`samplePerson(I..)`) as contacts/leads.
+ *   [--contacts N [--contacts-from I]] [--leads N [--leads-from I]] [--blank col1,col2]`.
+ * `--contacts`/`--leads` add that many sample people (`samplePerson(I..)`) as contacts/leads; `--blank` leaves
+ * those columns empty in them (people whose Dynamics record lacks what Marketo knows).
  * Prints one JSON line `{ url, config }`; the config's `tlsCa` is the sandbox's certificate.
  */
 import { samplePerson } from '@tandem/core/testing';
@@ -21,11 +22,14 @@ async function main(): Promise<void> {
     seed: process.argv.includes('--seed'),
   });
   const started = await sandbox.start();
+  const blank = (arg('blank') ?? '').split(',').filter(Boolean);
   for (const type of ['contact', 'lead'] as const) {
     const count = Number(arg(`${type}s`) ?? 0);
     const from = Number(arg(`${type}s-from`) ?? 0);
     for (let i = from; i < from + count; i++) {
-      sandbox.create(type, sampleColumns(samplePerson(i), type));
+      const columns = sampleColumns(samplePerson(i), type);
+      for (const column of blank) delete columns[column];
+      sandbox.create(type, columns);
     }
   }
   process.stdout.write(`${JSON.stringify({ url: started.url, config: sandboxConfig(started) })}\n`);
