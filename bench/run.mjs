@@ -28,13 +28,18 @@ const PUSHES = 30;
 
 /** Starts a sandbox CLI as a separate process and resolves with the JSON line it prints. */
 function startSandbox(cli, args) {
-  const child = spawn(process.execPath, [join(root, cli), '--port', '0', ...args], {
+  return startHelper(cli, ['--port', '0', ...args]);
+}
+
+/** Starts a helper script (a sandbox CLI, the MongoDB command counter) and resolves with the JSON line it prints. */
+function startHelper(script, args) {
+  const child = spawn(process.execPath, [join(root, script), ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout });
     lines.once('line', (line) => resolve({ info: JSON.parse(line), child }));
-    child.once('exit', (code) => reject(new Error(`${cli} exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
   }).then(({ info, child: started }) => {
     started.removeAllListeners('exit');
     return {
@@ -77,6 +82,23 @@ async function pool(items, concurrency, fn) {
   );
 }
 
+/**
+ * Counts MongoDB commands on the wire (bench/mongo-counter.mjs, a process of its own) when the URI names one
+ * plain host; else falls back to the driver's command monitoring, which costs Tandem some CPU (see that file).
+ */
+async function startMongoCounter(uri) {
+  const m = /^mongodb:\/\/(?:([^@/]*)@)?([^/?,@]+)(\/[^?]*)?(?:\?(.*))?$/.exec(uri);
+  if (!m || /(^|&)(tls|ssl)=true/i.test(m[4] ?? '')) return undefined;
+  const counter = await startHelper('bench/mongo-counter.mjs', [m[2]]);
+  const query = ['directConnection=true', ...(m[4] ? [m[4]] : [])].join('&');
+  return {
+    uri: `mongodb://${m[1] ? `${m[1]}@` : ''}${counter.info.address}${m[3] ?? '/'}?${query}`,
+    count: async () => (await (await undici.fetch(counter.info.countsUrl)).json()).commands,
+    detail: async () => (await undici.fetch(counter.info.countsUrl)).json(),
+    stop: counter.stop,
+  };
+}
+
 /** Both sandboxes (separate processes), MongoDB and one Tandem instance in this process. */
 async function startWorld({ marketoPeople, contacts, leads }) {
   const { startTandem } = require('@tandem/core');
@@ -87,13 +109,16 @@ async function startWorld({ marketoPeople, contacts, leads }) {
     startSandbox('connectors/dynamics/dist/src/sandbox/cli.js', [
       ...['--contacts', String(contacts.count), '--contacts-from', String(contacts.from)],
       ...['--leads', String(leads.count), '--leads-from', String(leads.from)],
+      // Dynamics lacks the job titles Marketo knows: the initial sync fills them in (writes to both sides).
+      ...['--blank', 'jobtitle'],
     ]),
   ]);
   dispatcher = new undici.Agent({ connect: { ca: dynamics.info.config.tlsCa } });
   const externalUri = process.env.MONGODB_URI;
   const mongo = externalUri ? undefined : await startTestMongo();
+  const counter = await startMongoCounter(externalUri ?? mongo.uri);
   const dbName = `bench_${process.pid}_${Date.now()}`;
-  const mongoCommands = { count: 0 };
+  const monitored = { count: 0 };
   const tandem = await startTandem({
     env: { TANDEM_API_TOKEN: TOKEN, LOG_LEVEL: 'silent' },
     pluginConfig: {
@@ -104,20 +129,26 @@ async function startWorld({ marketoPeople, contacts, leads }) {
       },
       dynamics: dynamics.info.config,
     },
-    mongoUri: externalUri ?? mongo.uri,
+    mongoUri: counter?.uri ?? externalUri ?? mongo.uri,
     dbName,
     port: 0,
     logger: pino({ level: 'silent' }),
     schedule: false,
-    onMongoCommand: () => {
-      mongoCommands.count += 1;
-    },
+    ...(counter
+      ? {}
+      : {
+          onMongoCommand: () => {
+            monitored.count += 1;
+          },
+        }),
   });
   const mUrl = `${marketo.info.url}/__sandbox`;
   const dUrl = `${dynamics.info.url}/__sandbox`;
   return {
     tandem,
-    mongoCommands,
+    mongoCommandsCountedBy: counter ? 'wire (bench/mongo-counter.mjs)' : 'driver command monitoring',
+    mongoCommands: counter ? counter.count : async () => monitored.count,
+    mongoDetail: counter ? counter.detail : async () => undefined,
     marketo: {
       url: mUrl,
       counters: async () => (await http('GET', `${mUrl}/counters`)).body,
@@ -143,7 +174,7 @@ async function startWorld({ marketoPeople, contacts, leads }) {
         await client.close();
       }
       await mongo?.stop();
-      await Promise.all([marketo.stop(), dynamics.stop()]);
+      await Promise.all([marketo.stop(), dynamics.stop(), counter?.stop()]);
     },
   };
 }
@@ -167,13 +198,29 @@ const round = (x, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
  */
 async function measure(world, work) {
   await Promise.all([world.marketo.reset(), world.dynamics.reset()]);
-  const mongo0 = world.mongoCommands.count;
+  const mongo0 = await world.mongoCommands();
+  const detail0 = await world.mongoDetail();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const runs = await work();
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  const mongoCommands = world.mongoCommands.count - mongo0;
+  const mongoCommands = (await world.mongoCommands()) - mongo0;
+  const detail1 = await world.mongoDetail();
+  const diff = (a = {}, b = {}) =>
+    Object.fromEntries(
+      Object.entries(b)
+        .map(([k, v]) => [k, v - (a[k] ?? 0)])
+        .filter(([, v]) => v > 0),
+    );
+  const mongo = detail1
+    ? {
+        bytesSent: detail1.bytes - detail0.bytes,
+        bytesReceived: detail1.bytesReceived - detail0.bytesReceived,
+        commandsByName: diff(detail0.byName, detail1.byName),
+        bytesByName: diff(detail0.bytesByName, detail1.bytesByName),
+      }
+    : undefined;
   const [m, d] = await Promise.all([world.marketo.counters(), world.dynamics.counters()]);
   return {
     runs,
@@ -182,6 +229,7 @@ async function measure(world, work) {
     cpuUserMicros: cpu.user,
     cpuSystemMicros: cpu.system,
     mongoCommands,
+    ...(mongo ? { mongo } : {}),
     marketo: {
       calls: m.restCalls,
       identityCalls: m.identityCalls,
@@ -260,7 +308,16 @@ async function scenario(n) {
 
     // The process's peak resident set (this child runs one scenario only, so it is this scenario's peak).
     const peakRssMb = process.resourceUsage().maxRSS / 1024;
-    return { people: n, k, initial, idle, changes, baselineRssMb, peakRssMb };
+    return {
+      people: n,
+      k,
+      initial,
+      idle,
+      changes,
+      baselineRssMb,
+      peakRssMb,
+      mongoCommandsCountedBy: world.mongoCommandsCountedBy,
+    };
   } finally {
     await world.close();
   }
@@ -389,9 +446,11 @@ function summarize(r) {
       idle.marketo.calls + idle.marketo.identityCalls + idle.dataverse.requests + idle.dataverse.tokenRequests,
     idleCycleMongoCommands: idle.mongoCommands,
     // More detail.
+    mongoCommandsCountedBy: r.mongoCommandsCountedBy,
     baselineRssMb: round(r.baselineRssMb, 1),
     initialSync: {
       cycles: initial.runs.length,
+      cpuMillis: round(initial.cpuMicros / 1000, 1),
       cpuUserMicrosPerPerson: round(initial.cpuUserMicros / people, 1),
       cpuSystemMicrosPerPerson: round(initial.cpuSystemMicros / people, 1),
       wallSecondsOnThisMongo: round(initial.wallMs / 1000, 2),
@@ -447,12 +506,13 @@ function table(results) {
     ['Dataverse requests / 1,000 written (min 1)', 'dataverseRequestsPer1000Written', '≤ 2'],
     ['MongoDB commands / person (initial sync)', 'mongoCommandsPerPerson', '—'],
     ['Tandem CPU µs / person (initial sync)', 'cpuMicrosPerPerson', '≤ 50'],
+    ['… of each additional person (vs. previous size)', 'marginalCpuMicrosPerPerson', '—'],
     ['Peak RSS, MB', 'peakRssMb', '≤ 250, flat'],
     ['Idle cycle: API calls', 'idleCycleApiCalls', '≤ 6'],
     ['Idle cycle: MongoDB commands', 'idleCycleMongoCommands', '≤ 20'],
   ];
   const head = ['', ...results.runs.map((r) => `${r.people.toLocaleString('en-US')} people`), 'target'];
-  const body = rows.map(([label, key, target]) => [label, ...results.runs.map((r) => String(r[key])), target]);
+  const body = rows.map(([label, key, target]) => [label, ...results.runs.map((r) => String(r[key] ?? '—')), target]);
   body.push([
     `Initial sync wall time, s (${process.env.MONGODB_URI ? 'MongoDB' : "jongodb: its time, not Tandem's"})`,
     ...results.runs.map((r) => String(r.initialSync.wallSecondsOnThisMongo)),
@@ -488,9 +548,8 @@ async function main() {
     return table(previous);
   }
 
-  // jongodb's operations are linear in the collection size, so 10,000 people take it the better part of an hour:
-  // without MONGODB_URI the default stops at 2,000 (BENCH_PEOPLE=1000,10000 asks for more).
-  const sizes = (process.env.BENCH_PEOPLE ?? (process.env.MONGODB_URI ? '1000,10000,50000' : '1000,2000'))
+  // jongodb's operations are linear in the collection size: 10,000 people take it a few minutes, 50,000 hours.
+  const sizes = (process.env.BENCH_PEOPLE ?? (process.env.MONGODB_URI ? '1000,10000,50000' : '1000,10000'))
     .split(',')
     .map(Number);
   const runs = [];
@@ -502,11 +561,25 @@ async function main() {
   const { throttled, push } = await runChild(['--throughput']);
   const { text, detail } = machine();
   // Sizes not measured this time (BENCH_PEOPLE) keep their last figures, each with the time it was measured.
-  const kept = (previous?.machine === text ? previous.runs : []).filter((r) => !sizes.includes(r.people));
+  const kept = (process.env.BENCH_PEOPLE && previous?.machine === text ? previous.runs : []).filter(
+    (r) => !sizes.includes(r.people),
+  );
+  const allRuns = [...kept, ...runs].sort((a, b) => a.people - b.people);
+  // CPU of each additional person: the difference to the next smaller run, which cancels the process's one-off
+  // cost (compiling its code, first connections, describe calls) that cpuMicrosPerPerson spreads over N.
+  allRuns.forEach((r, i) => {
+    const prev = allRuns[i - 1];
+    if (prev?.initialSync?.cpuMillis !== undefined && r.initialSync?.cpuMillis !== undefined) {
+      r.marginalCpuMicrosPerPerson = round(
+        ((r.initialSync.cpuMillis - prev.initialSync.cpuMillis) * 1000) / (r.people - prev.people),
+        1,
+      );
+    }
+  });
   const results = {
     machine: text,
     machineDetail: detail,
-    runs: [...kept, ...runs].sort((a, b) => a.people - b.people),
+    runs: allRuns,
     throttled,
     push,
   };
