@@ -6,7 +6,7 @@
  *   node bench/mongo-counter.mjs <upstream host:port>
  * prints one JSON line {"address": "127.0.0.1:<port>", "countsUrl": "http://127.0.0.1:<port>/"}; GET countsUrl
  * answers {"commands": n, "bytes": n, "bytesReceived": n, "byName": {...}, "bytesByName": {...}} (bytes Tandem
- * sent and received, counted commands only for `bytes`); POST resets.
+ * sent and received, counted commands only for `bytes`; names as "update links"); POST resets.
  *
  * Counted: every OP_MSG request whose command is not a handshake or heartbeat (`hello`, `isMaster`), which
  * is what command monitoring reports. Compression is not negotiated through this proxy (OP_COMPRESSED would
@@ -29,13 +29,18 @@ let bytesReceived = 0;
 let byName = {};
 let bytesByName = {};
 
-/** The first key of the command document: the command's name. */
-function commandName(message) {
+/** The first element of the command document: the command's name, and its collection when it names one. */
+function commandOf(message) {
   // header (16) + flagBits (4) + section kind (1) + document length (4) + element type (1), then a C string.
   if (message.readInt32LE(12) !== OP_MSG || message[20] !== 0) return undefined;
   const start = 26;
   const end = message.indexOf(0, start);
-  return end > start ? message.toString('latin1', start, end) : undefined;
+  if (end <= start) return undefined;
+  const name = message.toString('latin1', start, end);
+  // A string value (type 2: int32 length including the NUL, then the bytes) is the collection's name.
+  const collection =
+    message[25] === 2 ? message.toString('utf8', end + 5, end + 5 + message.readInt32LE(end + 1) - 1) : undefined;
+  return { name, collection };
 }
 
 const proxy = net.createServer((client) => {
@@ -48,12 +53,13 @@ const proxy = net.createServer((client) => {
     pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
     while (pending.length >= 16 && pending.length >= pending.readInt32LE(0)) {
       const length = pending.readInt32LE(0);
-      const name = commandName(pending.subarray(0, length));
-      if (name !== undefined && !NOT_COUNTED.has(name)) {
+      const command = commandOf(pending.subarray(0, length));
+      if (command !== undefined && !NOT_COUNTED.has(command.name)) {
+        const key = command.collection ? `${command.name} ${command.collection}` : command.name;
         commands += 1;
         bytes += length;
-        byName[name] = (byName[name] ?? 0) + 1;
-        bytesByName[name] = (bytesByName[name] ?? 0) + length;
+        byName[key] = (byName[key] ?? 0) + 1;
+        bytesByName[key] = (bytesByName[key] ?? 0) + length;
       }
       pending = pending.subarray(length);
     }
