@@ -15,6 +15,7 @@ import {
   type ReadOptions,
   type RemoteRecord,
   type WriteOp,
+  type WriteGroup,
   type WriteOptions,
   type WriteResult,
 } from '@tandem/core/plugin';
@@ -111,6 +112,17 @@ export class DynamicsConnector implements Connector {
 
   async write(objectType: string, ops: readonly WriteOp[], options?: WriteOptions): Promise<WriteResult[]> {
     return this.writer.write(entityInfo(objectType), ops, options?.signal);
+  }
+
+  /** Contacts and leads in shared `$batch` requests (a batch may address any entity sets). */
+  async writeMany(groups: ReadonlyArray<WriteGroup>, options?: WriteOptions): Promise<WriteResult[][]> {
+    const items = groups.flatMap((g) => {
+      const entity = entityInfo(g.objectType);
+      return g.ops.map((op) => ({ entity, op }));
+    });
+    const results = await this.writer.writeMixed(items, options?.signal);
+    let next = 0;
+    return groups.map((g) => results.slice(next, (next += g.ops.length)));
   }
 
   stats(): DynamicsStats {

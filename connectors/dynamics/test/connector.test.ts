@@ -332,6 +332,45 @@ describe('dynamics connector', () => {
       assert.equal(h.sandbox.get('lead', first.id)?.values.lastname, 'Bulk0');
     });
 
+    test('writeMany: contact updates and lead creates share one $batch, results come back per group', async () => {
+      const c = h.connector();
+      await c.check();
+      const [contact] = h.sandbox.list('contact');
+      assert.ok(contact);
+      h.sandbox.resetCounters();
+      const [contacts, leads] = await c.writeMany([
+        {
+          objectType: 'contact',
+          ops: [{ kind: 'update', ref: 'u1', id: contact.id, etag: contact.etag, fields: { jobtitle: 'Mixed' } }],
+        },
+        {
+          objectType: 'lead',
+          ops: [
+            { kind: 'create', ref: 'l1', fields: { lastname: 'MixedA', companyname: 'Contoso' } },
+            { kind: 'create', ref: 'l2', fields: { lastname: 'MixedB', companyname: 'Contoso' } },
+          ],
+        },
+      ]);
+      assert.deepEqual(
+        contacts?.map((r) => [r.ref, r.status]),
+        [['u1', 'updated']],
+      );
+      assert.deepEqual(
+        leads?.map((r) => [r.ref, r.status]),
+        [
+          ['l1', 'created'],
+          ['l2', 'created'],
+        ],
+      );
+      const created = leads?.[1];
+      assert.ok(created?.status === 'created');
+      assert.equal(h.sandbox.get('lead', created.id)?.values.lastname, 'MixedB');
+      assert.equal(h.sandbox.get('contact', contact.id)?.values.jobtitle, 'Mixed');
+      const counters = h.sandbox.getCounters();
+      assert.equal(counters.batches, 1);
+      assert.equal(counters.operations, 3);
+    });
+
     test('one rejected op in a batch while the others succeed', async () => {
       h.sandbox.addBusinessRule({
         entity: 'contact',

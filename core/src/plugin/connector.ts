@@ -144,10 +144,21 @@ export interface Connector {
   findByEmail(objectType: string, emails: readonly string[], options: ReadOptions): Promise<RemoteRecord[]>;
   /** Creates and updates in the system's largest batches; one result per op, in input order. */
   write(objectType: string, ops: readonly WriteOp[], options?: WriteOptions): Promise<WriteResult[]>;
+  /**
+   * Writes to several object types at once, for systems whose batches can mix them (a Dataverse `$batch`
+   * holds contacts and leads alike): one result list per group, each in its ops' order. Optional: without it
+   * the engine calls `write` once per object type.
+   */
+  writeMany?(groups: ReadonlyArray<WriteGroup>, options?: WriteOptions): Promise<WriteResult[][]>;
   /** Posts sync events to persons' activity logs, in batches. Optional: not every system has one. */
   logActivity?(objectType: string, events: readonly ActivityEvent[], signal?: AbortSignal): Promise<void>;
   /** Request counters since start, for diagnostics and benchmarks. */
   stats?(): ConnectorStats;
+}
+
+export interface WriteGroup {
+  objectType: string;
+  ops: readonly WriteOp[];
 }
 
 export interface ConnectorStats {

@@ -56,6 +56,8 @@ export class SyncCycle {
     cursorId: (system: string, objectType: string) => string,
   ): Promise<CycleOutcome> {
     const { deps } = this.ctx;
+    // Dynamics first: its emails are normalized here and looked up in Marketo, which matches a record typed
+    // " Person@Example.com " in Dynamics; the other way round, Dataverse's `eq` would miss it.
     const streams: Array<{ side: Side; objectType: string }> = [
       ...[...deps.plan.objects.keys()].map((objectType) => ({ side: 'dynamics' as const, objectType })),
       { side: 'marketo', objectType: MARKETO_OBJECT },

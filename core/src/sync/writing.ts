@@ -88,11 +88,11 @@ export class PairWriter {
       }
     }
 
-    const [marketoResults, ...dynamicsResults] = await Promise.all([
+    const [marketoResults, dynamicsResults] = await Promise.all([
       marketoOps.length > 0
         ? deps.marketo.write(MARKETO_OBJECT, marketoOps, { signal: deps.signal })
         : Promise.resolve([]),
-      ...[...dynamicsOps].map(([type, ops]) => deps.dynamics.write(type, ops, { signal: deps.signal })),
+      this.writeDynamics(dynamicsOps),
     ]);
     const marketoByRef = new Map((marketoResults ?? []).map((r) => [r.ref, r]));
     const dynamicsByRef = new Map(dynamicsResults.flat().map((r) => [r.ref, r]));
@@ -122,6 +122,14 @@ export class PairWriter {
       }
     }
     if (retry.length > 0) await this.retryConflicts(retry);
+  }
+
+  /** Every object type's ops in shared batches where the connector can mix them, else one write per type. */
+  private async writeDynamics(opsByType: Map<string, WriteOp[]>): Promise<WriteResult[][]> {
+    const { deps } = this.ctx;
+    const groups = [...opsByType].map(([objectType, ops]) => ({ objectType, ops }));
+    if (groups.length > 1 && deps.dynamics.writeMany) return deps.dynamics.writeMany(groups, { signal: deps.signal });
+    return Promise.all(groups.map((g) => deps.dynamics.write(g.objectType, g.ops, { signal: deps.signal })));
   }
 
   private typeFieldValue(pair: Pair): FieldValues {

@@ -14,6 +14,12 @@ import { dataverseError, retryAfterMs, type DataverseClient } from '../client';
 import type { DynamicsMetrics } from '../metrics';
 import { GUID, type EntityInfo } from './entities';
 
+/** One operation and the entity set it goes to. */
+export interface EntityOp {
+  entity: EntityInfo;
+  op: WriteOp;
+}
+
 export interface WriterSettings {
   batchSize: number;
   /** Rounds of re-sending throttled operations before giving up on them. */
@@ -87,6 +93,15 @@ export class RecordWriter {
   ) {}
 
   async write(entity: EntityInfo, ops: readonly WriteOp[], signal?: AbortSignal): Promise<WriteResult[]> {
+    return this.writeMixed(
+      ops.map((op) => ({ entity, op })),
+      signal,
+    );
+  }
+
+  /** Operations on any entity sets, in shared batches; one result per operation, in input order. */
+  async writeMixed(items: readonly EntityOp[], signal?: AbortSignal): Promise<WriteResult[]> {
+    const ops = items.map((item) => item.op);
     const results: Array<WriteResult | undefined> = new Array<WriteResult | undefined>(ops.length).fill(undefined);
     let pending: number[] = [];
     ops.forEach((op, i) => {
@@ -100,8 +115,7 @@ export class RecordWriter {
       for (let start = 0; start < pending.length; start += this.settings.batchSize) {
         const chunk = pending.slice(start, start + this.settings.batchSize);
         const outcome = await this.sendBatch(
-          entity,
-          chunk.map((i) => ops[i] as WriteOp),
+          chunk.map((i) => items[i] as EntityOp),
           signal,
         );
         chunk.forEach((opIndex, j) => {
@@ -142,13 +156,13 @@ export class RecordWriter {
   }
 
   private async sendBatch(
-    entity: EntityInfo,
-    chunk: WriteOp[],
+    items: EntityOp[],
     signal?: AbortSignal,
   ): Promise<Array<WriteResult | 'throttled'> & { retryAfterMs?: number }> {
+    const chunk = items.map((item) => item.op);
     const batch = buildBatch(
       this.client.apiBase,
-      chunk.map((op) => operation(entity, op)),
+      items.map((item) => operation(item.entity, item.op)),
     );
     this.metrics.batch(chunk.length);
     const all = (make: (op: WriteOp) => WriteResult | 'throttled') =>
@@ -176,7 +190,8 @@ export class RecordWriter {
       return out;
     }
     if (res.status !== 200 && !/multipart\/mixed/i.test(res.headers['content-type'] ?? '')) {
-      const error = this.client.toError(res, `POST $batch (${entity.entitySet})`);
+      const sets = [...new Set(items.map((item) => item.entity.entitySet))].join(', ');
+      const error = this.client.toError(res, `POST $batch (${sets})`);
       if (res.status >= 500) {
         return all((op) => ({
           ref: op.ref,
@@ -205,7 +220,7 @@ export class RecordWriter {
         out[j] = 'throttled';
         out.retryAfterMs = Math.max(out.retryAfterMs ?? 0, retryAfterMs(part.headers['retry-after']) ?? 1000);
       } else {
-        out[j] = resultOf(entity, op, part);
+        out[j] = resultOf((items[j] as EntityOp).entity, op, part);
       }
     });
     return out;
