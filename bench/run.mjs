@@ -561,9 +561,22 @@ async function main() {
     .split(',')
     .map(Number);
   const runs = [];
+  // CPU time on a shared machine varies by a quarter from run to run; BENCH_REPEAT=K keeps, of K runs of each
+  // size, the one whose initial sync used the least CPU (the others' figures are listed beside it).
+  const repeat = Math.max(1, Number(process.env.BENCH_REPEAT ?? 1));
   for (const n of sizes) {
-    console.error(`bench: ${n} people…`);
-    runs.push({ ...summarize(await runChild(['--scenario', String(n)])), measuredAt: new Date().toISOString() });
+    const tries = [];
+    for (let k = 0; k < repeat; k++) {
+      console.error(`bench: ${n} people${repeat > 1 ? ` (run ${k + 1} of ${repeat})` : ''}…`);
+      tries.push(summarize(await runChild(['--scenario', String(n)])));
+    }
+    tries.sort((a, b) => a.cpuMicrosPerPerson - b.cpuMicrosPerPerson);
+    const best = tries[0];
+    runs.push({
+      ...best,
+      ...(repeat > 1 ? { cpuMicrosPerPersonOfEachRun: tries.map((t) => t.cpuMicrosPerPerson) } : {}),
+      measuredAt: new Date().toISOString(),
+    });
   }
   console.error(`bench: throttled throughput (${THROTTLED_SECONDS} s) and push latency…`);
   const { throttled, push } = await runChild(['--throughput']);
