@@ -162,7 +162,14 @@ test('links: a rewrite replaces whole documents, and one cut short by a crash is
     updatedAt: at,
     ...extra,
   });
-  await store.insertLinks([link(1), link(2), link(3)]);
+  assert.deepEqual(await store.insertLinksExceptTaken([link(1), link(2), link(3)]), []);
+  // Person 1 is taken: that document comes back, the one beside it is inserted.
+  const taken = await store.insertLinksExceptTaken([link(7, { marketoId: '1' }), link(8)]);
+  assert.deepEqual(
+    taken.map((l) => l._id),
+    ['l7'],
+  );
+  assert.equal((await store.linksByMarketoIds('p', ['8']))[0]?._id, 'l8');
 
   const { createIntent: _gone, ...linked } = link(1, {
     state: 'linked',
@@ -192,7 +199,7 @@ test('links: a rewrite replaces whole documents, and one cut short by a crash is
   const three = link(3, { state: 'linked', dynamicsId: 'd3' });
   await store.linkJournal.insertOne({ _id: 'j2', pipelineId: 'p', at, links: [three, link(4, { state: 'linked' })] });
   await store.links.deleteOne({ _id: 'l3' });
-  await store.insertLinks([link(9, { marketoId: '3', state: 'linked', dynamicsId: 'pushed' })]);
+  await store.insertLinksExceptTaken([link(9, { marketoId: '3', state: 'linked', dynamicsId: 'pushed' })]);
   await store.finishLinkRewrites('p');
   const threes = await store.linksByMarketoIds('p', ['3']);
   assert.deepEqual(

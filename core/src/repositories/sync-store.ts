@@ -199,10 +199,28 @@ export class SyncStore {
     return this.links.find({ pipelineId, state: 'creating' }).toArray();
   }
 
-  /** Inserts new link documents in one command; a duplicate key (another writer got there first) throws. */
-  async insertLinks(docs: LinkDoc[]): Promise<void> {
-    if (docs.length === 0) return;
-    await this.links.insertMany(docs, { ordered: true });
+  /**
+   * Inserts new link documents in one command where it can; when someone (a push) linked one of these people
+   * meanwhile, the others are still inserted and the ones whose person is taken come back, not inserted. Not
+   * every engine inserts the rest of an unordered batch after a duplicate, so that case finishes one by one.
+   */
+  async insertLinksExceptTaken(docs: readonly LinkDoc[]): Promise<LinkDoc[]> {
+    if (docs.length === 0) return [];
+    try {
+      await this.links.insertMany([...docs], { ordered: false });
+      return [];
+    } catch (error) {
+      const writeErrors = (error as { writeErrors?: unknown }).writeErrors;
+      const duplicate = isDuplicateKey(error) || (Array.isArray(writeErrors) && writeErrors.every(isDuplicateKey));
+      if (!duplicate) throw error;
+    }
+    const ids = docs.map((d) => d._id);
+    const present = new Set(
+      (await this.links.find({ _id: { $in: ids } }, { projection: { _id: 1 } }).toArray()).map((d) => d._id),
+    );
+    const taken: LinkDoc[] = [];
+    for (const doc of docs) if (!present.has(doc._id) && !(await this.tryInsertLink(doc))) taken.push(doc);
+    return taken;
   }
 
   /** Inserts one link, or answers false when its marketo/dynamics id is already linked. */
@@ -262,21 +280,8 @@ export class SyncStore {
 
   private async applyRewrite(entry: LinkJournalDoc): Promise<void> {
     await this.links.deleteMany({ _id: { $in: entry.links.map((d) => d._id) } });
-    try {
-      await this.links.insertMany(entry.links, { ordered: false });
-    } catch (error) {
-      // Only a duplicate key is expected: someone linked one of these people meanwhile, and theirs stands. Not
-      // every engine inserts the rest of an unordered batch after a duplicate, so finish one by one.
-      const writeErrors = (error as { writeErrors?: unknown }).writeErrors;
-      const duplicate = isDuplicateKey(error) || (Array.isArray(writeErrors) && writeErrors.every(isDuplicateKey));
-      if (!duplicate) throw error;
-      const present = new Set(
-        (
-          await this.links.find({ _id: { $in: entry.links.map((d) => d._id) } }, { projection: { _id: 1 } }).toArray()
-        ).map((d) => d._id),
-      );
-      for (const doc of entry.links) if (!present.has(doc._id)) await this.tryInsertLink(doc);
-    }
+    // A person linked by someone else meanwhile keeps that link.
+    await this.insertLinksExceptTaken(entry.links);
     await this.linkJournal.deleteOne({ _id: entry._id });
   }
 

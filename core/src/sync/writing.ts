@@ -157,18 +157,9 @@ export class PairWriter {
       }
     }
     await deps.store.saveLinks(existing);
-    try {
-      await deps.store.insertLinks(fresh);
-    } catch {
-      // Someone (a push) linked one of these people meanwhile: insert one by one and drop the ones taken.
-      for (const doc of fresh) {
-        if (await deps.store.links.findOne({ _id: doc._id })) continue;
-        if (!(await deps.store.tryInsertLink(doc))) {
-          const pair = pairs.find((p) => p.doc._id === doc._id);
-          if (pair) pair.action = 'skip';
-        }
-      }
-    }
+    // Someone (a push) linked one of these people meanwhile: their create is not sent.
+    const taken = new Set((await deps.store.insertLinksExceptTaken(fresh)).map((d) => d._id));
+    for (const pair of pairs) if (taken.has(pair.doc._id)) pair.action = 'skip';
   }
 
   /** What a pair's write results mean for its link, its counts and its activity log. */
@@ -299,14 +290,8 @@ export class PairWriter {
   /** New links are inserted; changed ones (the pair's document as read, plus the outcome) are rewritten whole. */
   private async saveLinkChanges(inserts: LinkDoc[], rewrites: LinkDoc[]): Promise<void> {
     const { deps } = this.ctx;
-    try {
-      await deps.store.insertLinks(inserts);
-    } catch {
-      for (const doc of inserts) {
-        if (!(await deps.store.tryInsertLink(doc))) {
-          deps.logger.info({ email: doc.email }, 'person was linked by another writer meanwhile; left as is');
-        }
-      }
+    for (const doc of await deps.store.insertLinksExceptTaken(inserts)) {
+      deps.logger.info({ email: doc.email }, 'person was linked by another writer meanwhile; left as is');
     }
     await deps.store.rewriteLinks(deps.pipelineId, rewrites);
   }
