@@ -93,8 +93,7 @@ async function startMongoCounter(uri) {
   const query = ['directConnection=true', ...(m[4] ? [m[4]] : [])].join('&');
   return {
     uri: `mongodb://${m[1] ? `${m[1]}@` : ''}${counter.info.address}${m[3] ?? '/'}?${query}`,
-    count: async () => (await (await undici.fetch(counter.info.countsUrl)).json()).commands,
-    detail: async () => (await undici.fetch(counter.info.countsUrl)).json(),
+    counts: async () => (await undici.fetch(counter.info.countsUrl)).json(),
     stop: counter.stop,
   };
 }
@@ -147,8 +146,8 @@ async function startWorld({ marketoPeople, contacts, leads }) {
   return {
     tandem,
     mongoCommandsCountedBy: counter ? 'wire (bench/mongo-counter.mjs)' : 'driver command monitoring',
-    mongoCommands: counter ? counter.count : async () => monitored.count,
-    mongoDetail: counter ? counter.detail : async () => undefined,
+    /** `{ commands }`, plus bytes and per-collection detail when counted on the wire. */
+    mongoCounts: counter ? counter.counts : async () => ({ commands: monitored.count }),
     marketo: {
       url: mUrl,
       counters: async () => (await http('GET', `${mUrl}/counters`)).body,
@@ -198,29 +197,29 @@ const round = (x, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
  */
 async function measure(world, work) {
   await Promise.all([world.marketo.reset(), world.dynamics.reset()]);
-  const mongo0 = await world.mongoCommands();
-  const detail0 = await world.mongoDetail();
+  const before = await world.mongoCounts();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const runs = await work();
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  const mongoCommands = (await world.mongoCommands()) - mongo0;
-  const detail1 = await world.mongoDetail();
+  const after = await world.mongoCounts();
+  const mongoCommands = after.commands - before.commands;
   const diff = (a = {}, b = {}) =>
     Object.fromEntries(
       Object.entries(b)
         .map(([k, v]) => [k, v - (a[k] ?? 0)])
         .filter(([, v]) => v > 0),
     );
-  const mongo = detail1
-    ? {
-        bytesSent: detail1.bytes - detail0.bytes,
-        bytesReceived: detail1.bytesReceived - detail0.bytesReceived,
-        commandsByName: diff(detail0.byName, detail1.byName),
-        bytesByName: diff(detail0.bytesByName, detail1.bytesByName),
-      }
-    : undefined;
+  const mongo =
+    after.bytes !== undefined
+      ? {
+          bytesSent: after.bytes - before.bytes,
+          bytesReceived: after.bytesReceived - before.bytesReceived,
+          commandsByName: diff(before.byName, after.byName),
+          bytesByName: diff(before.bytesByName, after.bytesByName),
+        }
+      : undefined;
   const [m, d] = await Promise.all([world.marketo.counters(), world.dynamics.counters()]);
   return {
     runs,
@@ -561,8 +560,8 @@ async function main() {
     .split(',')
     .map(Number);
   const runs = [];
-  // CPU time on a shared machine varies by a quarter from run to run; BENCH_REPEAT=K keeps, of K runs of each
-  // size, the one whose initial sync used the least CPU (the others' figures are listed beside it).
+  // CPU time comes out up to a quarter higher while the machine does other work; BENCH_REPEAT=K keeps, of K runs
+  // of each size, the one whose initial sync used the least CPU (the others' figures are listed beside it).
   const repeat = Math.max(1, Number(process.env.BENCH_REPEAT ?? 1));
   for (const n of sizes) {
     const tries = [];
