@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MongoServerError } from 'mongodb';
+import { MongoClient, MongoServerError } from 'mongodb';
 import { startTestMongo, type TestMongo } from '../src/testing';
 import { AuditRepository, PipelinesRepository, PolicySettingsRepository } from '../src/repositories';
 import { SyncStore, type LinkDoc } from '../src/repositories/sync-store';
@@ -208,4 +208,36 @@ test('links: a rewrite replaces whole documents, and one cut short by a crash is
   );
   assert.equal((await store.linksByMarketoIds('p', ['4']))[0]?._id, 'l4', 'the rest of the entry is still applied');
   assert.equal(await store.linkJournal.countDocuments(), 0);
+});
+
+test('leases: one holder at a time, even when two instances ask at the same moment', async () => {
+  const dbName = mongo.freshDbName();
+  const other = new MongoClient(mongo.uri);
+  await other.connect();
+  try {
+    const a = new SyncStore(mongo.client.db(dbName));
+    const b = new SyncStore(other.db(dbName));
+    await a.ensureIndexes();
+    // Each round races for a lease that does not exist yet, then for one that was just released.
+    for (let round = 0; round < 30; round++) {
+      const name = `cycle:race-${round}`;
+      const fresh = await Promise.all([a.acquireLease(name, 'A', 30_000), b.acquireLease(name, 'B', 30_000)]);
+      assert.equal(fresh.filter(Boolean).length, 1, `round ${round}: exactly one takes a new lease`);
+      const winner = fresh[0] ? 'A' : 'B';
+      await (winner === 'A' ? a : b).releaseLease(name, winner, false);
+      const freed = await Promise.all([a.acquireLease(name, 'A', 30_000), b.acquireLease(name, 'B', 30_000)]);
+      assert.equal(freed.filter(Boolean).length, 1, `round ${round}: exactly one takes a released lease`);
+    }
+    // The holder renews; the other waits; a finished cycle keeps everyone (holder too) out for the gap.
+    assert.equal(await a.acquireLease('cycle:gap', 'A', 30_000), true);
+    assert.equal(await a.acquireLease('cycle:gap', 'A', 30_000), true);
+    assert.equal(await b.acquireLease('cycle:gap', 'B', 30_000), false);
+    await a.releaseLease('cycle:gap', 'A', true);
+    assert.equal(await b.acquireLease('cycle:gap', 'B', 30_000, 60_000), false);
+    assert.equal(await a.acquireLease('cycle:gap', 'A', 30_000, 60_000), false);
+    assert.equal(await b.acquireLease('cycle:gap', 'B', 30_000), true);
+    assert.equal((await a.getLease('cycle:gap'))?.holder, 'B');
+  } finally {
+    await other.close();
+  }
 });

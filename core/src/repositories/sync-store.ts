@@ -413,9 +413,14 @@ export class SyncStore {
   /**
    * Takes (or renews) the lease `name` for `ttlMs`. Fails when another holder's lease is still live, or,
    * with `minGapMs`, when the last cycle ended less than that long ago (so several instances on one
-   * database keep to one schedule). Returns the lease document when taken.
+   * database keep to one schedule). True when taken.
+   *
+   * A conditional `updateOne`, then an `insertOne` for a lease that does not exist yet, rather than one
+   * upserting `findOneAndUpdate`: both commands match and write as one step on MongoDB and on the embedded
+   * jongodb alike, whereas jongodb runs `findAndModify` as a read followed by a write, which let two
+   * instances that asked at the same moment both take a free lease (about 1 race in 10).
    */
-  async acquireLease(name: string, holder: string, ttlMs: number, minGapMs = 0): Promise<LeaseDoc | null> {
+  async acquireLease(name: string, holder: string, ttlMs: number, minGapMs = 0): Promise<boolean> {
     const now = new Date();
     const free: Filter<LeaseDoc> = { $or: [{ holder }, { expiresAt: { $lt: now } }] };
     const filter: Filter<LeaseDoc> =
@@ -433,15 +438,15 @@ export class SyncStore {
             ],
           }
         : { _id: name, ...free };
+    const expiresAt = new Date(now.getTime() + ttlMs);
+    const taken = await this.leases.updateOne(filter, { $set: { holder, expiresAt } });
+    if (taken.matchedCount === 1) return true;
     try {
-      return await this.leases.findOneAndUpdate(
-        filter,
-        { $set: { holder, expiresAt: new Date(now.getTime() + ttlMs) } },
-        { upsert: true, returnDocument: 'after' },
-      );
+      await this.leases.insertOne({ _id: name, holder, expiresAt });
+      return true;
     } catch (error) {
-      // The upsert tried to insert a second document with the same _id: someone else holds the lease.
-      if (isDuplicateKey(error)) return null;
+      // The lease exists and is someone else's (or too recent): the unique _id refuses a second one.
+      if (isDuplicateKey(error)) return false;
       throw error;
     }
   }

@@ -155,8 +155,8 @@ export class SyncRuntimeImpl implements SyncRuntime {
   async forceRun(pipelineId: string): Promise<{ runId: string }> {
     const pipeline = await this.pipeline(pipelineId);
     if (this.running.has(pipelineId)) throw conflict(pipelineId);
-    const lease = await this.deps.store.acquireLease(leaseName(pipelineId), this.deps.instanceId, this.leaseTtlMs);
-    if (!lease) throw conflict(pipelineId);
+    if (!(await this.deps.store.acquireLease(leaseName(pipelineId), this.deps.instanceId, this.leaseTtlMs)))
+      throw conflict(pipelineId);
     const run = await this.deps.store.createRun(pipelineId, 'manual', this.deps.instanceId, emptyCounts());
     this.launch(pipeline, run);
     return { runId: run._id };
@@ -165,8 +165,8 @@ export class SyncRuntimeImpl implements SyncRuntime {
   async runOnce(pipelineId: string, trigger: RunTrigger = 'manual'): Promise<Run | null> {
     const pipeline = await this.pipeline(pipelineId);
     if (this.running.has(pipelineId)) return null;
-    const lease = await this.deps.store.acquireLease(leaseName(pipelineId), this.deps.instanceId, this.leaseTtlMs);
-    if (!lease) return null;
+    if (!(await this.deps.store.acquireLease(leaseName(pipelineId), this.deps.instanceId, this.leaseTtlMs)))
+      return null;
     const run = await this.deps.store.createRun(pipelineId, trigger, this.deps.instanceId, emptyCounts());
     await this.launch(pipeline, run);
     const done = await this.deps.store.getRun(run._id);
@@ -213,13 +213,13 @@ export class SyncRuntimeImpl implements SyncRuntime {
     const pipeline = await this.pipeline(pipelineId);
     const intervalMs = Math.max(1, (pipeline.schedule?.intervalMinutes ?? this.deps.intervalMinutes) * 60_000);
     if (this.stopped || this.running.has(pipelineId)) return { nextInMs: intervalMs };
-    const lease = await this.deps.store.acquireLease(
+    const taken = await this.deps.store.acquireLease(
       leaseName(pipelineId),
       this.deps.instanceId,
       this.leaseTtlMs,
       intervalMs,
     );
-    if (lease) {
+    if (taken) {
       const run = await this.deps.store.createRun(pipelineId, 'schedule', this.deps.instanceId, emptyCounts());
       await this.launch(pipeline, run);
       return { nextInMs: intervalMs };
