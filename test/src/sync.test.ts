@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestMongo, samplePerson, type TestMongo } from '@tandem/core/testing';
-import { PIPELINE, World } from './harness';
+import { dynamicsPerson, marketoPerson, PIPELINE, World } from './harness';
 
 let mongo: TestMongo;
 before(async () => {
@@ -68,6 +68,74 @@ describe('sync', () => {
       const links = await world.api<Array<{ state: string }>>('GET', `/v1/pipelines/${PIPELINE}/links?limit=1000`);
       assert.equal(links.body.length, 11);
       assert.ok(links.body.every((l) => l.state === 'linked'));
+    });
+  });
+
+  test('one cycle writes what both feeds need in shared batches: a contact filled in and a new lead, one $batch', async () => {
+    await withWorld({ marketo: [0, 1], contacts: [1] }, async (world) => {
+      await world.settle();
+      // Marketo gains two people: person 5 is also a new Dynamics contact lacking a job title (the contact
+      // feed links and fills it in), person 6 is nowhere in Dynamics (the Marketo feed creates a lead).
+      world.marketo.createPerson(marketoPerson(5));
+      world.marketo.createPerson(marketoPerson(6));
+      world.dataverse.create('contact', { emailaddress1: email(5), firstname: 'Five', lastname: 'Person' });
+      const before = world.dataverse.getCounters();
+      const marketoBefore = world.marketo.counters.byEndpoint['POST /v1/leads.json'] ?? 0;
+      const run = await world.cycle();
+      assert.equal(run.status, 'succeeded', run.error);
+      const after = world.dataverse.getCounters();
+      assert.equal(after.batches - before.batches, 1, 'the contact update and the lead create share one $batch');
+      assert.equal(after.operations - before.operations, 2);
+      assert.equal(
+        (world.marketo.counters.byEndpoint['POST /v1/leads.json'] ?? 0) - marketoBefore,
+        1,
+        'one Marketo write call for both people',
+      );
+      assert.equal(dynamicsRecord(world, 5).type, 'contact');
+      assert.equal(dynamicsRecord(world, 5).values['jobtitle'], samplePerson(5).title);
+      assert.equal(dynamicsRecord(world, 6).type, 'lead');
+      for (const i of [5, 6]) {
+        assert.equal(world.marketoByEmail(email(i)).length, 1, `person ${i} once in Marketo`);
+        assert.equal(world.dynamicsByEmail(email(i)).length, 1, `person ${i} once in Dynamics`);
+      }
+      assert.equal(world.marketoByEmail(email(5))[0]?.values['microsoftType'], 'contact');
+      // Nothing was left half done: the next cycles only see their own echoes.
+      const settled = await world.settle();
+      assert.equal((settled.counts['created'] ?? 0) + (settled.counts['updated'] ?? 0), 0);
+      const links = await world.api<Array<{ state: string }>>('GET', `/v1/pipelines/${PIPELINE}/links?limit=100`);
+      assert.equal(links.body.length, 4);
+      assert.ok(links.body.every((l) => l.state === 'linked'));
+    });
+  });
+
+  test('a lead qualified into a contact: the contact takes over the person, whatever the lead does in the same cycle', async () => {
+    await withWorld({ marketo: [0, 1], leads: [0, 1] }, async (world) => {
+      await world.settle();
+      const leads = [0, 1].map((i) => dynamicsRecord(world, i));
+      // Both leads are qualified: a contact with the same email appears; one lead is deleted, the other edited.
+      for (const i of [0, 1]) world.dataverse.create('contact', dynamicsPerson(i, 'contact'));
+      world.dataverse.deleteRecord('lead', leads[0]!.id);
+      world.dataverse.editRecord('lead', leads[1]!.id, { jobtitle: 'Edited on the old lead' });
+      const run = await world.cycle();
+      assert.equal(run.status, 'succeeded', run.error);
+      assert.equal(run.counts['deleted'], 0, 'the deleted lead no longer stands for anyone');
+      for (const i of [0, 1]) {
+        const [person] = world.marketoByEmail(email(i));
+        assert.equal(person?.values['microsoftType'], 'contact', `person ${i} is now a contact`);
+        assert.notEqual(person?.values['microsoftIsDeleted'], true, `person ${i} is not flagged deleted`);
+        assert.notEqual(person?.values['title'], 'Edited on the old lead');
+      }
+      const links = await world.api<Array<{ state: string; dynamicsType: string; dynamicsId: string }>>(
+        'GET',
+        `/v1/pipelines/${PIPELINE}/links?limit=100`,
+      );
+      assert.equal(links.body.length, 2);
+      for (const link of links.body) {
+        assert.equal(link.state, 'linked');
+        assert.equal(link.dynamicsType, 'contact');
+      }
+      const settled = await world.settle();
+      assert.equal((settled.counts['created'] ?? 0) + (settled.counts['deleted'] ?? 0), 0);
     });
   });
 

@@ -87,8 +87,55 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
 export function describeFields(values: FieldValues): string {
   return Object.keys(values).join(', ');
 }
+/**
+ * Links paired by earlier streams of the write set being built, not saved yet. Later streams treat them as
+ * saved: a person already paired is not paired twice, and an email or record already taken is not taken
+ * again, as if each stream's writes had been saved before the next stream was paired.
+ */
+export class PendingLinks {
+  private readonly ids = new Set<string>();
+  private readonly marketoIds = new Set<string>();
+  private readonly dynamicsKeys = new Set<string>();
+  private readonly emails = new Map<string, LinkDoc>();
+
+  add(pairs: readonly Pair[]): void {
+    for (const { doc, action } of pairs) {
+      if (action === 'skip') continue;
+      this.ids.add(doc._id);
+      if (doc.marketoId) this.marketoIds.add(doc.marketoId);
+      if (doc.dynamicsId) this.dynamicsKeys.add(`${doc.dynamicsType}:${doc.dynamicsId}`);
+      if (doc.email) this.emails.set(doc.email, doc);
+    }
+  }
+
+  clear(): void {
+    this.ids.clear();
+    this.marketoIds.clear();
+    this.dynamicsKeys.clear();
+    this.emails.clear();
+  }
+
+  hasLink(id: string): boolean {
+    return this.ids.has(id);
+  }
+
+  hasMarketo(id: string): boolean {
+    return this.marketoIds.has(id);
+  }
+
+  hasDynamics(type: string, id: string): boolean {
+    return this.dynamicsKeys.has(`${type}:${id}`);
+  }
+
+  byEmail(email: string): LinkDoc | undefined {
+    return this.emails.get(email);
+  }
+}
+
 export class CycleContext {
   readonly activity: Array<Omit<ActivityDoc, '_id'>> = [];
+  /** Links paired earlier in the current write set (see PendingLinks). */
+  readonly pending = new PendingLinks();
   readonly marketoEvents: ActivityEvent[] = [];
   /** Set when something in the current page failed in a way worth retrying: its cursor is not advanced. */
   retryLater = false;

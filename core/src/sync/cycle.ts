@@ -1,8 +1,9 @@
 /**
  * One sync cycle of one pipeline: read each side's changes since its cursor, page by page; pair records by
  * link (new people by email); merge against the snapshot; write both sides in batches; save links and
- * snapshots; only then advance the cursor. Every step works on a whole page, so MongoDB and API work grow
- * with the number of changes, not with the database, and a crash re-reads at most one page.
+ * snapshots; only then advance the cursors. Every step works on a whole write set (pages of one or more
+ * streams), so MongoDB and API work grow with the number of changes, not with the database, and a crash
+ * re-reads at most one write set.
  */
 import { QuotaExhaustedError, type ChangePage, type RemoteRecord, type Side, type WriteOp } from '../plugin';
 import type { LinkDoc } from '../repositories/sync-store';
@@ -13,6 +14,7 @@ import {
   type CycleDeps,
   type CycleOutcome,
   type LinkUpdate,
+  type Pair,
 } from './cycle-context';
 import { Pairing } from './pairing';
 import { PairWriter } from './writing';
@@ -40,6 +42,19 @@ export function combinePages(pages: readonly ChangePage[]): ChangePage {
   };
 }
 
+interface Stream {
+  side: Side;
+  objectType: string;
+}
+
+/** One stream's pages within a write set. */
+interface Slice {
+  stream: Stream;
+  pages: ChangePage[];
+  /** Records and deletes in `pages`. */
+  size: number;
+}
+
 export class SyncCycle {
   private readonly ctx: CycleContext;
   private readonly pairing: Pairing;
@@ -58,75 +73,110 @@ export class SyncCycle {
     const { deps } = this.ctx;
     // Dynamics first: its emails are normalized here and looked up in Marketo, which matches a record typed
     // " Person@Example.com " in Dynamics; the other way round, Dataverse's `eq` would miss it.
-    const streams: Array<{ side: Side; objectType: string }> = [
+    const streams: Stream[] = [
       ...[...deps.plan.objects.keys()].map((objectType) => ({ side: 'dynamics' as const, objectType })),
       { side: 'marketo', objectType: MARKETO_OBJECT },
     ];
+    const position = new Map(streams.map((s) => [s, cursors.get(cursorId(s.side, s.objectType)) ?? null]));
+    const label = (s: Stream) => `${s.side} ${s.objectType}`;
     // A rewrite of links cut short by a crash is finished before any link is read.
     await deps.store.finishLinkRewrites(deps.pipelineId);
     await this.resolveStaleIntents();
     const failures: string[] = [];
+
+    // Pages are gathered into write sets of about WRITE_SET_RECORDS records, across streams too, so each set
+    // fills the other side's batches (300 per Marketo call, 1000 per $batch) instead of one batch per page or
+    // per stream. A stream's cursor is stored only once the set holding its pages is saved.
+    let set: Slice[] = [];
+    let setSize = 0;
+    /** The streams of the set being written, for the failure report if writing it throws. */
+    let writing: Stream[] = [];
+    const flush = async (): Promise<boolean> => {
+      if (set.length === 0) return true;
+      const slices = set.map((s) => ({ stream: s.stream, page: combinePages(s.pages) }));
+      set = [];
+      setSize = 0;
+      writing = slices.map((s) => s.stream);
+      this.ctx.retryLater = false;
+      await this.processSet(slices);
+      await this.ctx.flushActivity();
+      writing = [];
+      if (this.ctx.retryLater) {
+        // Something in this write set failed in a way worth retrying: keep the cursors so it is read again.
+        for (const { stream } of slices)
+          failures.push(`${label(stream)}: some writes failed and will be retried next cycle`);
+        return false;
+      }
+      for (const { stream, page } of slices) {
+        if (page.cursor === position.get(stream)) continue;
+        await deps.store.saveCursor(deps.pipelineId, stream.side, stream.objectType, page.cursor);
+        position.set(stream, page.cursor);
+      }
+      const last = slices[slices.length - 1] as { stream: Stream; page: ChangePage };
+      const progress = last.page.progress?.phase === 'initial' ? 'initial load' : 'changes';
+      await deps.report(`${label(last.stream)}: ${progress}, ${deps.counts.read} read so far`);
+      return true;
+    };
+    /** The cycle's end for errors that stop it; `undefined` for a failure of some streams only. */
+    const failed = (error: unknown, affected: Stream[]): CycleOutcome | undefined => {
+      if (error instanceof HaltCycle) return { status: 'failed', error: error.message };
+      if (error instanceof QuotaExhaustedError) {
+        const when = error.resetsAt ? ` It resets at ${error.resetsAt.toISOString()}.` : '';
+        return { status: 'failed', error: `${error.message}${when}` };
+      }
+      if (deps.signal.aborted) throw error;
+      const message = error instanceof Error ? error.message : String(error);
+      deps.logger.warn({ err: error, streams: affected }, 'sync stream failed; the other streams go on');
+      for (const stream of affected) failures.push(`${label(stream)}: ${message}`);
+      return undefined;
+    };
+
     for (const stream of streams) {
       const connector = stream.side === 'marketo' ? deps.marketo : deps.dynamics;
-      const id = cursorId(stream.side, stream.objectType);
-      let cursor = cursors.get(id) ?? null;
       const fields =
         stream.side === 'marketo'
           ? deps.plan.marketoRead
           : (deps.plan.objects.get(stream.objectType)?.dynamicsRead ?? []);
       try {
-        // Small pages are gathered into write sets of about WRITE_SET_RECORDS records, so each write set fills
-        // the other side's batches (300 per Marketo call, 1000 per $batch) instead of one batch per page.
-        let pending: ChangePage[] = [];
-        let pendingSize = 0;
-        const flush = async (): Promise<boolean> => {
-          if (pending.length === 0) return true;
-          const set = combinePages(pending);
-          pending = [];
-          pendingSize = 0;
-          this.ctx.retryLater = false;
-          await this.processPage(stream.side, stream.objectType, set);
-          await this.ctx.flushActivity();
-          if (this.ctx.retryLater) {
-            // Something in this write set failed in a way worth retrying: keep the cursor so it is read again.
-            failures.push(`${stream.side} ${stream.objectType}: some writes failed and will be retried next cycle`);
-            return false;
-          }
-          if (set.cursor !== cursor) {
-            await deps.store.saveCursor(deps.pipelineId, stream.side, stream.objectType, set.cursor);
-            cursor = set.cursor;
-          }
-          const progress = set.progress?.phase === 'initial' ? 'initial load' : 'changes';
-          await deps.report(`${stream.side} ${stream.objectType}: ${progress}, ${deps.counts.read} read so far`);
-          return true;
-        };
-        let flushed = true;
-        for await (const page of connector.readChanges(stream.objectType, cursor, { fields, signal: deps.signal })) {
+        const pages = connector.readChanges(stream.objectType, position.get(stream) ?? null, {
+          fields,
+          signal: deps.signal,
+        });
+        for await (const page of pages) {
           deps.signal.throwIfAborted();
           const size = page.records.length + page.deletedIds.length;
           // A set stays within WRITE_SET_RECORDS where pages allow (3 Marketo pages of 300, not 4), so its
           // writes fill whole batches rather than spilling a few into one more.
-          if (pendingSize > 0 && pendingSize + size > WRITE_SET_RECORDS && !(flushed = await flush())) break;
-          pending.push(page);
-          pendingSize += size;
-          if (pendingSize >= WRITE_SET_RECORDS && !(flushed = await flush())) break;
+          if (setSize > 0 && setSize + size > WRITE_SET_RECORDS && !(await flush())) break;
+          const tail = set[set.length - 1];
+          if (tail?.stream === stream) {
+            tail.pages.push(page);
+            tail.size += size;
+          } else set.push({ stream, pages: [page], size });
+          setSize += size;
+          if (setSize >= WRITE_SET_RECORDS && !(await flush())) break;
         }
-        if (flushed) await flush();
       } catch (error) {
         await this.ctx.flushActivity().catch(() => undefined);
-        if (error instanceof HaltCycle) return { status: 'failed', error: error.message };
-        if (error instanceof QuotaExhaustedError) {
-          const when = error.resetsAt ? ` It resets at ${error.resetsAt.toISOString()}.` : '';
-          return { status: 'failed', error: `${error.message}${when}` };
-        }
-        if (deps.signal.aborted) throw error;
-        const message = error instanceof Error ? error.message : String(error);
-        deps.logger.warn({ err: error, stream }, 'sync stream failed; the other streams go on');
-        failures.push(`${stream.side} ${stream.objectType}: ${message}`);
+        // Pages this stream read before it failed are dropped (read again next cycle); earlier streams' stay.
+        const affected = writing.length > 0 ? writing : [stream];
+        writing = [];
+        set = set.filter((s) => s.stream !== stream);
+        setSize = set.reduce((n, s) => n + s.size, 0);
+        const outcome = failed(error, affected);
+        if (outcome) return outcome;
       }
     }
+    try {
+      await flush();
+    } catch (error) {
+      await this.ctx.flushActivity().catch(() => undefined);
+      const outcome = failed(error, writing);
+      if (outcome) return outcome;
+    }
     if (failures.length === 0) return { status: 'succeeded' };
-    return { status: failures.length >= streams.length ? 'failed' : 'partial', error: failures.join('; ') };
+    const failedStreams = new Set(failures.map((f) => f.slice(0, f.indexOf(':'))));
+    return { status: failedStreams.size >= streams.length ? 'failed' : 'partial', error: failures.join('; ') };
   }
 
   // ---- crash recovery ------------------------------------------------------------------------------
@@ -174,26 +224,42 @@ export class SyncCycle {
     await deps.store.saveLinks(updates);
   }
 
-  // ---- one page ------------------------------------------------------------------------------------
+  // ---- one write set ------------------------------------------------------------------------------
 
-  private async processPage(side: Side, objectType: string, page: ChangePage): Promise<void> {
+  /**
+   * Pairs each stream's part of the set in stream order, then writes all pairs together (one Marketo call
+   * per 300 and shared `$batch` requests across object types). Later parts see the links earlier parts paired
+   * but have not saved yet (`ctx.pending`), as they would see them saved if each part were written on its own.
+   */
+  private async processSet(slices: ReadonlyArray<{ stream: Stream; page: ChangePage }>): Promise<void> {
     const { deps } = this.ctx;
-    deps.counts.read += page.records.length;
-    if (side === 'dynamics') await this.handleDynamicsDeletes(objectType, page.deletedIds);
-    if (page.records.length === 0) return;
-    const pairs =
-      side === 'dynamics'
-        ? await this.pairing.pairDynamicsPage(objectType, page.records)
-        : await this.pairing.pairMarketoPage(page.records);
-    await this.writer.executePairs(pairs, 0);
+    const pairs: Pair[] = [];
+    this.ctx.pending.clear();
+    try {
+      for (const { stream, page } of slices) {
+        deps.counts.read += page.records.length;
+        if (stream.side === 'dynamics') await this.handleDynamicsDeletes(stream.objectType, page.deletedIds);
+        if (page.records.length === 0) continue;
+        const paired =
+          stream.side === 'dynamics'
+            ? await this.pairing.pairDynamicsPage(stream.objectType, page.records)
+            : await this.pairing.pairMarketoPage(page.records);
+        this.ctx.pending.add(paired);
+        for (const pair of paired) pairs.push(pair);
+      }
+      await this.writer.executePairs(pairs, 0);
+    } finally {
+      this.ctx.pending.clear();
+    }
   }
 
   private async handleDynamicsDeletes(objectType: string, ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
     const { deps } = this.ctx;
     const plan = deps.plan.objects.get(objectType);
+    // A link an earlier part of this set re-paired (a contact replacing this lead) is not this record's any more.
     const links = (await deps.store.linksByDynamicsIds(deps.pipelineId, objectType, ids)).filter(
-      (l) => l.state !== 'deleted',
+      (l) => l.state !== 'deleted' && !this.ctx.pending.hasLink(l._id),
     );
     if (links.length === 0) return;
     const flagOps: WriteOp[] = [];

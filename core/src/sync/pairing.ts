@@ -26,7 +26,9 @@ export class Pairing {
     const unlinked: Array<{ record: RemoteRecord; doc?: LinkDoc }> = [];
     for (const record of records) {
       const doc = byDynamicsId.get(record.id);
-      if (doc?.state === 'linked' && doc.marketoId) {
+      if (this.alreadyPaired(doc, undefined, objectType, record.id)) {
+        deps.counts.unchanged += 1;
+      } else if (doc?.state === 'linked' && doc.marketoId) {
         if (this.ctx.differsFromSnapshot(plan, doc.snapshot, record, 'dynamics')) needMarketo.push({ record, doc });
         else deps.counts.unchanged += 1;
       } else if (doc?.state === 'deleted') {
@@ -65,7 +67,10 @@ export class Pairing {
     for (const record of records) {
       const doc = byMarketoId.get(record.id);
       const plan = doc ? deps.plan.objects.get(doc.dynamicsType) : undefined;
-      if (doc?.state === 'linked' && doc.dynamicsId && plan) {
+      if (this.alreadyPaired(doc, record.id)) {
+        // An earlier stream of this write set pairs this person, with its other side read after this page.
+        deps.counts.unchanged += 1;
+      } else if (doc?.state === 'linked' && doc.dynamicsId && plan) {
         if (this.ctx.differsFromSnapshot(plan, doc.snapshot, record, 'marketo'))
           push(needDynamics, doc.dynamicsType, { record, doc });
         else deps.counts.unchanged += 1;
@@ -104,6 +109,22 @@ export class Pairing {
     return pairs;
   }
 
+  /** Whether an earlier stream of the write set pairs this record, its link or its person already. */
+  private alreadyPaired(
+    doc: LinkDoc | undefined,
+    marketoId: string | undefined,
+    dynamicsType?: string,
+    dynamicsId?: string,
+  ): boolean {
+    const { pending } = this.ctx;
+    return (
+      (doc !== undefined && pending.hasLink(doc._id)) ||
+      (doc?.marketoId !== undefined && pending.hasMarketo(doc.marketoId)) ||
+      (marketoId !== undefined && pending.hasMarketo(marketoId)) ||
+      (dynamicsType !== undefined && dynamicsId !== undefined && pending.hasDynamics(dynamicsType, dynamicsId))
+    );
+  }
+
   /**
    * New people: match by email (trimmed, case-insensitive) on the other side before anything is created. A
    * Dynamics contact whose email belongs to a person linked to a lead takes the lead's place (a qualified lead).
@@ -137,6 +158,15 @@ export class Pairing {
     for (const link of await deps.store.linksByEmails(deps.pipelineId, emails)) {
       if (link.state === 'linked' && link.marketoId && link.dynamicsId) knownByEmail.set(link.email as string, link);
     }
+    // People an earlier stream of this write set pairs are known as well as saved ones (and more recently).
+    const pendingEmails = new Set<string>();
+    for (const email of emails) {
+      const pending = this.ctx.pending.byEmail(email);
+      if (pending) {
+        knownByEmail.set(email, pending);
+        pendingEmails.add(email);
+      }
+    }
 
     if (side === 'dynamics') {
       const plan = deps.plan.objects.get(objectType) as ObjectPlan;
@@ -144,7 +174,7 @@ export class Pairing {
       for (const item of withEmail) {
         const known = knownByEmail.get(item.email);
         if (known && known.dynamicsId !== item.record.id) {
-          if (known.dynamicsType === 'lead' && objectType === 'contact') {
+          if (known.dynamicsType === 'lead' && objectType === 'contact' && !pendingEmails.has(item.email)) {
             // Qualified: the contact takes over the person's link from the lead.
             const marketo = (await this.ctx.getMarketo([known.marketoId as string])).get(known.marketoId as string);
             if (marketo) {
@@ -184,6 +214,7 @@ export class Pairing {
         [...found.values()].map((r) => r.id),
       );
       const takenIds = new Set(taken.filter((l) => l.state === 'linked' && l.dynamicsId).map((l) => l.marketoId));
+      for (const record of found.values()) if (this.ctx.pending.hasMarketo(record.id)) takenIds.add(record.id);
       for (const item of toFind) {
         const marketo = found.get(item.email);
         const doc = item.doc ?? newLinkDoc(deps.pipelineId, objectType, item.email);
@@ -226,7 +257,7 @@ export class Pairing {
         this.ctx.log(
           { ...known, marketoId: item.record.id },
           'skipped',
-          `Not synced: another Marketo person (${known.marketoId}) with this email is already linked to Dynamics ${known.dynamicsType} ${known.dynamicsId}`,
+          `Not synced: another Marketo person (${known.marketoId ?? 'being created'}) with this email is already linked to Dynamics ${known.dynamicsType} ${known.dynamicsId}`,
         );
         return false;
       }
@@ -247,6 +278,8 @@ export class Pairing {
         if (l.marketoId && l.state === 'linked') takenDynamics.add(`${type}:${l.dynamicsId}`);
       }
     }
+    for (const { type, record } of matches.values())
+      if (this.ctx.pending.hasDynamics(type, record.id)) takenDynamics.add(`${type}:${record.id}`);
     for (const item of toFind) {
       const match = matches.get(item.email);
       if (match && !takenDynamics.has(`${match.type}:${match.record.id}`)) {
