@@ -21,8 +21,12 @@ import { PairWriter } from './writing';
 
 export { MARKETO_OBJECT, type CycleDeps, type CycleOutcome } from './cycle-context';
 
-/** Records gathered from consecutive pages before they are paired and written together. */
-export const WRITE_SET_RECORDS = 1000;
+/**
+ * Records gathered from consecutive pages (of one or more streams) before they are paired and written
+ * together. Three `$batch` requests' worth: a small cycle's feeds (1,000 people: 2,250 records) share one set
+ * and so one batch, while what a set holds (records, pairs, link documents) stays a few MB.
+ */
+export const WRITE_SET_RECORDS = 3000;
 
 /**
  * Consecutive pages of one stream as one: records de-duplicated by id (the later read wins), all deletes, and
