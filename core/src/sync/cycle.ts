@@ -87,6 +87,11 @@ export class SyncCycle {
     await deps.store.finishLinkRewrites(deps.pipelineId);
     await this.resolveStaleIntents();
     const failures: string[] = [];
+    const failedStreams = new Set<Stream>();
+    const fail = (stream: Stream, why: string) => {
+      failures.push(`${label(stream)}: ${why}`);
+      failedStreams.add(stream);
+    };
 
     // Pages are gathered into write sets of about WRITE_SET_RECORDS records, across streams too, so each set
     // fills the other side's batches (300 per Marketo call, 1000 per $batch) instead of one batch per page or
@@ -107,8 +112,7 @@ export class SyncCycle {
       writing = [];
       if (this.ctx.retryLater) {
         // Something in this write set failed in a way worth retrying: keep the cursors so it is read again.
-        for (const { stream } of slices)
-          failures.push(`${label(stream)}: some writes failed and will be retried next cycle`);
+        for (const { stream } of slices) fail(stream, 'some writes failed and will be retried next cycle');
         return false;
       }
       for (const { stream, page } of slices) {
@@ -131,7 +135,7 @@ export class SyncCycle {
       if (deps.signal.aborted) throw error;
       const message = error instanceof Error ? error.message : String(error);
       deps.logger.warn({ err: error, streams: affected }, 'sync stream failed; the other streams go on');
-      for (const stream of affected) failures.push(`${label(stream)}: ${message}`);
+      for (const stream of affected) fail(stream, message);
       return undefined;
     };
 
@@ -179,7 +183,6 @@ export class SyncCycle {
       if (outcome) return outcome;
     }
     if (failures.length === 0) return { status: 'succeeded' };
-    const failedStreams = new Set(failures.map((f) => f.slice(0, f.indexOf(':'))));
     return { status: failedStreams.size >= streams.length ? 'failed' : 'partial', error: failures.join('; ') };
   }
 
@@ -238,7 +241,6 @@ export class SyncCycle {
   private async processSet(slices: ReadonlyArray<{ stream: Stream; page: ChangePage }>): Promise<void> {
     const { deps } = this.ctx;
     const pairs: Pair[] = [];
-    this.ctx.pending.clear();
     try {
       for (const { stream, page } of slices) {
         deps.counts.read += page.records.length;
@@ -291,6 +293,4 @@ export class SyncCycle {
     if (flagOps.length > 0) await deps.marketo.write(MARKETO_OBJECT, flagOps, { signal: deps.signal });
     await deps.store.saveLinks(links.map((l) => ({ id: l._id, set: { state: 'deleted' } })));
   }
-
-  /** Changed Dynamics records → pairs. Echoes of our own writes (equal to the snapshot) stop here. */
 }

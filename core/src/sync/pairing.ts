@@ -8,6 +8,20 @@ import { normalizeEmail, type LinkDoc } from '../repositories/sync-store';
 import type { ObjectPlan } from './plan';
 import { newLinkDoc, push, type CycleContext, type LinkUpdate, type Pair } from './cycle-context';
 
+/**
+ * A person's first pairing (no snapshot to merge against): both records are merged, or the missing side is
+ * created; either way Marketo's "Microsoft Type" is set.
+ */
+function firstPair(
+  doc: LinkDoc,
+  isNew: boolean,
+  plan: ObjectPlan,
+  records: { marketo: RemoteRecord; dynamics?: RemoteRecord } | { marketo?: RemoteRecord; dynamics: RemoteRecord },
+): Pair {
+  const action = records.marketo && records.dynamics ? 'merge' : records.marketo ? 'create-dynamics' : 'create-marketo';
+  return { doc, isNew, plan, ...records, action, base: undefined, setType: true };
+}
+
 export class Pairing {
   constructor(private readonly ctx: CycleContext) {}
 
@@ -180,16 +194,7 @@ export class Pairing {
             if (marketo) {
               if (item.doc) await deps.store.deleteLinks([item.doc._id]);
               const doc: LinkDoc = { ...known, dynamicsType: objectType, dynamicsId: item.record.id, snapshot: {} };
-              pairs.push({
-                doc,
-                isNew: false,
-                plan,
-                marketo,
-                dynamics: item.record,
-                action: 'merge',
-                base: undefined,
-                setType: true,
-              });
+              pairs.push(firstPair(doc, false, plan, { marketo, dynamics: item.record }));
               this.ctx.log(
                 doc,
                 'linked',
@@ -223,27 +228,10 @@ export class Pairing {
         doc.email = item.email;
         if (marketo && !takenIds.has(marketo.id)) {
           doc.marketoId = marketo.id;
-          pairs.push({
-            doc,
-            isNew: !item.doc,
-            plan,
-            marketo,
-            dynamics: item.record,
-            action: 'merge',
-            base: undefined,
-            setType: true,
-          });
+          pairs.push(firstPair(doc, !item.doc, plan, { marketo, dynamics: item.record }));
           takenIds.add(marketo.id);
         } else if (!marketo) {
-          pairs.push({
-            doc,
-            isNew: !item.doc,
-            plan,
-            dynamics: item.record,
-            action: 'create-marketo',
-            base: undefined,
-            setType: true,
-          });
+          pairs.push(firstPair(doc, !item.doc, plan, { dynamics: item.record }));
         } else deps.counts.unchanged += 1;
       }
       return pairs;
@@ -291,31 +279,14 @@ export class Pairing {
           dynamicsType: match.type,
           email: item.email,
         });
-        pairs.push({
-          doc,
-          isNew: !item.doc,
-          plan,
-          marketo: item.record,
-          dynamics: match.record,
-          action: 'merge',
-          base: undefined,
-          setType: true,
-        });
+        pairs.push(firstPair(doc, !item.doc, plan, { marketo: item.record, dynamics: match.record }));
         takenDynamics.add(`${match.type}:${match.record.id}`);
       } else if (!match) {
         const type = deps.plan.objects.has(objectType) ? objectType : ([...deps.plan.objects.keys()][0] as string);
         const plan = deps.plan.objects.get(type) as ObjectPlan;
         const doc = item.doc ?? newLinkDoc(deps.pipelineId, type, item.email);
         Object.assign(doc, { marketoId: item.record.id, dynamicsType: type, email: item.email });
-        pairs.push({
-          doc,
-          isNew: !item.doc,
-          plan,
-          marketo: item.record,
-          action: 'create-dynamics',
-          base: undefined,
-          setType: true,
-        });
+        pairs.push(firstPair(doc, !item.doc, plan, { marketo: item.record }));
       } else deps.counts.unchanged += 1;
     }
     return pairs;
