@@ -66,6 +66,17 @@ type Attempt =
   | { kind: 'retry'; error: RetryableError; throttled: boolean; concurrency?: boolean }
   | { kind: 'fail'; error: TandemError };
 
+/**
+ * A request body: JSON, or a form-encoded query (a read sent as POST `_method=GET`, see `getViaPost`), which is
+ * as safe to send again as a GET.
+ */
+function encodeBody(body: unknown): { contentType: string; text: string; isQuery: boolean } | undefined {
+  if (body === undefined) return undefined;
+  if (body instanceof URLSearchParams)
+    return { contentType: 'application/x-www-form-urlencoded', text: body.toString(), isQuery: true };
+  return { contentType: 'application/json', text: JSON.stringify(body), isQuery: false };
+}
+
 export class MarketoClient {
   readonly limits: MarketoLimits;
   private readonly limiter: Limiter;
@@ -242,6 +253,7 @@ export class MarketoClient {
   ): Promise<Attempt> {
     this.counters.requests++;
     const url = this.url(`/rest${path}`, query);
+    const payload = encodeBody(body);
     let status: number;
     let text: string;
     let contentType: string;
@@ -252,16 +264,9 @@ export class MarketoClient {
         headers: {
           authorization: `Bearer ${token}`,
           accept: 'application/json',
-          ...(body === undefined
-            ? {}
-            : {
-                'content-type':
-                  body instanceof URLSearchParams ? 'application/x-www-form-urlencoded' : 'application/json',
-              }),
+          ...(payload ? { 'content-type': payload.contentType } : {}),
         },
-        ...(body === undefined
-          ? {}
-          : { body: body instanceof URLSearchParams ? body.toString() : JSON.stringify(body) }),
+        ...(payload ? { body: payload.text } : {}),
         signal: this.withTimeout(signal),
       });
       status = response.statusCode;
@@ -274,7 +279,7 @@ export class MarketoClient {
       if (tls) return { kind: 'fail', error: tls };
       const message = `Marketo ${method} ${path} failed: ${error instanceof Error ? error.message : String(error)}`;
       // A POST that timed out may have been applied: only reads are safe to send again.
-      if (method === 'GET' || body instanceof URLSearchParams || !isTimeout(error))
+      if (method === 'GET' || payload?.isQuery || !isTimeout(error))
         return { kind: 'retry', error: new RetryableError(message, { cause: error }), throttled: false };
       return { kind: 'fail', error: new RetryableError(message, { cause: error }) };
     }

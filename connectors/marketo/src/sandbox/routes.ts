@@ -225,7 +225,6 @@ function page(items: unknown[], next: string, more: boolean): SuccessBody {
   return { ...(items.length > 0 ? { result: items } : {}), nextPageToken: next, moreResult: more };
 }
 
-/** Lead changes: New Lead (12) and Change Data Value (13) for the requested fields only. */
 /** The members every activity item carries (lead changes, activities, deleted leads). */
 function activityBase(a: ActivityRecord) {
   return {
@@ -237,6 +236,7 @@ function activityBase(a: ActivityRecord) {
   };
 }
 
+/** Lead changes: New Lead (12) and Change Data Value (13) for the requested fields only. */
 export function leadChanges(store: SandboxStore, req: RestRequest): SuccessBody {
   const fields = new Set(knownFields(csv(required(req.query, 'fields'))));
   const { items, next, more } = scan(

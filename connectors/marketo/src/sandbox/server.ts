@@ -58,11 +58,11 @@ export interface SandboxCounters {
 }
 
 const INVALID_JSON = Symbol('invalid-json');
+const INVALID_CONTENT_TYPE = Symbol('invalid-content-type');
 
 function isForm(req: FastifyRequest): boolean {
   return String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
 }
-const INVALID_CONTENT_TYPE = Symbol('invalid-content-type');
 
 export const DEFAULT_SANDBOX_LIMITS: SandboxLimits = {
   callsPerWindow: 100,

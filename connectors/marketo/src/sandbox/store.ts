@@ -55,7 +55,6 @@ function activityDate(ms: number): string {
   return marketoDate(ms).replace(/Z$/, '+0000');
 }
 
-/** Maps a sample person onto Marketo's REST field names. */
 /** The Marketo fields of a sample person (seeding, tests, benchmarks). */
 export function sampleValues(p: SamplePerson): Record<string, SandboxValue> {
   return {
