@@ -247,6 +247,35 @@ describe('dynamics connector', () => {
       );
     });
 
+    test('look-ups of hundreds of people take a few long requests, each URL within 32 KB', async () => {
+      const c = h.connector();
+      await c.check();
+      const made = Array.from({ length: 600 }, (_, i) =>
+        h.sandbox.create('contact', { lastname: `Lookup${i}`, emailaddress1: `lookup.person.${i}@example.com` }),
+      );
+      const emails = [
+        ...made.map((r, i) => `Lookup.Person.${i}@Example.com`),
+        ...made.map((_, i) => `nobody.by.that.name.${i}@example.com`),
+      ];
+      await c.describe('contact');
+      h.sandbox.resetCounters();
+      const found = await c.findByEmail('contact', emails, { fields: FIELDS });
+      assert.deepEqual(new Set(found.map((r) => r.id)), new Set(made.map((r) => r.id)));
+      // 1,200 emails, about 90 KB of encoded filter: 4 requests (at 50 emails per request it took 24). None
+      // was refused, so each URL stayed within 32 KB.
+      assert.equal(h.sandbox.getCounters().requests, 4);
+
+      h.sandbox.resetCounters();
+      const got = await c.get(
+        'contact',
+        made.map((r) => r.id),
+        { fields: FIELDS },
+      );
+      assert.equal(got.length, 600);
+      assert.equal(h.sandbox.getCounters().requests, 2);
+      for (const r of made) h.sandbox.deleteRecord('contact', r.id);
+    });
+
     test('a secured column is reported as not readable and never blanked', async () => {
       const c = h.connector();
       const description = await c.describe('contact');

@@ -90,6 +90,17 @@ describe('dataverse sandbox', () => {
   });
 
   describe('Web API', () => {
+    test('a URL over 32 KB is refused with 414, as IIS in front of Dataverse does', async () => {
+      const long = `contacts?$select=lastname&$filter=${encodeURIComponent(`lastname eq '${'x'.repeat(33_000)}'`)}`;
+      const r = await get(long);
+      assert.equal(r.status, 414);
+      assert.match(r.text, /Request URL Too Long/);
+      const within = await get(
+        `contacts?$select=lastname&$filter=${encodeURIComponent(`lastname eq '${'x'.repeat(30_000)}'`)}`,
+      );
+      assert.equal(within.status, 200);
+    });
+
     test('401 without a token; WhoAmI shape', async () => {
       const anon = await h.http('GET', `${API}/WhoAmI`);
       assert.equal(anon.status, 401);

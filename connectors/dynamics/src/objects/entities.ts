@@ -36,7 +36,21 @@ export function odataString(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
 
-/** Splits items into chunks whose encoded filter stays under `maxChars` (GET URLs must stay short). */
+/**
+ * Dataverse accepts URLs up to 32 KB (32,768 characters; learn.microsoft.com, "Compose HTTP requests and handle
+ * errors", Maximum URL length). A look-up's `$filter` gets most of that, leaving room for the host, path,
+ * `$select` and the `$skiptoken` paging cookie a next page adds: hundreds of values per request rather than
+ * dozens, so a look-up of a write set's people is a handful of requests.
+ */
+export const MAX_URL_CHARS = 32_768;
+export const FILTER_BUDGET_CHARS = 24_000;
+/**
+ * At most this many values per filter: each becomes a SQL parameter on the server, which allows 2,100 per
+ * query; 500 keeps well clear of that whatever else the query carries.
+ */
+export const FILTER_MAX_VALUES = 500;
+
+/** Splits items into chunks whose encoded filter stays under `maxChars` (a GET URL has a length limit). */
 export function chunkByLength<T>(
   items: readonly T[],
   size: (item: T) => number,

@@ -19,7 +19,7 @@ import {
 } from '@tandem/core/plugin';
 import type { DataverseClient } from '../client';
 import type { MetadataService } from '../metadata';
-import { chunkByLength, GUID, odataString, type EntityInfo } from './entities';
+import { chunkByLength, FILTER_BUDGET_CHARS, FILTER_MAX_VALUES, GUID, odataString, type EntityInfo } from './entities';
 
 export interface ReaderSettings {
   pageSize: number;
@@ -288,7 +288,8 @@ export class RecordReader {
     if (wanted.length === 0) return [];
     const plan = await this.plan(entity, options.fields, options.signal);
     const out: RemoteRecord[] = [];
-    for (const chunk of chunkByLength(wanted, () => 60, 1800, 30)) {
+    // `contactid eq <guid> or ` is 60 characters URL-encoded.
+    for (const chunk of chunkByLength(wanted, () => 60, FILTER_BUDGET_CHARS, FILTER_MAX_VALUES)) {
       out.push(
         ...(await this.query(
           entity,
@@ -315,7 +316,8 @@ export class RecordReader {
     const out: RemoteRecord[] = [];
     // Dataverse compares strings case-insensitively; quotes are doubled and the filter is URL-encoded.
     const clause = (e: string) => `${entity.emailField} eq ${odataString(e)}`;
-    for (const chunk of chunkByLength(wanted, (e) => encodeURIComponent(clause(e)).length + 8, 1800, 50)) {
+    const encodedLength = (e: string) => encodeURIComponent(clause(e)).length + 8;
+    for (const chunk of chunkByLength(wanted, encodedLength, FILTER_BUDGET_CHARS, FILTER_MAX_VALUES)) {
       out.push(...(await this.query(entity, plan, chunk.map(clause).join(' or '), options.signal)));
     }
     return out;

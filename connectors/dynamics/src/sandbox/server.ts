@@ -9,6 +9,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { Logger } from 'pino';
 import { samplePeople, SANDBOX_SEED, type SamplePerson } from '@tandem/core/testing';
 import { makeCertificate } from './cert';
+import { MAX_URL_CHARS } from '../objects/entities';
 import { API_PATH, DataverseModel, errorResponse, type DvResponse } from './dataverse';
 import { EntraModel } from './entra';
 import { ENTITIES, isEntityName, type EntityName } from './schema';
@@ -164,7 +165,9 @@ export class DataverseSandbox {
     const host = this.options.host ?? '127.0.0.1';
     const cert = await makeCertificate(host);
     const app = Fastify({
-      https: { key: cert.key, cert: cert.cert },
+      // Node's HTTP parser counts the request line as header bytes (16 KB by default); Dataverse takes URLs up
+      // to 32 KB, which `webApi` enforces itself.
+      https: { key: cert.key, cert: cert.cert, maxHeaderSize: 2 * MAX_URL_CHARS },
       logger: false,
       bodyLimit: 64 * 1024 * 1024,
       // Dataverse error bodies, not Fastify's, for every content type: parse nothing, keep the text.
@@ -334,6 +337,13 @@ export class DataverseSandbox {
   private async webApi(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     this.counters.requests += 1;
     const n = this.counters.requests;
+    if (this.origin.length + req.url.length > MAX_URL_CHARS) {
+      // What IIS in front of Dataverse answers (an HTML page, not an OData error).
+      return reply
+        .code(414)
+        .header('content-type', 'text/html')
+        .send('<h2>Bad Request - Request URL Too Long</h2><p>HTTP Error 414. The request URL is too long.</p>');
+    }
     if (this.faults.latencyMs > 0) await new Promise((r) => setTimeout(r, this.faults.latencyMs));
     const auth = this.entra.authenticate(req.headers.authorization);
     if ('error' in auth) {
