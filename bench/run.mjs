@@ -192,6 +192,18 @@ const sum = (byEndpoint, names) => names.reduce((n, name) => n + (byEndpoint[nam
 const round = (x, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 /**
+ * CPU time of this process's main thread (where JavaScript runs), in µs; the rest of the process's CPU is
+ * V8's helper threads (background compilation, concurrent and parallel GC) and libuv's. Linux only.
+ */
+function mainThreadCpuMicros() {
+  try {
+    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1000;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Measures `work` (a function running sync cycles): API calls on both sandboxes, MongoDB commands, CPU time of
  * this process.
  */
@@ -199,10 +211,12 @@ async function measure(world, work) {
   await Promise.all([world.marketo.reset(), world.dynamics.reset()]);
   const before = await world.mongoCounts();
   const cpu0 = process.cpuUsage();
+  const main0 = mainThreadCpuMicros();
   const t0 = performance.now();
   const runs = await work();
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
+  const main1 = mainThreadCpuMicros();
   const after = await world.mongoCounts();
   const mongoCommands = after.commands - before.commands;
   const diff = (a = {}, b = {}) =>
@@ -227,6 +241,7 @@ async function measure(world, work) {
     cpuMicros: cpu.user + cpu.system,
     cpuUserMicros: cpu.user,
     cpuSystemMicros: cpu.system,
+    ...(main0 !== undefined && main1 !== undefined ? { cpuMainThreadMicros: main1 - main0 } : {}),
     mongoCommands,
     ...(mongo ? { mongo } : {}),
     marketo: {
@@ -445,6 +460,9 @@ function summarize(r) {
     dataverseRequestsPer1000Written: per1000(initial.dataverse.batches, initial.dataverse.operations),
     mongoCommandsPerPerson: round(initial.mongoCommands / people, 2),
     cpuMicrosPerPerson: round(initial.cpuMicros / people, 1),
+    ...(initial.cpuMainThreadMicros !== undefined
+      ? { cpuMainThreadMicrosPerPerson: round(initial.cpuMainThreadMicros / people, 1) }
+      : {}),
     peakRssMb: round(r.peakRssMb, 1),
     idleCycleApiCalls:
       idle.marketo.calls + idle.marketo.identityCalls + idle.dataverse.requests + idle.dataverse.tokenRequests,
@@ -458,6 +476,12 @@ function summarize(r) {
       cpuMillis: round(initial.cpuMicros / 1000, 1),
       cpuUserMicrosPerPerson: round(initial.cpuUserMicros / people, 1),
       cpuSystemMicrosPerPerson: round(initial.cpuSystemMicros / people, 1),
+      ...(initial.cpuMainThreadMicros !== undefined
+        ? {
+            cpuMainThreadMicrosPerPerson: round(initial.cpuMainThreadMicros / people, 1),
+            cpuHelperThreadsMicrosPerPerson: round((initial.cpuMicros - initial.cpuMainThreadMicros) / people, 1),
+          }
+        : {}),
       wallSecondsOnThisMongo: round(initial.wallMs / 1000, 2),
       marketoRecordsWritten: initial.marketo.recordsWritten,
       dataverseRecordsWritten: initial.dataverse.operations,
@@ -492,6 +516,14 @@ function summarize(r) {
   };
 }
 
+/** What differs between repeated runs of one size, listed beside the run kept. */
+function eachRun(tries) {
+  return {
+    cpuMicrosPerPersonOfEachRun: tries.map((t) => t.cpuMicrosPerPerson),
+    peakRssMbOfEachRun: tries.map((t) => t.peakRssMb),
+  };
+}
+
 function machine() {
   const cpus = os.cpus();
   const detail = {
@@ -513,6 +545,7 @@ function table(results) {
     ['Dataverse requests / 1,000 written (min 1)', 'dataverseRequestsPer1000Written', '≤ 2'],
     ['MongoDB commands / person (initial sync)', 'mongoCommandsPerPerson', '—'],
     ['Tandem CPU µs / person (initial sync)', 'cpuMicrosPerPerson', '≤ 50'],
+    ['… of it on the main thread (the rest: V8 helper threads)', 'cpuMainThreadMicrosPerPerson', '—'],
     ['… of each additional person (vs. previous size)', 'marginalCpuMicrosPerPerson', '—'],
     ['Peak RSS, MB', 'peakRssMb', '≤ 250, flat'],
     ['Idle cycle: API calls', 'idleCycleApiCalls', '≤ 6'],
@@ -547,10 +580,22 @@ async function main() {
   const resultsFile = join(root, 'bench/results.json');
   const previous = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, 'utf8')) : undefined;
   if (args[0] === '--merge') {
-    // Adds the output of a separate `--scenario N` child (a long run on jongodb) to results.json.
+    // Adds the output of separate `--scenario N` children (long runs on jongodb) to results.json. Several runs of
+    // one size are kept as BENCH_REPEAT keeps them: the one whose initial sync used the least CPU, with every
+    // run's CPU and peak RSS listed beside it.
     if (!previous) throw new Error('bench/results.json does not exist yet: run the bench first');
-    const run = { ...summarize(JSON.parse(readFileSync(args[1], 'utf8'))), measuredAt: new Date().toISOString() };
-    previous.runs = [...previous.runs.filter((r) => r.people !== run.people), run].sort((a, b) => a.people - b.people);
+    const merged = args.slice(1).map((file) => summarize(JSON.parse(readFileSync(file, 'utf8'))));
+    for (const people of new Set(merged.map((r) => r.people))) {
+      const tries = merged
+        .filter((r) => r.people === people)
+        .sort((a, b) => a.cpuMicrosPerPerson - b.cpuMicrosPerPerson);
+      const run = {
+        ...tries[0],
+        ...(tries.length > 1 ? eachRun(tries) : {}),
+        measuredAt: new Date().toISOString(),
+      };
+      previous.runs = [...previous.runs.filter((r) => r.people !== people), run].sort((a, b) => a.people - b.people);
+    }
     writeFileSync(resultsFile, `${JSON.stringify(previous, null, 2)}\n`);
     return table(previous);
   }
@@ -573,7 +618,7 @@ async function main() {
     const best = tries[0];
     runs.push({
       ...best,
-      ...(repeat > 1 ? { cpuMicrosPerPersonOfEachRun: tries.map((t) => t.cpuMicrosPerPerson) } : {}),
+      ...(repeat > 1 ? eachRun(tries) : {}),
       measuredAt: new Date().toISOString(),
     });
   }
