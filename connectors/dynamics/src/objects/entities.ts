@@ -42,7 +42,6 @@ export function odataString(value: string): string {
  * `$select` and the `$skiptoken` paging cookie a next page adds: hundreds of values per request rather than
  * dozens, so a look-up of a write set's people is a handful of requests.
  */
-export const MAX_URL_CHARS = 32_768;
 export const FILTER_BUDGET_CHARS = 24_000;
 /**
  * At most this many values per filter: each becomes a SQL parameter on the server, which allows 2,100 per

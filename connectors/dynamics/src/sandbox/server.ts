@@ -9,7 +9,6 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { Logger } from 'pino';
 import { samplePeople, SANDBOX_SEED, type SamplePerson } from '@tandem/core/testing';
 import { makeCertificate } from './cert';
-import { MAX_URL_CHARS } from '../objects/entities';
 import { API_PATH, DataverseModel, errorResponse, type DvResponse } from './dataverse';
 import { EntraModel } from './entra';
 import { ENTITIES, isEntityName, type EntityName } from './schema';
@@ -111,6 +110,12 @@ export function sampleColumns(p: SamplePerson, entity: EntityName): Record<strin
     ...(entity === 'lead' ? { companyname: p.company, subject: `${p.company} interest`, leadsourcecode: 8 } : {}),
   };
 }
+
+/**
+ * The longest URL Dataverse accepts (learn.microsoft.com, "Compose HTTP requests and handle errors": 32 KB,
+ * 32,768 characters); longer ones are refused before they reach the Web API.
+ */
+const MAX_URL_CHARS = 32_768;
 
 export class DataverseSandbox {
   readonly store = new SandboxStore();
