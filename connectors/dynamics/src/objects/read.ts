@@ -282,24 +282,32 @@ export class RecordReader {
     return out;
   }
 
+  /**
+   * Every record matching any of `values`: one `$filter` of `clause(value) or …` per request, as many values as
+   * fit Dataverse's URL length (see FILTER_BUDGET_CHARS).
+   */
+  private async queryAny(
+    entity: EntityInfo,
+    plan: Plan,
+    values: readonly string[],
+    clause: (value: string) => string,
+    signal?: AbortSignal,
+  ): Promise<RemoteRecord[]> {
+    // Each clause is URL-encoded, and all but the first follow ` or ` (8 characters encoded).
+    const encodedLength = (value: string) => encodeURIComponent(clause(value)).length + 8;
+    const out: RemoteRecord[] = [];
+    for (const chunk of chunkByLength(values, encodedLength, FILTER_BUDGET_CHARS, FILTER_MAX_VALUES)) {
+      out.push(...(await this.query(entity, plan, chunk.map(clause).join(' or '), signal)));
+    }
+    return out;
+  }
+
   async get(entity: EntityInfo, ids: readonly string[], options: ReadOptions): Promise<RemoteRecord[]> {
     // Ids that are not GUIDs cannot exist; leaving them out also keeps them out of the filter.
     const wanted = [...new Set(ids.filter((id) => GUID.test(id)).map((id) => id.toLowerCase()))];
     if (wanted.length === 0) return [];
     const plan = await this.plan(entity, options.fields, options.signal);
-    const out: RemoteRecord[] = [];
-    // `contactid eq <guid> or ` is 60 characters URL-encoded.
-    for (const chunk of chunkByLength(wanted, () => 60, FILTER_BUDGET_CHARS, FILTER_MAX_VALUES)) {
-      out.push(
-        ...(await this.query(
-          entity,
-          plan,
-          chunk.map((id) => `${entity.idField} eq ${id}`).join(' or '),
-          options.signal,
-        )),
-      );
-    }
-    return out;
+    return this.queryAny(entity, plan, wanted, (id) => `${entity.idField} eq ${id}`, options.signal);
   }
 
   async findByEmail(entity: EntityInfo, emails: readonly string[], options: ReadOptions): Promise<RemoteRecord[]> {
@@ -313,13 +321,7 @@ export class RecordReader {
     ];
     if (wanted.length === 0) return [];
     const plan = await this.plan(entity, options.fields, options.signal);
-    const out: RemoteRecord[] = [];
-    // Dataverse compares strings case-insensitively; quotes are doubled and the filter is URL-encoded.
-    const clause = (e: string) => `${entity.emailField} eq ${odataString(e)}`;
-    const encodedLength = (e: string) => encodeURIComponent(clause(e)).length + 8;
-    for (const chunk of chunkByLength(wanted, encodedLength, FILTER_BUDGET_CHARS, FILTER_MAX_VALUES)) {
-      out.push(...(await this.query(entity, plan, chunk.map(clause).join(' or '), options.signal)));
-    }
-    return out;
+    // Dataverse compares strings case-insensitively; quotes are doubled.
+    return this.queryAny(entity, plan, wanted, (e) => `${entity.emailField} eq ${odataString(e)}`, options.signal);
   }
 }
