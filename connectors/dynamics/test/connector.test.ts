@@ -257,23 +257,26 @@ describe('dynamics connector', () => {
         ...made.map((r, i) => `Lookup.Person.${i}@Example.com`),
         ...made.map((_, i) => `nobody.by.that.name.${i}@example.com`),
       ];
-      await c.describe('contact');
-      h.sandbox.resetCounters();
-      const found = await c.findByEmail('contact', emails, { fields: FIELDS });
-      assert.deepEqual(new Set(found.map((r) => r.id)), new Set(made.map((r) => r.id)));
-      // 1,200 emails, about 90 KB of encoded filter: 4 requests (at 50 emails per request it took 24). None
-      // was refused, so each URL stayed within 32 KB.
-      assert.equal(h.sandbox.getCounters().requests, 4);
+      try {
+        await c.describe('contact');
+        h.sandbox.resetCounters();
+        const found = await c.findByEmail('contact', emails, { fields: FIELDS });
+        assert.deepEqual(new Set(found.map((r) => r.id)), new Set(made.map((r) => r.id)));
+        // 1,200 emails, about 90 KB of encoded filter: 4 requests (at 50 emails per request it took 24). None
+        // was refused, so each URL stayed within 32 KB.
+        assert.equal(h.sandbox.getCounters().requests, 4);
 
-      h.sandbox.resetCounters();
-      const got = await c.get(
-        'contact',
-        made.map((r) => r.id),
-        { fields: FIELDS },
-      );
-      assert.equal(got.length, 600);
-      assert.equal(h.sandbox.getCounters().requests, 2);
-      for (const r of made) h.sandbox.deleteRecord('contact', r.id);
+        h.sandbox.resetCounters();
+        const got = await c.get(
+          'contact',
+          made.map((r) => r.id),
+          { fields: FIELDS },
+        );
+        assert.equal(got.length, 600);
+        assert.equal(h.sandbox.getCounters().requests, 2);
+      } finally {
+        for (const r of made) h.sandbox.deleteRecord('contact', r.id);
+      }
     });
 
     test('a secured column is reported as not readable and never blanked', async () => {

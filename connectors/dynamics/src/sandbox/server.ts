@@ -343,7 +343,8 @@ export class DataverseSandbox {
     this.counters.requests += 1;
     const n = this.counters.requests;
     if (this.origin.length + req.url.length > MAX_URL_CHARS) {
-      // What IIS in front of Dataverse answers (an HTML page, not an OData error).
+      // Microsoft documents the limit, not the answer; HTTP's own for it is 414, and the front end (not the Web
+      // API) refuses, so the body is not an OData error.
       return reply
         .code(414)
         .header('content-type', 'text/html')
