@@ -476,11 +476,9 @@ function summarize(r) {
       cpuMillis: round(initial.cpuMicros / 1000, 1),
       cpuUserMicrosPerPerson: round(initial.cpuUserMicros / people, 1),
       cpuSystemMicrosPerPerson: round(initial.cpuSystemMicros / people, 1),
+      // The main thread's share is cpuMainThreadMicrosPerPerson, beside cpuMicrosPerPerson.
       ...(initial.cpuMainThreadMicros !== undefined
-        ? {
-            cpuMainThreadMicrosPerPerson: round(initial.cpuMainThreadMicros / people, 1),
-            cpuHelperThreadsMicrosPerPerson: round((initial.cpuMicros - initial.cpuMainThreadMicros) / people, 1),
-          }
+        ? { cpuHelperThreadsMicrosPerPerson: round((initial.cpuMicros - initial.cpuMainThreadMicros) / people, 1) }
         : {}),
       wallSecondsOnThisMongo: round(initial.wallMs / 1000, 2),
       marketoRecordsWritten: initial.marketo.recordsWritten,
