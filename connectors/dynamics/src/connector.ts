@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Agent } from 'undici';
 import {
+  OwnWrites,
   PluginTokens,
   type ChangePage,
   type CheckResult,
@@ -53,6 +54,8 @@ export class DynamicsConnector implements Connector {
   private readonly metadata: MetadataService;
   private readonly reader: RecordReader;
   private readonly writer: RecordWriter;
+  /** Etags our own writes returned: a record read back with one has not changed since (the loop guard). */
+  private readonly ownWrites = new OwnWrites<{ etag: string }>();
 
   constructor(
     @inject(PluginTokens.Config) rawConfig: DynamicsConfig,
@@ -99,7 +102,14 @@ export class DynamicsConnector implements Connector {
   }
 
   async *readChanges(objectType: string, cursor: string | null, options: ReadOptions): AsyncIterable<ChangePage> {
-    yield* this.reader.readChanges(entityInfo(objectType), cursor, options);
+    for await (const page of this.reader.readChanges(entityInfo(objectType), cursor, options)) {
+      // Our own confirmed write, read back with the etag that write returned: not a change.
+      const isEcho = (r: RemoteRecord) =>
+        r.etag !== undefined && this.ownWrites.take(ownKey(objectType, r.id))?.etag === r.etag;
+      const records = page.records.filter((r) => !isEcho(r));
+      this.metrics.echoesSkipped(page.records.length - records.length);
+      yield { ...page, records };
+    }
   }
 
   async get(objectType: string, ids: readonly string[], options: ReadOptions): Promise<RemoteRecord[]> {
@@ -111,7 +121,9 @@ export class DynamicsConnector implements Connector {
   }
 
   async write(objectType: string, ops: readonly WriteOp[], options?: WriteOptions): Promise<WriteResult[]> {
-    return this.writer.write(entityInfo(objectType), ops, options?.signal);
+    const results = await this.writer.write(entityInfo(objectType), ops, options?.signal);
+    this.noteWrites(objectType, results);
+    return results;
   }
 
   /** Contacts and leads in shared `$batch` requests (a batch may address any entity sets). */
@@ -122,7 +134,23 @@ export class DynamicsConnector implements Connector {
     });
     const results = await this.writer.writeMixed(items, options?.signal);
     let next = 0;
-    return groups.map((g) => results.slice(next, (next += g.ops.length)));
+    return groups.map((g) => {
+      const part = results.slice(next, (next += g.ops.length));
+      this.noteWrites(g.objectType, part);
+      return part;
+    });
+  }
+
+  inSync(objectType: string, ids: readonly string[]): void {
+    this.ownWrites.confirm(ids.map((id) => ownKey(objectType, id)));
+  }
+
+  private noteWrites(objectType: string, results: readonly WriteResult[]): void {
+    for (const r of results) {
+      if ((r.status === 'created' || r.status === 'updated') && r.etag) {
+        this.ownWrites.wrote(ownKey(objectType, r.id), { etag: r.etag });
+      }
+    }
   }
 
   stats(): DynamicsStats {
@@ -133,4 +161,8 @@ export class DynamicsConnector implements Connector {
   async close(): Promise<void> {
     await this.agent.close();
   }
+}
+
+function ownKey(objectType: string, id: string): string {
+  return `${objectType}:${id.toLowerCase()}`;
 }

@@ -12,6 +12,8 @@ export interface DynamicsStats {
   retries: number;
   tokenRequests: number;
   unauthorizedRetries: number;
+  /** Records change tracking handed back unchanged since our own write, not passed on (the loop guard). */
+  echoesSkipped: number;
   [counter: string]: number;
 }
 
@@ -30,6 +32,7 @@ export class DynamicsMetrics {
     retries: 0,
     tokenRequests: 0,
     unauthorizedRetries: 0,
+    echoesSkipped: 0,
   };
   private readonly requests: Counter<string>;
   private readonly throttledC: Counter<string>;
@@ -37,6 +40,7 @@ export class DynamicsMetrics {
   private readonly tokensC: Counter<string>;
   private readonly batchesC: Counter<string>;
   private readonly opsC: Counter<string>;
+  private readonly echoesC: Counter<string>;
 
   constructor(registry: Registry) {
     this.requests = counter(registry, 'tandem_dynamics_requests_total', 'HTTP requests sent to the Dataverse Web API', [
@@ -52,6 +56,11 @@ export class DynamicsMetrics {
     this.tokensC = counter(registry, 'tandem_dynamics_token_requests_total', 'Token requests sent to Entra ID');
     this.batchesC = counter(registry, 'tandem_dynamics_batches_total', '$batch requests sent');
     this.opsC = counter(registry, 'tandem_dynamics_batch_operations_total', 'Operations sent inside $batch requests');
+    this.echoesC = counter(
+      registry,
+      'tandem_dynamics_echoes_skipped_total',
+      'Changed records that were our own writes coming back, not passed on',
+    );
   }
 
   request(method: string, status: number): void {
@@ -79,5 +88,11 @@ export class DynamicsMetrics {
     this.stats.batchOperations += operations;
     this.batchesC.inc();
     this.opsC.inc(operations);
+  }
+
+  echoesSkipped(n: number): void {
+    if (n === 0) return;
+    this.stats.echoesSkipped += n;
+    this.echoesC.inc(n);
   }
 }

@@ -84,13 +84,18 @@ export class MarketoConnector implements Connector {
     return this.leads.write(ops, options?.signal);
   }
 
+  inSync(objectType: string, ids: readonly string[]): void {
+    this.assertObject(objectType);
+    this.leads.inSync(ids);
+  }
+
   logActivity(objectType: string, events: readonly ActivityEvent[], signal?: AbortSignal): Promise<void> {
     this.assertObject(objectType);
     return this.activities.log(events, signal);
   }
 
   stats(): ClientStats & ActivityStats & ConnectorStats {
-    return { ...this.client.stats(), ...this.activities.stats };
+    return { ...this.client.stats(), ...this.activities.stats, ...this.leads.stats };
   }
 
   close(): Promise<void> {

@@ -150,6 +150,12 @@ export interface Connector {
    * the engine calls `write` once per object type.
    */
   writeMany?(groups: ReadonlyArray<WriteGroup>, options?: WriteOptions): Promise<WriteResult[][]>;
+  /**
+   * The loop guard: the engine has saved these records' snapshots as this connector last wrote them (both sides
+   * of each person written). Until they change again, `readChanges` may leave out their echoes (see
+   * `OwnWrites`). Optional: without it every echo is compared with its snapshot.
+   */
+  inSync?(objectType: string, ids: readonly string[]): void;
   /** Posts sync events to persons' activity logs, in batches. Optional: not every system has one. */
   logActivity?(objectType: string, events: readonly ActivityEvent[], signal?: AbortSignal): Promise<void>;
   /** Request counters since start, for diagnostics and benchmarks. */

@@ -4,3 +4,4 @@ export * from './policy';
 export * from './definition';
 export * from './errors';
 export * from './tokens';
+export * from './own-writes';

@@ -261,14 +261,16 @@ export class SyncStore {
    * Only for the sync cycle, which holds the pipeline's lease and has just read these links. A person linked by
    * a push while its old document is briefly absent keeps the push's link (the insert then skips that one).
    */
-  async rewriteLinks(pipelineId: string, docs: readonly LinkDoc[]): Promise<void> {
+  async rewriteLinks(pipelineId: string, docs: readonly LinkDoc[]): Promise<LinkDoc[]> {
     const now = new Date();
+    const taken: LinkDoc[] = [];
     for (let i = 0; i < docs.length; i += REWRITE_BATCH) {
       const batch = docs.slice(i, i + REWRITE_BATCH).map((d) => ({ ...d, updatedAt: now }));
       const entry: LinkJournalDoc = { _id: randomUUID(), pipelineId, at: now, links: batch };
       await this.linkJournal.insertOne(entry);
-      await this.applyRewrite(entry);
+      taken.push(...(await this.applyRewrite(entry)));
     }
+    return taken;
   }
 
   /** Finishes rewrites a crash interrupted (see `rewriteLinks`). Idempotent. */
@@ -278,11 +280,13 @@ export class SyncStore {
     return entries.reduce((n, e) => n + e.links.length, 0);
   }
 
-  private async applyRewrite(entry: LinkJournalDoc): Promise<void> {
+  /** Answers the links not written back because their person was linked by someone else meanwhile. */
+  private async applyRewrite(entry: LinkJournalDoc): Promise<LinkDoc[]> {
     await this.links.deleteMany({ _id: { $in: entry.links.map((d) => d._id) } });
     // A person linked by someone else meanwhile keeps that link.
-    await this.insertLinksExceptTaken(entry.links);
+    const taken = await this.insertLinksExceptTaken(entry.links);
     await this.linkJournal.deleteOne({ _id: entry._id });
+    return taken;
   }
 
   async deleteLinks(ids: readonly string[]): Promise<void> {

@@ -16,6 +16,13 @@ import {
 } from './cycle-context';
 import { valuesEqual } from './values';
 
+/** The records of one person that a write set left exactly as its snapshot says. */
+interface InSync {
+  dynamicsType: string;
+  marketoId?: string;
+  dynamicsId?: string;
+}
+
 /** A link document with an outcome's `$set`/`$unset` applied, as MongoDB would apply them. */
 function withUpdate(doc: LinkDoc, update: Omit<LinkUpdate, 'id'>): LinkDoc {
   const next: LinkDoc = { ...doc, ...update.set };
@@ -101,6 +108,8 @@ export class PairWriter {
     const inserts: LinkDoc[] = [];
     const retry: Pair[] = [];
     const rejections: Rejection[] = [];
+    /** Per link: the records whose snapshot will hold exactly what was written to them. */
+    const inSync = new Map<string, InSync>();
     for (const pair of pairs) {
       if (pair.action === 'skip') continue;
       const ref = pair.doc._id;
@@ -112,10 +121,13 @@ export class PairWriter {
       }
       const outcome = this.outcomeOf(pair, m, d, merges.get(ref), creates.get(ref), rejections);
       if (outcome === null) continue;
+      const synced = this.inSyncAfter(pair, m, d, outcome);
+      if (synced) inSync.set(ref, synced);
       if (pair.isNew && pair.action === 'merge') inserts.push({ ...pair.doc, ...outcome.set });
       else rewrites.push(withUpdate(pair.doc, outcome));
     }
-    await this.saveLinkChanges(inserts, rewrites);
+    for (const doc of await this.saveLinkChanges(inserts, rewrites)) inSync.delete(doc._id);
+    this.confirmInSync(inSync.values());
     for (const rejection of rejections) {
       if (deps.onRejected(rejection) === 'halt') {
         throw new HaltCycle(`Stopped at a rejected write (validation-handling mode "halt"): ${rejection.message}`);
@@ -287,13 +299,55 @@ export class PairWriter {
     return null;
   }
 
-  /** New links are inserted; changed ones (the pair's document as read, plus the outcome) are rewritten whole. */
-  private async saveLinkChanges(inserts: LinkDoc[], rewrites: LinkDoc[]): Promise<void> {
+  /**
+   * New links are inserted; changed ones (the pair's document as read, plus the outcome) are rewritten whole.
+   * Answers the links not saved because their person was linked by another writer (a push) meanwhile.
+   */
+  private async saveLinkChanges(inserts: LinkDoc[], rewrites: LinkDoc[]): Promise<LinkDoc[]> {
     const { deps } = this.ctx;
-    for (const doc of await deps.store.insertLinksExceptTaken(inserts)) {
+    const taken = await deps.store.insertLinksExceptTaken(inserts);
+    for (const doc of taken) {
       deps.logger.info({ email: doc.email }, 'person was linked by another writer meanwhile; left as is');
     }
-    await deps.store.rewriteLinks(deps.pipelineId, rewrites);
+    return [...taken, ...(await deps.store.rewriteLinks(deps.pipelineId, rewrites))];
+  }
+
+  /**
+   * The records a pair wrote whose saved snapshot will hold exactly what they now hold: every write of the
+   * pair landed (a failed or rejected side keeps fields out of the snapshot, and the echo of the other side is
+   * what carries them again next cycle).
+   */
+  private inSyncAfter(
+    pair: Pair,
+    m: WriteResult | undefined,
+    d: WriteResult | undefined,
+    outcome: { set: Partial<LinkDoc> },
+  ): InSync | undefined {
+    if (outcome.set.state !== 'linked' || outcome.set.rejection) return undefined;
+    const landed = (r: WriteResult | undefined) => r === undefined || r.status === 'created' || r.status === 'updated';
+    if (!landed(m) || !landed(d)) return undefined;
+    const id = (r: WriteResult | undefined) => (r?.status === 'created' || r?.status === 'updated' ? r.id : undefined);
+    const marketoId = id(m);
+    const dynamicsId = id(d);
+    if (!marketoId && !dynamicsId) return undefined;
+    return {
+      dynamicsType: pair.plan.dynamicsType,
+      ...(marketoId ? { marketoId } : {}),
+      ...(dynamicsId ? { dynamicsId } : {}),
+    };
+  }
+
+  /** Tells each connector which of its writes the saved snapshots now hold (its loop guard, `Connector.inSync`). */
+  private confirmInSync(records: Iterable<InSync>): void {
+    const { deps } = this.ctx;
+    const marketoIds: string[] = [];
+    const dynamicsIds = new Map<string, string[]>();
+    for (const r of records) {
+      if (r.marketoId) marketoIds.push(r.marketoId);
+      if (r.dynamicsId) push(dynamicsIds, r.dynamicsType, r.dynamicsId);
+    }
+    if (marketoIds.length > 0) deps.marketo.inSync?.(MARKETO_OBJECT, marketoIds);
+    for (const [type, ids] of dynamicsIds) deps.dynamics.inSync?.(type, ids);
   }
 
   private async retryConflicts(pairs: Pair[]): Promise<void> {

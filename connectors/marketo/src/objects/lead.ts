@@ -12,6 +12,7 @@
 import {
   ConnectorAuthError,
   ConnectorRequestError,
+  OwnWrites,
   ProtocolError,
   QuotaExhaustedError,
   RetryableError,
@@ -74,6 +75,24 @@ export interface LeadOptions {
   lookahead: number;
 }
 
+/** What one of our own writes left a lead as, for telling its echo in `leadchanges` from a change. */
+interface WrittenLead {
+  /** We created it: its New Lead activity is ours. */
+  created: boolean;
+  /** Each field written, as text (how `leadchanges` reports a new value). */
+  fields: Record<string, string>;
+}
+
+/** A value as `leadchanges` reports it (text; blank for null). */
+function valueText(value: unknown): string {
+  return value === null || value === undefined ? '' : String(value);
+}
+
+/** Two writes of one lead before the engine confirmed the first: the later values win. */
+function mergeWritten(earlier: WrittenLead, later: WrittenLead): WrittenLead {
+  return { created: earlier.created || later.created, fields: { ...earlier.fields, ...later.fields } };
+}
+
 type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
 /** Never rejects: a read-ahead that fails after the consumer left must not become an unhandled rejection. */
@@ -85,11 +104,39 @@ function settle<T>(promise: Promise<T>): Promise<Settled<T>> {
 }
 
 export class LeadObject {
+  /** Our own writes (the loop guard, see `OwnWrites`): their echoes in `leadchanges` are not read again. */
+  private readonly ownWrites = new OwnWrites<WrittenLead>();
+  readonly stats = { echoesSkipped: 0 };
+
   constructor(
     private readonly client: MarketoClient,
     private readonly describer: LeadDescriber,
     private readonly options: LeadOptions = { maxIdGap: 3000, lookahead: 4 },
   ) {}
+
+  /** The engine saved these leads' snapshots as we last wrote them (see `Connector.inSync`). */
+  inSync(ids: readonly string[]): void {
+    this.ownWrites.confirm(ids);
+  }
+
+  /**
+   * Whether a lead's activities in a `leadchanges` page are all our own confirmed write coming back: its New
+   * Lead if we created it, and changes of fields we wrote to exactly the values we wrote. Anything else (a
+   * field we did not write, another value) is someone's change, and the lead is read as usual.
+   */
+  private isEcho(leadId: number, activities: ReadonlyArray<Record<string, unknown>>): boolean {
+    const written = this.ownWrites.take(String(leadId));
+    if (!written) return false;
+    return activities.every((activity) => {
+      if (activity.activityTypeId === 12) return written.created;
+      if (activity.activityTypeId !== 13 || !Array.isArray(activity.fields)) return false;
+      return activity.fields.every((f: unknown) => {
+        const field = asRecord(f, 'lead change field');
+        const name = typeof field.name === 'string' ? field.name : undefined;
+        return name !== undefined && written.fields[name] === valueText(field.newValue);
+      });
+    });
+  }
 
   /** Throws `UNKNOWN_FIELD` naming the first requested field the instance does not have. */
   async checkFields(fields: readonly string[], signal?: AbortSignal): Promise<void> {
@@ -185,17 +232,26 @@ export class LeadObject {
       );
       if (!envelope.nextPageToken) throw new ProtocolError('Marketo leadchanges.json answered no nextPageToken');
       const changed = new Map<number, Record<string, string>>();
+      const activities = new Map<number, Array<Record<string, unknown>>>();
       for (const item of envelope.result) {
         const change = asRecord(item, 'lead change');
         const leadId = asId(change.leadId, 'lead change leadId');
         const perField = changed.get(leadId) ?? {};
         changed.set(leadId, perField);
+        const ofLead = activities.get(leadId);
+        if (ofLead) ofLead.push(change);
+        else activities.set(leadId, [change]);
         const at = isoDate(change.activityDate);
         if (change.activityTypeId !== 13 || at === undefined || !Array.isArray(change.fields)) continue;
         for (const f of change.fields) {
           const name = asRecord(f, 'lead change field').name;
           if (typeof name === 'string' && (perField[name] === undefined || perField[name] < at)) perField[name] = at;
         }
+      }
+      for (const [leadId, items] of activities) {
+        if (!this.isEcho(leadId, items)) continue;
+        changed.delete(leadId);
+        this.stats.echoesSkipped += 1;
       }
       const ids = [...changed.keys()].map(String);
       const records = ids.length > 0 ? await this.byFilter('id', ids, fields, signal) : [];
@@ -316,7 +372,14 @@ export class LeadObject {
         return;
       }
       indexes.forEach((opIndex, k) => {
-        results[opIndex] = toWriteResult((ops[opIndex] as WriteOp).ref, items[k]);
+        const result = toWriteResult((ops[opIndex] as WriteOp).ref, items[k]);
+        results[opIndex] = result;
+        if (result.status === 'created' || result.status === 'updated') {
+          const written: Record<string, string> = {};
+          for (const [name, value] of Object.entries(input[k] as FieldValues))
+            if (name !== 'id') written[name] = valueText(value);
+          this.ownWrites.wrote(result.id, { created: result.status === 'created', fields: written }, mergeWritten);
+        }
       });
     };
     // Creates go one call at a time: concurrent createOnly calls for one email could both create (leads.md).
