@@ -4,7 +4,7 @@
  */
 import { inject, injectable } from 'tsyringe';
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
 import {
   PluginTokens,
   TandemError,
@@ -42,10 +42,19 @@ export class MarketoConnector implements Connector {
   ) {
     this.client = new MarketoClient(config, logger, metrics);
     this.describer = new LeadDescriber(this.client);
-    this.leads = new LeadObject(this.client, this.describer, {
-      maxIdGap: config.initialLoad?.maxIdGap ?? 3000,
-      lookahead: config.initialLoad?.lookahead ?? 4,
-    });
+    const echoes =
+      (metrics.getSingleMetric('tandem_marketo_echoes_skipped_total') as Counter | undefined) ??
+      new Counter({
+        name: 'tandem_marketo_echoes_skipped_total',
+        help: 'Changed persons that were our own writes coming back, not read again (the loop guard)',
+        registers: [metrics],
+      });
+    this.leads = new LeadObject(
+      this.client,
+      this.describer,
+      { maxIdGap: config.initialLoad?.maxIdGap ?? 3000, lookahead: config.initialLoad?.lookahead ?? 4 },
+      () => echoes.inc(),
+    );
     this.activities = new ActivityLog(this.client, logger, config.activityTypeApiName ?? 'tandemSync');
   }
 

@@ -14,21 +14,42 @@
 import { LRUCache } from 'lru-cache';
 
 export interface OwnWritesLimits {
-  /** Records remembered at most, written and confirmed each (the oldest are forgotten first). */
-  maxRecords: number;
+  /**
+   * Memory for writes awaiting confirmation, and as much again for confirmed ones, in approximate bytes (see
+   * `sizeOf`); the oldest are forgotten first. A bound in bytes, not records: a bound in records would have
+   * the cache set aside room for all of them up front, and records differ in size.
+   */
+  maxBytes: number;
   /** How long a write is remembered: well past one cycle's wait, so its echo is met in the next cycle. */
   ttlMs: number;
 }
 
-export const OWN_WRITES_LIMITS: OwnWritesLimits = { maxRecords: 50_000, ttlMs: 60 * 60_000 };
+/** 8 MB each: some 40,000 Dataverse etags or 10,000 Marketo persons' written values, per connector. */
+export const OWN_WRITES_LIMITS: OwnWritesLimits = { maxBytes: 8 * 2 ** 20, ttlMs: 60 * 60_000 };
+
+/** An estimate of the heap one remembered record takes: its strings (two bytes a character at worst) and overhead. */
+export function approximateBytes(key: string, state: object): number {
+  let chars = key.length;
+  for (const value of Object.values(state)) {
+    if (typeof value === 'string') chars += value.length;
+    else if (typeof value === 'object' && value !== null)
+      for (const [k, v] of Object.entries(value)) chars += k.length + String(v).length + 16;
+  }
+  return 200 + 2 * chars;
+}
 
 export class OwnWrites<State extends object> {
   private readonly written: LRUCache<string, State>;
   private readonly confirmed: LRUCache<string, State>;
 
   constructor(limits: OwnWritesLimits = OWN_WRITES_LIMITS) {
-    this.written = new LRUCache<string, State>({ max: limits.maxRecords, ttl: limits.ttlMs });
-    this.confirmed = new LRUCache<string, State>({ max: limits.maxRecords, ttl: limits.ttlMs });
+    const options = {
+      maxSize: limits.maxBytes,
+      sizeCalculation: (state: State, key: string) => approximateBytes(key, state),
+      ttl: limits.ttlMs,
+    };
+    this.written = new LRUCache<string, State>(options);
+    this.confirmed = new LRUCache<string, State>(options);
   }
 
   /**

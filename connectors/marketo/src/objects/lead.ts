@@ -112,6 +112,8 @@ export class LeadObject {
     private readonly client: MarketoClient,
     private readonly describer: LeadDescriber,
     private readonly options: LeadOptions = { maxIdGap: 3000, lookahead: 4 },
+    /** Called for each echo left out (a metric). */
+    private readonly onEchoSkipped: () => void = () => undefined,
   ) {}
 
   /** The engine saved these leads' snapshots as we last wrote them (see `Connector.inSync`). */
@@ -252,6 +254,7 @@ export class LeadObject {
         if (!this.isEcho(leadId, items)) continue;
         changed.delete(leadId);
         this.stats.echoesSkipped += 1;
+        this.onEchoSkipped();
       }
       const ids = [...changed.keys()].map(String);
       const records = ids.length > 0 ? await this.byFilter('id', ids, fields, signal) : [];
