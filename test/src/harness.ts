@@ -47,6 +47,8 @@ export interface WorldOptions {
   schedule?: boolean;
   intervalMinutes?: number;
   marketoLimits?: Partial<MarketoSandbox['limits']>;
+  /** Added to the Marketo connector's configuration (e.g. `maxAttempts: 1`: a failed call is not retried). */
+  marketoConfig?: Record<string, unknown>;
   /** Start no Tandem instance in this process (a test runs Tandem as a separate process). */
   external?: boolean;
 }
@@ -96,7 +98,12 @@ export class World {
   pluginConfig(): Record<string, unknown> {
     const dv = this.dataverseInfo as StartedSandbox;
     return {
-      marketo: { baseUrl: this.marketoUrl, clientId: this.marketo.clientId, clientSecret: this.marketo.clientSecret },
+      marketo: {
+        baseUrl: this.marketoUrl,
+        clientId: this.marketo.clientId,
+        clientSecret: this.marketo.clientSecret,
+        ...this.options.marketoConfig,
+      },
       dynamics: sandboxConfig(dv),
     };
   }

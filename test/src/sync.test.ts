@@ -245,6 +245,25 @@ describe('sync', () => {
     });
   });
 
+  test('loop guard: a Dynamics write whose Marketo side failed is not taken for an echo; the next cycle finishes it', async () => {
+    await withWorld({ marketo: [0], contacts: [0], marketoConfig: { maxAttempts: 1 } }, async (world) => {
+      await world.settle();
+      const id = marketoId(world, 0);
+      world.dataverse.editRecord('contact', dynamicsRecord(world, 0).id, { firstname: 'Dynamics First' });
+      world.marketo.editPerson(id, { title: 'Marketo Title' });
+      world.marketo.setFaults({ failWrites: 1 });
+      const failed = await world.cycle();
+      assert.equal(failed.counts['failed'], 1);
+      assert.equal(dynamicsRecord(world, 0).values['jobtitle'], 'Marketo Title', 'the Dynamics write landed');
+      assert.notEqual(world.marketo.getPerson(id)?.values['firstName'], 'Dynamics First', 'the Marketo write failed');
+      // The contact now carries the etag of our own write, yet it must be read again: its change from Dynamics
+      // has not reached Marketo (a loop guard trusting every landed write would lose it here).
+      await world.cycle();
+      assert.equal(world.marketo.getPerson(id)?.values['firstName'], 'Dynamics First');
+      assert.equal(dynamicsRecord(world, 0).values['jobtitle'], 'Marketo Title');
+    });
+  });
+
   test('a secured column the sync user cannot read is reported and left untouched, never blanked', async () => {
     await withWorld({ marketo: [0], contacts: [0] }, async (world) => {
       const contact = dynamicsRecord(world, 0);

@@ -22,6 +22,8 @@ export interface SandboxFaults {
   failEvery?: { n: number; code: number; message?: string } | null;
   /** Every Nth REST call answers a truncated, unparseable JSON body. */
   malformedEvery?: number | null;
+  /** The next N Sync Leads calls (writes) answer 604 "Request timed out", reads going on as usual. */
+  failWrites?: number;
   /** Added to every REST call, inside the concurrency window. */
   latencyMs?: number;
   /** The token endpoint answers an HTML page (a proxy's login or maintenance page). */
@@ -81,12 +83,14 @@ export class MarketoSandbox {
   faults: {
     failEvery: { n: number; code: number; message?: string } | null;
     malformedEvery: number | null;
+    failWrites: number;
     latencyMs: number;
     tokenHtml: boolean;
     throttle: boolean;
   } = {
     failEvery: null,
     malformedEvery: null,
+    failWrites: 0,
     latencyMs: 0,
     tokenHtml: false,
     throttle: true,
@@ -293,7 +297,7 @@ export class MarketoSandbox {
   }
 
   /** Auth, then fault injection, then limits; only calls that pass count toward the window and the quota. */
-  private gate(req: FastifyRequest): string | undefined {
+  private gate(req: FastifyRequest, endpoint: string): string | undefined {
     const header = req.headers.authorization;
     const query = isObject(req.query) ? req.query : {};
     const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : query.access_token;
@@ -302,6 +306,10 @@ export class MarketoSandbox {
     if (expiresAt <= Date.now()) return '602';
     const failEvery = this.faults.failEvery;
     if (failEvery && failEvery.n > 0 && this.counters.restCalls % failEvery.n === 0) return String(failEvery.code);
+    if (this.faults.failWrites > 0 && endpoint === 'POST /v1/leads.json') {
+      this.faults.failWrites -= 1;
+      return '604';
+    }
     if (this.faults.throttle) {
       const now = Date.now();
       this.window = this.window.filter((t) => t > now - this.limits.windowMs);
@@ -323,7 +331,7 @@ export class MarketoSandbox {
   ) {
     this.counters.restCalls++;
     this.counters.byEndpoint[endpoint] = (this.counters.byEndpoint[endpoint] ?? 0) + 1;
-    const blocked = this.gate(req);
+    const blocked = this.gate(req, endpoint);
     if (blocked !== undefined) {
       this.countError(blocked);
       const code = Number(blocked);
@@ -441,6 +449,8 @@ function errorMessage(code: string, limits: SandboxLimits, custom: string | unde
       return `Max daily quota '${limits.dailyQuota}' exceeded`;
     case '615':
       return `Concurrent access limit '${limits.maxConcurrent}' reached`;
+    case '604':
+      return 'Request timed out';
     default:
       return 'Injected failure';
   }
