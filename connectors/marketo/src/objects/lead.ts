@@ -18,6 +18,7 @@ import {
   RetryableError,
   TandemError,
   type ChangePage,
+  type FieldValue,
   type FieldValues,
   type RemoteRecord,
   type WriteOp,
@@ -353,7 +354,7 @@ export class LeadObject {
       const input = indexes.map((i) => {
         const op = ops[i] as WriteOp;
         const fields: FieldValues = {};
-        for (const [name, value] of Object.entries(op.fields)) if (!SYSTEM_FIELDS.has(name)) fields[name] = value;
+        for (const name in op.fields) if (!SYSTEM_FIELDS.has(name)) fields[name] = op.fields[name] as FieldValue;
         return op.kind === 'update' ? { ...fields, id: Number(op.id) } : fields;
       });
       let items: unknown[];
@@ -379,8 +380,8 @@ export class LeadObject {
         results[opIndex] = result;
         if (result.status === 'created' || result.status === 'updated') {
           const written: Record<string, string> = {};
-          for (const [name, value] of Object.entries(input[k] as FieldValues))
-            if (name !== 'id') written[name] = valueText(value);
+          const sent = input[k] as FieldValues;
+          for (const name in sent) if (name !== 'id') written[name] = valueText(sent[name]);
           this.ownWrites.wrote(result.id, { created: result.status === 'created', fields: written }, mergeWritten);
         }
       });
