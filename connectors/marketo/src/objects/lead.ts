@@ -42,7 +42,16 @@ function queryLength(query: Record<string, string | number | undefined>): number
 }
 
 type Cursor =
-  | { v: 1; phase: 'initial'; token: string; nextId: number; missing: number; sofar: number }
+  | {
+      v: 1;
+      phase: 'initial';
+      token: string;
+      nextId: number;
+      missing: number;
+      sofar: number;
+      /** When the paging token starts (ISO; absent in cursors written before it was kept). */
+      since?: string;
+    }
   | { v: 1; phase: 'incremental'; token: string };
 
 function encodeCursor(cursor: Cursor): string {
@@ -60,7 +69,12 @@ function decodeCursor(text: string): Cursor {
   if (c && c.v === 1 && typeof c.token === 'string') {
     if (c.phase === 'incremental') return { v: 1, phase: 'incremental', token: c.token };
     if (c.phase === 'initial' && typeof c.nextId === 'number' && typeof c.missing === 'number') {
-      return { ...(c as Cursor & { phase: 'initial' }), sofar: typeof c.sofar === 'number' ? c.sofar : 0 };
+      const { since, ...rest } = c as Cursor & { phase: 'initial' };
+      return {
+        ...rest,
+        sofar: typeof c.sofar === 'number' ? c.sofar : 0,
+        ...(typeof since === 'string' ? { since } : {}),
+      };
     }
   }
   throw new TandemError('BAD_REQUEST', `Not a Marketo cursor: ${JSON.stringify(text.slice(0, 80))}`, { status: 400 });
@@ -123,6 +137,22 @@ export class LeadObject {
   }
 
   /**
+   * Whether a lead the scan found is one we created (confirmed) and still holds, in every field asked for,
+   * what we wrote. Only creates can be judged from the record: an update wrote some fields, and the others
+   * may have changed since.
+   */
+  private isCreatedEcho(record: RemoteRecord, fields: readonly string[]): boolean {
+    const written = this.ownWrites.take(record.id);
+    if (!written?.created) return false;
+    const echo = fields.every((f) => SYSTEM_FIELDS.has(f) || valueText(record.fields[f]) === (written.fields[f] ?? ''));
+    if (echo) {
+      this.stats.echoesSkipped += 1;
+      this.onEchoSkipped();
+    }
+    return echo;
+  }
+
+  /**
    * Whether a lead's activities in a `leadchanges` page are all our own confirmed write coming back: its New
    * Lead if we created it, and changes of fields we wrote to exactly the values we wrote. Anything else (a
    * field we did not write, another value) is someone's change, and the lead is read as usual.
@@ -179,6 +209,16 @@ export class LeadObject {
     const controller = new AbortController();
     const inner = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
     const lookahead = Math.max(1, Math.min(this.options.lookahead, this.client.limits.maxConcurrent));
+    // Leads created after the paging token's start come as New Lead through leadchanges, which follow this
+    // scan: reading them here too would read them twice (this sync's own creates among them). To the scan
+    // they do not exist, so they count toward the gap that ends it (ids only grow).
+    const since = start.since === undefined ? Number.NaN : Date.parse(start.since);
+    const existedAtStart = Number.isNaN(since)
+      ? undefined
+      : (item: Record<string, unknown>) => {
+          const created = isoDate(item.createdAt);
+          return created === undefined || Date.parse(created) <= since;
+        };
     const ahead: Array<Promise<Settled<RemoteRecord[]>>> = [];
     let nextStart = start.nextId;
     let c = start;
@@ -186,16 +226,17 @@ export class LeadObject {
       while (c.missing < this.options.maxIdGap) {
         while (ahead.length < lookahead) {
           const ids = Array.from({ length: BATCH }, (_, i) => String(nextStart + i));
-          ahead.push(settle(this.byFilter('id', ids, fields, inner)));
+          ahead.push(settle(this.byFilter('id', ids, fields, inner, existedAtStart)));
           nextStart += BATCH;
         }
         const outcome = await (ahead.shift() as Promise<Settled<RemoteRecord[]>>);
         if (!outcome.ok) throw outcome.error;
-        const records = outcome.value;
-        const maxId = records.reduce((max, r) => Math.max(max, Number(r.id)), 0);
+        const found = outcome.value;
+        const maxId = found.reduce((max, r) => Math.max(max, Number(r.id)), 0);
         // Count the trailing ids of this range that do not exist: a long enough run means the end.
-        const missing = records.length === 0 ? c.missing + BATCH : c.nextId + BATCH - 1 - maxId;
-        c = { ...c, nextId: c.nextId + BATCH, missing, sofar: c.sofar + records.length };
+        const missing = found.length === 0 ? c.missing + BATCH : c.nextId + BATCH - 1 - maxId;
+        c = { ...c, nextId: c.nextId + BATCH, missing, sofar: c.sofar + found.length };
+        const records = found.filter((r) => !this.isCreatedEcho(r, fields));
         if (records.length === 0) continue;
         yield {
           records,
@@ -215,7 +256,7 @@ export class LeadObject {
     const since = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
     const envelope = await this.client.get('/v1/activities/pagingtoken.json', { sinceDatetime: since }, signal);
     if (!envelope.nextPageToken) throw new ProtocolError('Marketo pagingtoken.json answered no nextPageToken');
-    return { v: 1, phase: 'initial', token: envelope.nextPageToken, nextId: 1, missing: 0, sofar: 0 };
+    return { v: 1, phase: 'initial', token: envelope.nextPageToken, nextId: 1, missing: 0, sofar: 0, since };
   }
 
   private async *incremental(
@@ -309,8 +350,10 @@ export class LeadObject {
     values: readonly string[],
     fields: readonly string[],
     signal?: AbortSignal,
+    /** Which leads to keep, judged on the raw lead with `createdAt` (asked for when this is given). */
+    keep?: (item: Record<string, unknown>) => boolean,
   ): Promise<RemoteRecord[]> {
-    const asked = [...new Set([...fields, 'updatedAt'])];
+    const asked = [...new Set([...fields, 'updatedAt', ...(keep ? ['createdAt'] : [])])];
     const pages = await Promise.all(
       chunk(values, BATCH).map(async (chunkOf) => {
         const out: RemoteRecord[] = [];
@@ -327,7 +370,10 @@ export class LeadObject {
             queryLength(query) > MAX_QUERY_CHARS
               ? await this.client.getViaPost('/v1/leads.json', query, signal)
               : await this.client.get('/v1/leads.json', query, signal);
-          for (const item of envelope.result) out.push(toRecord(asRecord(item, 'lead'), fields));
+          for (const item of envelope.result) {
+            const lead = asRecord(item, 'lead');
+            if (!keep || keep(lead)) out.push(toRecord(lead, fields));
+          }
           nextPageToken = envelope.moreResult ? envelope.nextPageToken : undefined;
         } while (nextPageToken);
         return out;
