@@ -13,6 +13,7 @@ import {
   type CheckResult,
   type Connector,
   type ConnectorStats,
+  type FieldValues,
   type ObjectDescription,
   type ReadOptions,
   type RemoteRecord,
@@ -93,9 +94,9 @@ export class MarketoConnector implements Connector {
     return this.leads.write(ops, options?.signal);
   }
 
-  inSync(objectType: string, ids: readonly string[]): void {
+  inSync(objectType: string, ids: readonly string[], holds?: ReadonlyMap<string, FieldValues>): void {
     this.assertObject(objectType);
-    this.leads.inSync(ids);
+    this.leads.inSync(ids, holds);
   }
 
   logActivity(objectType: string, events: readonly ActivityEvent[], signal?: AbortSignal): Promise<void> {

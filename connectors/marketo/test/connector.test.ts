@@ -167,7 +167,7 @@ describe('readChanges', () => {
     assert.ok(again.flatMap((p) => p.records.map((r) => r.id)).includes('20'));
   });
 
-  test('loop guard: an initial scan leaves out a lead we created, once the engine confirmed it', async () => {
+  test('loop guard: an initial scan leaves out leads we wrote, once the engine confirmed them', async () => {
     const results = await h.connector.write('lead', [
       { kind: 'create', ref: 'a', fields: { email: 'scan.echo.a@example.com', firstName: 'Confirmed' } },
       { kind: 'create', ref: 'b', fields: { email: 'scan.echo.b@example.com', firstName: 'Unconfirmed' } },
@@ -177,11 +177,22 @@ describe('readChanges', () => {
     assert.ok(a && b && c);
     h.connector.inSync('lead', [a, c]);
     h.sandbox.editPerson(Number(c), { title: 'Edited since' });
+    // Updates: judged by what the engine says the lead holds besides what we wrote (`holds`), else read.
+    const [before30, before31] = await h.connector.get('lead', ['30', '31'], { fields: FIELDS });
+    assert.ok(before30 && before31);
+    await h.connector.write('lead', [
+      { kind: 'update', ref: 'd', id: '30', fields: { title: 'Updated by Tandem' } },
+      { kind: 'update', ref: 'e', id: '31', fields: { title: 'Updated by Tandem' } },
+    ]);
+    h.connector.inSync('lead', ['30'], new Map([['30', before30.fields]]));
+    h.connector.inSync('lead', ['31']);
     const pages = await collect(h.connector.readChanges('lead', null, { fields: FIELDS }));
     const scanned = pages.filter((p) => p.progress?.phase === 'initial').flatMap((p) => p.records.map((r) => r.id));
     assert.ok(!scanned.includes(a), 'our own create, unchanged: left out');
     assert.ok(scanned.includes(b), 'not confirmed: read');
     assert.ok(scanned.includes(c), 'changed since we created it: read');
+    assert.ok(!scanned.includes('30'), 'our own update, the rest as the engine knew it: left out');
+    assert.ok(scanned.includes('31'), 'an update with the rest unknown: read');
   });
 
   test('a resumed initial load continues from its cursor without repeating pages', async () => {

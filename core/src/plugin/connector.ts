@@ -153,9 +153,11 @@ export interface Connector {
   /**
    * The loop guard: the engine has saved these records' snapshots as this connector last wrote them (both sides
    * of each person written). Until they change again, `readChanges` may leave out their echoes (see
-   * `OwnWrites`). Optional: without it every echo is compared with its snapshot.
+   * `OwnWrites`). `holds`, when given, is what each record now holds in the synced fields (the snapshot, in
+   * this system's field names), for judging a record read in full. Optional: without it every echo is
+   * compared with its snapshot.
    */
-  inSync?(objectType: string, ids: readonly string[]): void;
+  inSync?(objectType: string, ids: readonly string[], holds?: ReadonlyMap<string, FieldValues>): void;
   /** Posts sync events to persons' activity logs, in batches. Optional: not every system has one. */
   logActivity?(objectType: string, events: readonly ActivityEvent[], signal?: AbortSignal): Promise<void>;
   /** Request counters since start, for diagnostics and benchmarks. */

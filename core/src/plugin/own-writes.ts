@@ -103,13 +103,16 @@ export class OwnWrites<State extends object> {
     this.written.set(key, earlier && merge ? merge(earlier, state) : state);
   }
 
-  /** The engine saved these records' snapshots as last written: their echoes may be left out from now on. */
-  confirm(keys: readonly string[]): void {
+  /**
+   * The engine saved these records' snapshots as last written: their echoes may be left out from now on.
+   * `complete` adds what the engine knows of each record to the state written (see `Connector.inSync`).
+   */
+  confirm(keys: readonly string[], complete?: (key: string, state: State) => State): void {
     for (const key of keys) {
       const state = this.written.get(key);
       if (state === undefined) continue;
       this.written.delete(key);
-      this.confirmed.set(key, state);
+      this.confirmed.set(key, complete ? complete(key, state) : state);
     }
   }
 

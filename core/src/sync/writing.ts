@@ -21,6 +21,11 @@ interface InSync {
   dynamicsType: string;
   marketoId?: string;
   dynamicsId?: string;
+  /**
+   * What the Marketo person now holds, as far as the engine knows: its fields as read, then the saved snapshot
+   * (the synced fields, which both writes landed).
+   */
+  marketoHolds: FieldValues;
 }
 
 /** A link document with an outcome's `$set`/`$unset` applied, as MongoDB would apply them. */
@@ -323,7 +328,8 @@ export class PairWriter {
     d: WriteResult | undefined,
     outcome: { set: Partial<LinkDoc> },
   ): InSync | undefined {
-    if (outcome.set.state !== 'linked' || outcome.set.rejection) return undefined;
+    const { snapshot } = outcome.set;
+    if (outcome.set.state !== 'linked' || outcome.set.rejection || !snapshot) return undefined;
     const landed = (r: WriteResult | undefined) => r === undefined || r.status === 'created' || r.status === 'updated';
     if (!landed(m) || !landed(d)) return undefined;
     const id = (r: WriteResult | undefined) => (r?.status === 'created' || r?.status === 'updated' ? r.id : undefined);
@@ -332,6 +338,7 @@ export class PairWriter {
     if (!marketoId && !dynamicsId) return undefined;
     return {
       dynamicsType: pair.plan.dynamicsType,
+      marketoHolds: pair.marketo ? { ...pair.marketo.fields, ...snapshot } : snapshot,
       ...(marketoId ? { marketoId } : {}),
       ...(dynamicsId ? { dynamicsId } : {}),
     };
@@ -341,12 +348,16 @@ export class PairWriter {
   private confirmInSync(records: Iterable<InSync>): void {
     const { deps } = this.ctx;
     const marketoIds: string[] = [];
+    const marketoHolds = new Map<string, FieldValues>();
     const dynamicsIds = new Map<string, string[]>();
     for (const r of records) {
-      if (r.marketoId) marketoIds.push(r.marketoId);
+      if (r.marketoId) {
+        marketoIds.push(r.marketoId);
+        marketoHolds.set(r.marketoId, r.marketoHolds);
+      }
       if (r.dynamicsId) push(dynamicsIds, r.dynamicsType, r.dynamicsId);
     }
-    if (marketoIds.length > 0) deps.marketo.inSync?.(MARKETO_OBJECT, marketoIds);
+    if (marketoIds.length > 0) deps.marketo.inSync?.(MARKETO_OBJECT, marketoIds, marketoHolds);
     for (const [type, ids] of dynamicsIds) deps.dynamics.inSync?.(type, ids);
   }
 

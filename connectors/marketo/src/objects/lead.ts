@@ -96,6 +96,11 @@ interface WrittenLead {
   created: boolean;
   /** Each field written, as text (how `leadchanges` reports a new value). */
   fields: Record<string, string>;
+  /**
+   * Every field as the engine knows the lead holds it now (as read, then its snapshot), overlaid with the
+   * fields written, as text: known once the engine confirms the write with them (`Connector.inSync`).
+   */
+  holds?: Record<string, string>;
 }
 
 /** A value as `leadchanges` reports it (text; blank for null). */
@@ -132,19 +137,26 @@ export class LeadObject {
   ) {}
 
   /** The engine saved these leads' snapshots as we last wrote them (see `Connector.inSync`). */
-  inSync(ids: readonly string[]): void {
-    this.ownWrites.confirm(ids);
+  inSync(ids: readonly string[], holds?: ReadonlyMap<string, FieldValues>): void {
+    this.ownWrites.confirm(ids, (id, written) => {
+      const snapshot = holds?.get(id);
+      if (!snapshot) return written;
+      const all: Record<string, string> = {};
+      for (const name in snapshot) all[name] = valueText(snapshot[name]);
+      return { ...written, holds: Object.assign(all, written.fields) };
+    });
   }
 
   /**
-   * Whether a lead the scan found is one we created (confirmed) and still holds, in every field asked for,
-   * what we wrote. Only creates can be judged from the record: an update wrote some fields, and the others
-   * may have changed since.
+   * Whether a lead the scan found is one of our confirmed writes and still holds, in every field asked for,
+   * what the engine knows it holds (see `holds`), or for a create of ours without that, what we wrote (the
+   * rest blank).
    */
-  private isCreatedEcho(record: RemoteRecord, fields: readonly string[]): boolean {
+  private isScanEcho(record: RemoteRecord, fields: readonly string[]): boolean {
     const written = this.ownWrites.take(record.id);
-    if (!written?.created) return false;
-    const echo = fields.every((f) => SYSTEM_FIELDS.has(f) || valueText(record.fields[f]) === (written.fields[f] ?? ''));
+    const holds = written?.holds ?? (written?.created ? written.fields : undefined);
+    if (!holds) return false;
+    const echo = fields.every((f) => SYSTEM_FIELDS.has(f) || valueText(record.fields[f]) === (holds[f] ?? ''));
     if (echo) {
       this.stats.echoesSkipped += 1;
       this.onEchoSkipped();
@@ -236,7 +248,7 @@ export class LeadObject {
         // Count the trailing ids of this range that do not exist: a long enough run means the end.
         const missing = found.length === 0 ? c.missing + BATCH : c.nextId + BATCH - 1 - maxId;
         c = { ...c, nextId: c.nextId + BATCH, missing, sofar: c.sofar + found.length };
-        const records = found.filter((r) => !this.isCreatedEcho(r, fields));
+        const records = found.filter((r) => !this.isScanEcho(r, fields));
         if (records.length === 0) continue;
         yield {
           records,
