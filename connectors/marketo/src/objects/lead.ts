@@ -124,7 +124,7 @@ function settle<T>(promise: Promise<T>): Promise<Settled<T>> {
 }
 
 export class LeadObject {
-  /** Our own writes (the loop guard, see `OwnWrites`): their echoes in `leadchanges` are not read again. */
+  /** Our own writes (the loop guard, see `OwnWrites`): their echoes are not handed on again. */
   private readonly ownWrites = new OwnWrites<WrittenLead>();
   readonly stats = { echoesSkipped: 0 };
 
@@ -147,6 +147,11 @@ export class LeadObject {
     });
   }
 
+  private countEcho(): void {
+    this.stats.echoesSkipped += 1;
+    this.onEchoSkipped();
+  }
+
   /**
    * Whether a lead the scan found is one of our confirmed writes and still holds, in every field asked for,
    * what the engine knows it holds (see `holds`), or for a create of ours without that, what we wrote (the
@@ -157,10 +162,7 @@ export class LeadObject {
     const holds = written?.holds ?? (written?.created ? written.fields : undefined);
     if (!holds) return false;
     const echo = fields.every((f) => SYSTEM_FIELDS.has(f) || valueText(record.fields[f]) === (holds[f] ?? ''));
-    if (echo) {
-      this.stats.echoesSkipped += 1;
-      this.onEchoSkipped();
-    }
+    if (echo) this.countEcho();
     return echo;
   }
 
@@ -307,8 +309,7 @@ export class LeadObject {
       for (const [leadId, items] of activities) {
         if (!this.isEcho(leadId, items)) continue;
         changed.delete(leadId);
-        this.stats.echoesSkipped += 1;
-        this.onEchoSkipped();
+        this.countEcho();
       }
       const ids = [...changed.keys()].map(String);
       const records = ids.length > 0 ? await this.byFilter('id', ids, fields, signal) : [];
