@@ -79,6 +79,8 @@ describe('readChanges', () => {
   let h: Harness;
   before(async () => {
     h = await startHarness({ seed: true, people: 650 });
+    // Several connectors read here, each pacing itself alone: the rate limit is not what these tests are about.
+    h.sandbox.setLimits({ callsPerWindow: 1000 });
   });
   after(() => h.close());
 
@@ -168,31 +170,51 @@ describe('readChanges', () => {
   });
 
   test('loop guard: an initial scan leaves out leads we wrote, once the engine confirmed them', async () => {
-    const results = await h.connector.write('lead', [
+    // A connector that has not read the feed yet, as in a first sync: its initial scan follows its writes.
+    const fresh = h.connect();
+    const results = await fresh.write('lead', [
       { kind: 'create', ref: 'a', fields: { email: 'scan.echo.a@example.com', firstName: 'Confirmed' } },
       { kind: 'create', ref: 'b', fields: { email: 'scan.echo.b@example.com', firstName: 'Unconfirmed' } },
       { kind: 'create', ref: 'c', fields: { email: 'scan.echo.c@example.com', firstName: 'Confirmed' } },
     ]);
     const [a, b, c] = results.map((r) => (r.status === 'created' ? r.id : ''));
     assert.ok(a && b && c);
-    h.connector.inSync('lead', [a, c]);
+    fresh.inSync('lead', [a, c]);
     h.sandbox.editPerson(Number(c), { title: 'Edited since' });
     // Updates: judged by what the engine says the lead holds besides what we wrote (`holds`), else read.
-    const [before30, before31] = await h.connector.get('lead', ['30', '31'], { fields: FIELDS });
+    const [before30, before31] = await fresh.get('lead', ['30', '31'], { fields: FIELDS });
     assert.ok(before30 && before31);
-    await h.connector.write('lead', [
+    await fresh.write('lead', [
       { kind: 'update', ref: 'd', id: '30', fields: { title: 'Updated by Tandem' } },
       { kind: 'update', ref: 'e', id: '31', fields: { title: 'Updated by Tandem' } },
     ]);
-    h.connector.inSync('lead', ['30'], new Map([['30', before30.fields]]));
-    h.connector.inSync('lead', ['31']);
-    const pages = await collect(h.connector.readChanges('lead', null, { fields: FIELDS }));
+    fresh.inSync('lead', ['30'], new Map([['30', before30.fields]]));
+    fresh.inSync('lead', ['31']);
+    const pages = await collect(fresh.readChanges('lead', null, { fields: FIELDS }));
     const scanned = pages.filter((p) => p.progress?.phase === 'initial').flatMap((p) => p.records.map((r) => r.id));
     assert.ok(!scanned.includes(a), 'our own create, unchanged: left out');
     assert.ok(scanned.includes(b), 'not confirmed: read');
     assert.ok(scanned.includes(c), 'changed since we created it: read');
     assert.ok(!scanned.includes('30'), 'our own update, the rest as the engine knew it: left out');
     assert.ok(scanned.includes('31'), 'an update with the rest unknown: read');
+  });
+
+  test('loop guard: a feed someone else read on (another instance, a cursor set back) makes it forget', async () => {
+    const start = (await collect(h.connector.readChanges('lead', cursor, { fields: FIELDS }))).at(-1)?.cursor ?? '';
+    await h.connector.write('lead', [{ kind: 'update', ref: 'x', id: '40', fields: { title: 'Written once' } }]);
+    h.connector.inSync('lead', ['40']);
+    // A marketer changes the title; another instance reads that on from `start`; then the marketer sets the
+    // title back to what we wrote: all this connector sees from there is a change to the value it wrote.
+    h.sandbox.editPerson(40, { title: 'Someone else' });
+    const other = h.connect();
+    const movedOn = (await collect(other.readChanges('lead', start, { fields: FIELDS }))).at(-1)?.cursor ?? '';
+    h.sandbox.editPerson(40, { title: 'Written once' });
+    const pages = await collect(h.connector.readChanges('lead', movedOn, { fields: FIELDS }));
+    assert.deepEqual(
+      pages.flatMap((p) => p.records.map((r) => r.id)),
+      ['40'],
+      'not taken for our echo',
+    );
   });
 
   test('a resumed initial load continues from its cursor without repeating pages', async () => {

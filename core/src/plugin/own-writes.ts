@@ -77,6 +77,11 @@ class Remembered<State extends object> {
     }
   }
 
+  clear(): void {
+    this.entries.clear();
+    this.bytes = 0;
+  }
+
   delete(key: string): void {
     const entry = this.entries.get(key);
     if (entry === undefined) return;
@@ -114,6 +119,11 @@ export class OwnWrites<State extends object> {
       this.written.delete(key);
       this.confirmed.set(key, complete ? complete(key, state) : state);
     }
+  }
+
+  /** Forgets every confirmed write (their echoes will be compared with their snapshots as usual). */
+  forgetConfirmed(): void {
+    this.confirmed.clear();
   }
 
   /**

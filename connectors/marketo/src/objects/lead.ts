@@ -126,6 +126,8 @@ function settle<T>(promise: Promise<T>): Promise<Settled<T>> {
 export class LeadObject {
   /** Our own writes (the loop guard, see `OwnWrites`): their echoes are not handed on again. */
   private readonly ownWrites = new OwnWrites<WrittenLead>();
+  /** The last cursor `readChanges` handed out (see there). */
+  private lastCursor: string | undefined;
   readonly stats = { echoesSkipped: 0 };
 
   constructor(
@@ -203,12 +205,24 @@ export class LeadObject {
     signal?: AbortSignal,
   ): AsyncGenerator<ChangePage> {
     await this.checkFields(fields, signal);
-    let cursor: Cursor = cursorText === null ? await this.startInitial(signal) : decodeCursor(cursorText);
-    if (cursor.phase === 'initial') {
-      yield* this.initial(cursor, fields, signal);
-      cursor = { v: 1, phase: 'incremental', token: cursor.token };
+    // The loop guard judges an echo by values, so it must see every change since a write: a lead whose value
+    // was changed and changed back while someone else read the feed (another instance; a cursor set back or
+    // reset) would pass for our echo. Unless the feed resumes where this object last left it, or this is the
+    // first read since it started, what it remembers is forgotten. (Dataverse's etags need no such care.)
+    if (cursorText !== this.lastCursor && !(cursorText === null && this.lastCursor === undefined)) {
+      this.ownWrites.forgetConfirmed();
     }
-    yield* this.incremental(cursor.token, fields, signal);
+    const cursor: Cursor = cursorText === null ? await this.startInitial(signal) : decodeCursor(cursorText);
+    const pages =
+      cursor.phase === 'initial'
+        ? [this.initial(cursor, fields, signal), this.incremental(cursor.token, fields, signal)]
+        : [this.incremental(cursor.token, fields, signal)];
+    for (const phase of pages) {
+      for await (const page of phase) {
+        this.lastCursor = page.cursor;
+        yield page;
+      }
+    }
   }
 
   /**
