@@ -26,7 +26,7 @@ export interface OwnWritesLimits {
 export const OWN_WRITES_LIMITS: OwnWritesLimits = { maxBytes: 8 * 2 ** 20, ttlMs: 60 * 60_000 };
 
 /** An estimate of the heap one remembered record takes: its strings (two bytes a character at worst) and overhead. */
-export function approximateBytes(key: string, state: object): number {
+function approximateBytes(key: string, state: object): number {
   // for…in, not Object.entries: this runs for every record written, and should not allocate.
   let chars = key.length;
   const top = state as Record<string, unknown>;
