@@ -75,6 +75,9 @@ export const DEFAULT_SANDBOX_LIMITS: SandboxLimits = {
 
 type Handler = (req: routes.RestRequest) => SuccessBody;
 
+/** Sync Leads, the endpoint that writes persons (as `rest` names endpoints). */
+const SYNC_LEADS = 'POST /v1/leads.json';
+
 export class MarketoSandbox {
   readonly store = new SandboxStore();
   readonly clientId: string;
@@ -306,7 +309,7 @@ export class MarketoSandbox {
     if (expiresAt <= Date.now()) return '602';
     const failEvery = this.faults.failEvery;
     if (failEvery && failEvery.n > 0 && this.counters.restCalls % failEvery.n === 0) return String(failEvery.code);
-    if (this.faults.failWrites > 0 && endpoint === 'POST /v1/leads.json') {
+    if (this.faults.failWrites > 0 && endpoint === SYNC_LEADS) {
       this.faults.failWrites -= 1;
       return '604';
     }
@@ -348,7 +351,7 @@ export class MarketoSandbox {
         throw new MarketoApiError('612', 'Invalid Content Type');
       }
       const sent = isObject(req.body) ? req.body.input : undefined;
-      if (endpoint === 'POST /v1/leads.json' && Array.isArray(sent)) this.counters.recordsWritten += sent.length;
+      if (endpoint === SYNC_LEADS && Array.isArray(sent)) this.counters.recordsWritten += sent.length;
       const body = success(
         handler({
           query: formQuery ?? (isObject(req.query) ? req.query : {}),
