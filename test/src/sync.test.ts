@@ -264,6 +264,21 @@ describe('sync', () => {
     });
   });
 
+  test('loop guard: the cycle after a sync reads none of its own writes back', async () => {
+    await withWorld({ marketo: [0, 1, 2], contacts: [2, 3], leads: [4] }, async (world) => {
+      const first = await world.cycle();
+      assert.ok((first.counts['created'] ?? 0) + (first.counts['updated'] ?? 0) > 0, 'the first cycle wrote');
+      // Its creates and updates on both sides come back through the change feeds, and are left out there.
+      const next = await world.cycle();
+      assert.deepEqual([next.counts['read'], next.counts['unchanged']], [0, 0]);
+      // Someone else's change still gets through.
+      world.marketo.editPerson(marketoId(world, 0), { title: 'Edited after the sync' });
+      const edited = await world.cycle();
+      assert.equal(edited.counts['read'], 1);
+      assert.equal(dynamicsRecord(world, 0).values['jobtitle'], 'Edited after the sync');
+    });
+  });
+
   test('a secured column the sync user cannot read is reported and left untouched, never blanked', async () => {
     await withWorld({ marketo: [0], contacts: [0] }, async (world) => {
       const contact = dynamicsRecord(world, 0);
