@@ -88,6 +88,35 @@ async function layer(name, work, prepare = () => undefined) {
   process.stderr.write(`${name}: ${row.allThreads.toFixed(1)} µs per record\n`);
 }
 
+/**
+ * One connector's layers: the initial read of every record (noting their emails into `emails` when it is
+ * empty), the look-up of `emails`, and an update of `titleField` on every record read.
+ */
+async function connectorLayers(system, connector, objectType, fields, titleField, emails) {
+  const ids = [];
+  const noteEmails = emails.length === 0;
+  await layer(`${system}: read (initial)`, async () => {
+    ids.length = 0;
+    if (noteEmails) emails.length = 0;
+    for await (const page of connector.readChanges(objectType, null, { fields })) {
+      for (const r of page.records) {
+        ids.push(r.id);
+        if (noteEmails) emails.push(String(r.fields.email));
+      }
+    }
+    return ids.length;
+  });
+  await layer(
+    `${system}: find by email`,
+    async () => (await connector.findByEmail(objectType, emails, { fields })).length,
+  );
+  await layer(
+    `${system}: write (update)`,
+    async (_round, ops) => (await connector.write(objectType, ops)).length,
+    (round) => ids.map((id, i) => ({ kind: 'update', ref: `r${i}`, id, fields: { [titleField]: `Title ${round}` } })),
+  );
+}
+
 const { DEFAULT_MAPPINGS } = require(join(root, 'core/dist/src/sync/mappings.js'));
 const contactMapping = DEFAULT_MAPPINGS.objects.find((o) => o.dynamics === 'contact');
 const marketoFields = ['email', ...contactMapping.fields.map((f) => f.marketo).filter((f) => f !== 'email')];
@@ -118,47 +147,10 @@ await client.connect();
 const { SyncStore } = require(join(root, 'core/dist/src/repositories/sync-store.js'));
 
 try {
-  const marketoIds = [];
+  // Marketo's people are read first: their emails are what both look-ups by email ask for.
   const emails = [];
-  await layer('Marketo: read (initial scan)', async () => {
-    marketoIds.length = 0;
-    emails.length = 0;
-    for await (const page of marketo.readChanges('lead', null, { fields: marketoFields })) {
-      for (const r of page.records) {
-        marketoIds.push(r.id);
-        emails.push(String(r.fields.email));
-      }
-    }
-    return marketoIds.length;
-  });
-  await layer(
-    'Marketo: find by email',
-    async () => (await marketo.findByEmail('lead', emails, { fields: marketoFields })).length,
-  );
-  await layer(
-    'Marketo: write (update)',
-    async (_round, ops) => (await marketo.write('lead', ops)).length,
-    (round) => marketoIds.map((id, i) => ({ kind: 'update', ref: `r${i}`, id, fields: { title: `Title ${round}` } })),
-  );
-
-  const contactIds = [];
-  await layer('Dataverse: read (initial)', async () => {
-    contactIds.length = 0;
-    for await (const page of dynamics.readChanges('contact', null, { fields: contactFields })) {
-      for (const r of page.records) contactIds.push(r.id);
-    }
-    return contactIds.length;
-  });
-  await layer(
-    'Dataverse: find by email',
-    async () => (await dynamics.findByEmail('contact', emails, { fields: contactFields })).length,
-  );
-  await layer(
-    'Dataverse: write (update)',
-    async (_round, ops) => (await dynamics.write('contact', ops)).length,
-    (round) =>
-      contactIds.map((id, i) => ({ kind: 'update', ref: `r${i}`, id, fields: { jobtitle: `Title ${round}` } })),
-  );
+  await connectorLayers('Marketo', marketo, 'lead', marketoFields, 'title', emails);
+  await connectorLayers('Dataverse', dynamics, 'contact', contactFields, 'jobtitle', emails);
 
   const guid = (i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
   const link = (round, i) => ({
