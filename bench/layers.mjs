@@ -9,7 +9,7 @@
  * on an O(n) jongodb costs some CPU a second (see README, "Performance"), counted as it is in the bench.
  * `LAYERS_PEOPLE=P`, `LAYERS_ROUNDS=R` (6; round 1 warms up, of rounds 2…R the one using the least CPU is printed,
  * as the bench keeps its least-CPU run: on a shared machine noise only adds), `LAYERS_ONLY=regex` (layers
- * whose name matches; the ones after a skipped one may need its ids).
+ * whose name matches; a write or look-up needs its system's read to run too).
  */
 import 'reflect-metadata';
 import { spawn } from 'node:child_process';
@@ -76,6 +76,10 @@ async function layer(name, work, prepare = () => undefined) {
     const t0 = performance.now();
     const records = await work(round, input);
     const cpu = process.cpuUsage(cpu0);
+    if (records === 0) {
+      process.stderr.write(`${name}: no records to measure (is the layer it takes them from left out?)\n`);
+      return;
+    }
     if (round === 0) continue;
     rounds.push({
       allThreads: (cpu.user + cpu.system) / records,
@@ -191,14 +195,21 @@ try {
     'MongoDB: rewrite changed links',
     async (round, links) => {
       await stores[round].rewriteLinks('default', links);
-      return P;
+      return links.length;
     },
-    (round) => linksOf[round].map((l) => ({ ...l, state: 'linked', snapshot: { ...l.snapshot, title: 'Changed' } })),
+    async (round) => {
+      await storeFor(round);
+      const changed = (l) => ({ ...l, snapshot: { ...l.snapshot, title: 'Changed' } });
+      return (linksOf[round] ?? []).map(changed);
+    },
   );
   await layer(
     'MongoDB: read links by id',
     async (round, ids) => (await stores[round].linksByMarketoIds('default', ids)).length,
-    (round) => linksOf[round].map((l) => l.marketoId),
+    async (round) => {
+      await storeFor(round);
+      return (linksOf[round] ?? []).map((l) => l.marketoId);
+    },
   );
   await layer(
     'MongoDB: append activity',
@@ -235,7 +246,7 @@ try {
 const pad = (s, n) => String(s).padEnd(n);
 const num = (x) => x.toFixed(1).padStart(10);
 console.log(
-  `\nPer record, ${P} records per call, the least of ${ROUNDS - 1} warm rounds (µs of CPU in this process)\n`,
+  `\nPer record, ${P} records per call, the warm round of ${ROUNDS - 1} using the least CPU (µs in this process)\n`,
 );
 console.log(`${pad('layer', 34)}${'all threads'.padStart(12)}${'main thread'.padStart(12)}${'wall'.padStart(10)}`);
 for (const r of rows) console.log(`${pad(r.layer, 34)}${num(r.allThreads)}  ${num(r.mainThread)}${num(r.wallMicros)}`);
