@@ -12,32 +12,14 @@
  * whose name matches; a write or look-up needs its system's read to run too).
  */
 import 'reflect-metadata';
-import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { mainThreadCpuMicros, root, startSandbox } from './processes.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(join(root, 'package.json'));
 const P = Number(process.env.LAYERS_PEOPLE ?? 3000);
 const ROUNDS = Math.max(2, Number(process.env.LAYERS_ROUNDS ?? 6));
 const ONLY = process.env.LAYERS_ONLY ? new RegExp(process.env.LAYERS_ONLY, 'i') : undefined;
-
-/** Starts a sandbox CLI in a process of its own and resolves with the JSON line it prints. */
-function startSandbox(cli, args) {
-  const child = spawn(process.execPath, [join(root, cli), '--port', '0', ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout }).once('line', (line) => resolve(JSON.parse(line)));
-    child.once('exit', (code) => reject(new Error(`${cli} exited with ${code}`)));
-  }).then((info) => {
-    child.removeAllListeners('exit');
-    return { info, stop: () => child.kill('SIGTERM') };
-  });
-}
 
 /** Resolves a connector the way the host does: a child container holding Logger, Config and Metrics. */
 function connector(definition, config) {
@@ -52,14 +34,6 @@ function connector(definition, config) {
   return child.resolve(PluginTokens.Connector);
 }
 
-function mainThreadMicros() {
-  try {
-    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1000;
-  } catch {
-    return Number.NaN;
-  }
-}
-
 const rows = [];
 
 /**
@@ -72,7 +46,7 @@ async function layer(name, work, prepare = () => undefined) {
   for (let round = 0; round < ROUNDS; round++) {
     const input = await prepare(round);
     const cpu0 = process.cpuUsage();
-    const main0 = mainThreadMicros();
+    const main0 = mainThreadCpuMicros() ?? Number.NaN;
     const t0 = performance.now();
     const records = await work(round, input);
     const cpu = process.cpuUsage(cpu0);
@@ -83,7 +57,7 @@ async function layer(name, work, prepare = () => undefined) {
     if (round === 0) continue;
     rounds.push({
       allThreads: (cpu.user + cpu.system) / records,
-      mainThread: (mainThreadMicros() - main0) / records,
+      mainThread: ((mainThreadCpuMicros() ?? Number.NaN) - main0) / records,
       wallMicros: ((performance.now() - t0) * 1000) / records,
     });
   }
@@ -239,8 +213,7 @@ try {
   await Promise.all([marketo.close?.(), dynamics.close?.()]);
   await client.close();
   await mongo?.stop();
-  marketoSandbox.stop();
-  dataverseSandbox.stop();
+  await Promise.all([marketoSandbox.stop(), dataverseSandbox.stop()]);
 }
 
 const pad = (s, n) => String(s).padEnd(n);

@@ -9,13 +9,12 @@
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { mainThreadCpuMicros, root, startHelper, startSandbox } from './processes.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(join(root, 'package.json'));
 const TOKEN = 'bench-admin-token-0123456789';
 const PIPELINE = 'default';
@@ -25,34 +24,6 @@ const THROTTLED_SECONDS = Number(process.env.BENCH_THROTTLED_SECONDS ?? 60);
 const PUSHES = 30;
 
 // ---- helpers shared by the child processes ------------------------------------------------------------
-
-/** Starts a sandbox CLI as a separate process and resolves with the JSON line it prints. */
-function startSandbox(cli, args) {
-  return startHelper(cli, ['--port', '0', ...args]);
-}
-
-/** Starts a helper script (a sandbox CLI, the MongoDB command counter) and resolves with the JSON line it prints. */
-function startHelper(script, args) {
-  const child = spawn(process.execPath, [join(root, script), ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout });
-    lines.once('line', (line) => resolve({ info: JSON.parse(line), child }));
-    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
-  }).then(({ info, child: started }) => {
-    started.removeAllListeners('exit');
-    return {
-      info,
-      stop: () =>
-        new Promise((resolve) => {
-          if (started.exitCode !== null) return resolve();
-          started.once('exit', () => resolve());
-          started.kill('SIGTERM');
-        }),
-    };
-  });
-}
 
 const undici = require('undici');
 /** Trusts the Dataverse sandbox's self-signed certificate (set once it has started). */
@@ -193,18 +164,6 @@ const MARKETO_READS = [
 const MARKETO_WRITES = ['POST /v1/leads.json'];
 const sum = (byEndpoint, names) => names.reduce((n, name) => n + (byEndpoint[name] ?? 0), 0);
 const round = (x, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
-
-/**
- * CPU time of this process's main thread (where JavaScript runs), in µs; the rest of the process's CPU is
- * V8's helper threads (background compilation, concurrent and parallel GC) and libuv's. Linux only.
- */
-function mainThreadCpuMicros() {
-  try {
-    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1000;
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Measures `work` (a function running sync cycles): API calls on both sandboxes, MongoDB commands, CPU time of
