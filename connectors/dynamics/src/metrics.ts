@@ -1,8 +1,9 @@
 /**
  * Counters for `/metrics` (prom-client, prefixed `tandem_dynamics_`) and for `stats()`. Metrics are looked up
- * before being made so that two connections sharing one registry do not collide.
+ * before being made (`sharedMetric`) so that two connections sharing one registry do not collide.
  */
 import { Counter, type Registry } from 'prom-client';
+import { sharedMetric } from '@tandem/core/plugin';
 
 export interface DynamicsStats {
   requests: number;
@@ -18,9 +19,7 @@ export interface DynamicsStats {
 }
 
 function counter(registry: Registry, name: string, help: string, labelNames: string[] = []): Counter<string> {
-  const existing = registry.getSingleMetric(name);
-  if (existing instanceof Counter) return existing as Counter<string>;
-  return new Counter({ name, help, labelNames, registers: [registry] });
+  return sharedMetric(registry, name, () => new Counter({ name, help, labelNames, registers: [registry] }));
 }
 
 export class DynamicsMetrics {

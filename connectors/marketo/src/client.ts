@@ -14,6 +14,7 @@ import {
   ProtocolError,
   QuotaExhaustedError,
   RetryableError,
+  sharedMetric,
   TandemError,
 } from '@tandem/core/plugin';
 import { DEFAULT_LIMITS, type MarketoConfig, type MarketoLimits } from './config';
@@ -116,21 +117,27 @@ export class MarketoClient {
     this.maxAttempts = config.maxAttempts ?? 6;
     this.backoff = { baseMs: config.backoff?.baseMs ?? 1000, maxMs: config.backoff?.maxMs ?? 20_000 };
     // Several connector instances may share one registry: reuse the metric when it already exists.
-    this.callsMetric =
-      (metrics.getSingleMetric('tandem_marketo_api_calls_total') as Counter<'kind' | 'outcome'> | undefined) ??
-      new Counter({
-        name: 'tandem_marketo_api_calls_total',
-        help: 'Marketo API calls made, by kind (rest, identity) and outcome (ok, throttled, quota, error)',
-        labelNames: ['kind', 'outcome'],
-        registers: [metrics],
-      });
-    this.dailyMetric =
-      (metrics.getSingleMetric('tandem_marketo_api_calls_today') as Gauge | undefined) ??
-      new Gauge({
-        name: 'tandem_marketo_api_calls_today',
-        help: 'Marketo REST calls made since midnight US Central (the daily quota resets then)',
-        registers: [metrics],
-      });
+    this.callsMetric = sharedMetric(
+      metrics,
+      'tandem_marketo_api_calls_total',
+      () =>
+        new Counter({
+          name: 'tandem_marketo_api_calls_total',
+          help: 'Marketo API calls made, by kind (rest, identity) and outcome (ok, throttled, quota, error)',
+          labelNames: ['kind', 'outcome'] as const,
+          registers: [metrics],
+        }),
+    );
+    this.dailyMetric = sharedMetric(
+      metrics,
+      'tandem_marketo_api_calls_today',
+      () =>
+        new Gauge({
+          name: 'tandem_marketo_api_calls_today',
+          help: 'Marketo REST calls made since midnight US Central (the daily quota resets then)',
+          registers: [metrics],
+        }),
+    );
   }
 
   stats(): ClientStats {

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import {
   PluginTokens,
+  sharedMetric,
   TandemError,
   type ActivityEvent,
   type ChangePage,
@@ -43,13 +44,16 @@ export class MarketoConnector implements Connector {
   ) {
     this.client = new MarketoClient(config, logger, metrics);
     this.describer = new LeadDescriber(this.client);
-    const echoes =
-      (metrics.getSingleMetric('tandem_marketo_echoes_skipped_total') as Counter | undefined) ??
-      new Counter({
-        name: 'tandem_marketo_echoes_skipped_total',
-        help: 'Changed persons that were our own writes coming back, not read again (the loop guard)',
-        registers: [metrics],
-      });
+    const echoes = sharedMetric(
+      metrics,
+      'tandem_marketo_echoes_skipped_total',
+      () =>
+        new Counter({
+          name: 'tandem_marketo_echoes_skipped_total',
+          help: 'Changed persons that were our own writes coming back, not read again (the loop guard)',
+          registers: [metrics],
+        }),
+    );
     this.leads = new LeadObject(
       this.client,
       this.describer,

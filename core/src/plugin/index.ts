@@ -5,3 +5,4 @@ export * from './definition';
 export * from './errors';
 export * from './tokens';
 export * from './own-writes';
+export * from './metrics';

@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { TandemError, type Connector, type ObjectDescription, type Policy } from '../plugin';
+import { sharedMetric, TandemError, type Connector, type ObjectDescription, type Policy } from '../plugin';
 import { toActivity, toLink, toRun, type RunDoc, SyncStore } from '../repositories/sync-store';
 import { LoopScheduler } from '../scheduler/scheduler';
 import { MARKETO_OBJECT, SyncCycle } from './cycle';
@@ -88,7 +88,7 @@ export class SyncRuntimeImpl implements SyncRuntime {
     this.leaseTtlMs = deps.leaseTtlMs ?? 30_000;
     if (deps.registry) {
       const registers = [deps.registry];
-      this.cycles = getOrCreate(
+      this.cycles = sharedMetric(
         deps.registry,
         'tandem_sync_cycles_total',
         () =>
@@ -99,7 +99,7 @@ export class SyncRuntimeImpl implements SyncRuntime {
             registers,
           }),
       );
-      this.records = getOrCreate(
+      this.records = sharedMetric(
         deps.registry,
         'tandem_sync_records_total',
         () =>
@@ -110,7 +110,7 @@ export class SyncRuntimeImpl implements SyncRuntime {
             registers,
           }),
       );
-      this.duration = getOrCreate(
+      this.duration = sharedMetric(
         deps.registry,
         'tandem_sync_cycle_seconds',
         () =>
@@ -349,10 +349,6 @@ export class SyncRuntimeImpl implements SyncRuntime {
 
 function conflict(pipelineId: string): TandemError {
   return new TandemError('CONFLICT', `A cycle of pipeline "${pipelineId}" is already running.`, { status: 409 });
-}
-
-function getOrCreate<T>(registry: Registry, name: string, create: () => T): T {
-  return (registry.getSingleMetric(name) as T | undefined) ?? create();
 }
 
 /** Builds the runtime, marks stale runs interrupted and starts the schedule. */
