@@ -228,9 +228,11 @@ test('leases: one holder at a time, even when two instances ask at the same mome
       const freed = await Promise.all([a.acquireLease(name, 'A', 30_000), b.acquireLease(name, 'B', 30_000)]);
       assert.equal(freed.filter(Boolean).length, 1, `round ${round}: exactly one takes a released lease`);
     }
-    // The holder renews; the other waits; a finished cycle keeps everyone (holder too) out for the gap.
+    // Held means held, for the holder too (no second cycle of one instance); the holder renews; a finished
+    // cycle keeps everyone (holder too) out for the gap.
     assert.equal(await a.acquireLease('cycle:gap', 'A', 30_000), true);
-    assert.equal(await a.acquireLease('cycle:gap', 'A', 30_000), true);
+    assert.equal(await a.acquireLease('cycle:gap', 'A', 30_000), false);
+    assert.equal(await a.renewLease('cycle:gap', 'A', 30_000), true);
     assert.equal(await b.acquireLease('cycle:gap', 'B', 30_000), false);
     await a.releaseLease('cycle:gap', 'A', true);
     assert.equal(await b.acquireLease('cycle:gap', 'B', 30_000, 60_000), false);

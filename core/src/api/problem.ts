@@ -19,6 +19,7 @@ export const ProblemSchema = Type.Object(
         description: 'Validation failures, one per field',
       }),
     ),
+    runId: Type.Optional(Type.String({ description: 'A 409 for a cycle already running: that run' })),
   },
   { $id: 'Problem', description: 'application/problem+json error' },
 );
@@ -51,6 +52,16 @@ export interface Problem {
   code: string;
   detail: string;
   errors?: { field: string; message: string }[];
+  /** Extension members (RFC 9457), e.g. the `runId` of the cycle a 409 refers to. */
+  extensions?: Record<string, string>;
+}
+
+/** Extension members an error offers for its problem body (`details.problem`, string values only). */
+function extensionsOf(details: Record<string, unknown> | undefined): Record<string, string> | undefined {
+  const problem = details?.['problem'];
+  if (typeof problem !== 'object' || problem === null) return undefined;
+  const entries = Object.entries(problem).filter((e): e is [string, string] => typeof e[1] === 'string');
+  return entries.length > 0 ? Object.fromEntries(entries) : undefined;
 }
 
 export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
@@ -61,6 +72,7 @@ export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply
     detail: problem.detail,
     code: problem.code,
     ...(problem.errors ? { errors: problem.errors } : {}),
+    ...problem.extensions,
   };
   // Sent as a string so that no route's response schema reshapes it.
   return reply.code(problem.status).type('application/problem+json').send(JSON.stringify(body));
@@ -89,7 +101,13 @@ function validationProblem(error: FastifyError): Problem {
 export function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (error.validation) return sendProblem(reply, validationProblem(error));
   if (isTandemError(error) && error.status < 500) {
-    return sendProblem(reply, { status: error.status, code: error.code, detail: error.message });
+    const extensions = extensionsOf(error.details);
+    return sendProblem(reply, {
+      status: error.status,
+      code: error.code,
+      detail: error.message,
+      ...(extensions ? { extensions } : {}),
+    });
   }
   if (isTandemError(error) && (error.status === 501 || error.status === 502 || error.status === 503)) {
     // Not the client's fault and not a bug: the message is written for operators and holds no secrets.

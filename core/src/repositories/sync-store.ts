@@ -53,6 +53,7 @@ export interface RunDoc {
   startedAt: Date | null;
   finishedAt: Date | null;
   error?: string;
+  warnings?: string[];
   progress?: string;
   instanceId: string;
   heartbeatAt: Date;
@@ -125,6 +126,7 @@ export function toRun(doc: RunDoc): Run {
     startedAt: doc.startedAt ? doc.startedAt.toISOString() : null,
     finishedAt: doc.finishedAt ? doc.finishedAt.toISOString() : null,
     ...(doc.error ? { error: doc.error } : {}),
+    ...(doc.warnings?.length ? { warnings: doc.warnings } : {}),
     ...(doc.progress ? { progress: doc.progress } : {}),
   };
 }
@@ -350,6 +352,33 @@ export class SyncStore {
     await this.runs.updateOne({ _id: id }, { $set: { ...set, heartbeatAt: new Date() } });
   }
 
+  /**
+   * Ends a run, unless someone declared it interrupted meanwhile (its lease was lost to another instance):
+   * then only its counts are kept, and false says so.
+   */
+  async finishRun(
+    id: string,
+    end: { status: RunStatus; counts: RunCounts; error?: string | undefined },
+  ): Promise<boolean> {
+    const now = new Date();
+    const { error, ...rest } = end;
+    const finished = await this.runs.updateOne(
+      { _id: id, status: 'running' },
+      {
+        $set: { ...rest, finishedAt: now, heartbeatAt: now, ...(error ? { error } : {}) },
+        ...(error ? {} : { $unset: { error: '' } }),
+      },
+    );
+    if (finished.matchedCount === 1) return true;
+    await this.runs.updateOne({ _id: id }, { $set: { counts: end.counts, heartbeatAt: now } });
+    return false;
+  }
+
+  /** The pipeline's newest run still marked running, if any. */
+  runningRun(pipelineId: string): Promise<RunDoc | null> {
+    return this.runs.findOne({ pipelineId, status: 'running' }, { sort: { queuedAt: -1 } });
+  }
+
   getRun(id: string): Promise<RunDoc | null> {
     return this.runs.findOne({ _id: id });
   }
@@ -415,9 +444,11 @@ export class SyncStore {
   // ---- leases --------------------------------------------------------------------------------------
 
   /**
-   * Takes (or renews) the lease `name` for `ttlMs`. Fails when another holder's lease is still live, or,
-   * with `minGapMs`, when the last cycle ended less than that long ago (so several instances on one
-   * database keep to one schedule). True when taken.
+   * Takes the lease `name` for `ttlMs` when it is free: nobody holds it, or its holder stopped renewing it.
+   * With `minGapMs`, also only when the last cycle ended at least that long ago (so several instances on one
+   * database keep to one schedule). True when taken. Never re-entrant: a holder that asks again is refused
+   * like anyone else, so each cycle passes its own holder name (instance and cycle) and only one cycle of a
+   * pipeline can hold the lease, even among several of one instance.
    *
    * A conditional `updateOne`, then an `insertOne` for a lease that does not exist yet, rather than one
    * upserting `findOneAndUpdate`: both commands match and write as one step on MongoDB and on the embedded
@@ -426,7 +457,7 @@ export class SyncStore {
    */
   async acquireLease(name: string, holder: string, ttlMs: number, minGapMs = 0): Promise<boolean> {
     const now = new Date();
-    const free: Filter<LeaseDoc> = { $or: [{ holder }, { expiresAt: { $lt: now } }] };
+    const free: Filter<LeaseDoc> = { expiresAt: { $lt: now } };
     const filter: Filter<LeaseDoc> =
       minGapMs > 0
         ? {
@@ -449,7 +480,7 @@ export class SyncStore {
       await this.leases.insertOne({ _id: name, holder, expiresAt });
       return true;
     } catch (error) {
-      // The lease exists and is someone else's (or too recent): the unique _id refuses a second one.
+      // The lease exists and is held (or too recent): the unique _id refuses a second one.
       if (isDuplicateKey(error)) return false;
       throw error;
     }

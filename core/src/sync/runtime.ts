@@ -3,6 +3,7 @@
  * on one database, each cycle runs once and another instance takes over when the holder dies; answers the
  * REST API's runs, push, links and activity questions.
  */
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { sharedMetric, TandemError, type Connector, type ObjectDescription, type Policy } from '../plugin';
@@ -66,6 +67,8 @@ export class SyncRuntimeImpl implements SyncRuntime {
   private readonly marketo: Connector;
   private readonly dynamics: Connector;
   private readonly running = new Map<string, { controller: AbortController; done: Promise<unknown> }>();
+  /** Pipelines with a cycle claimed or running in this process (set before any await; see `claim`). */
+  private readonly busy = new Set<string>();
   private readonly schedulers: LoopScheduler[] = [];
   private readonly leaseTtlMs: number;
   private descriptions: { at: number; value: SystemDescriptions } | null = null;
@@ -154,23 +157,62 @@ export class SyncRuntimeImpl implements SyncRuntime {
 
   async forceRun(pipelineId: string): Promise<{ runId: string }> {
     const pipeline = await this.pipeline(pipelineId);
-    if (this.running.has(pipelineId)) throw conflict(pipelineId);
-    if (!(await this.deps.store.acquireLease(leaseName(pipelineId), this.deps.instanceId, this.leaseTtlMs)))
-      throw conflict(pipelineId);
-    const run = await this.deps.store.createRun(pipelineId, 'manual', this.deps.instanceId, emptyCounts());
-    this.launch(pipeline, run);
+    const holder = await this.claim(pipelineId);
+    if (!holder) throw await this.conflict(pipelineId);
+    const run = await this.createRun(pipelineId, 'manual', holder);
+    void this.launch(pipeline, run, holder);
     return { runId: run._id };
   }
 
   async runOnce(pipelineId: string, trigger: RunTrigger = 'manual'): Promise<Run | null> {
     const pipeline = await this.pipeline(pipelineId);
-    if (this.running.has(pipelineId)) return null;
-    if (!(await this.deps.store.acquireLease(leaseName(pipelineId), this.deps.instanceId, this.leaseTtlMs)))
-      return null;
-    const run = await this.deps.store.createRun(pipelineId, trigger, this.deps.instanceId, emptyCounts());
-    await this.launch(pipeline, run);
+    const holder = await this.claim(pipelineId);
+    if (!holder) return null;
+    const run = await this.createRun(pipelineId, trigger, holder);
+    await this.launch(pipeline, run, holder);
     const done = await this.deps.store.getRun(run._id);
     return done ? toRun(done) : null;
+  }
+
+  /**
+   * Takes the pipeline's cycle lease for one cycle, or answers null when a cycle holds it (here or on another
+   * instance). The pipeline is marked busy in this process before the first await, so requests arriving
+   * together cannot both pass; the lease, held under a name of its own for this cycle, keeps out every other
+   * cycle, this instance's included. Whoever gets a holder must `launch` (or `unclaim`).
+   */
+  private async claim(pipelineId: string, minGapMs = 0): Promise<string | null> {
+    if (this.stopped || this.busy.has(pipelineId)) return null;
+    this.busy.add(pipelineId);
+    const holder = `${this.deps.instanceId}/${randomUUID()}`;
+    try {
+      if (await this.deps.store.acquireLease(leaseName(pipelineId), holder, this.leaseTtlMs, minGapMs)) return holder;
+    } catch (error) {
+      this.busy.delete(pipelineId);
+      throw error;
+    }
+    this.busy.delete(pipelineId);
+    return null;
+  }
+
+  /** Creates the run of a claimed cycle; the claim is given back if that fails. */
+  private async createRun(pipelineId: string, trigger: RunTrigger, holder: string): Promise<RunDoc> {
+    try {
+      return await this.deps.store.createRun(pipelineId, trigger, this.deps.instanceId, emptyCounts());
+    } catch (error) {
+      this.busy.delete(pipelineId);
+      await this.deps.store.releaseLease(leaseName(pipelineId), holder, false).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** 409 naming the run in progress, so a client can follow it instead. */
+  private async conflict(pipelineId: string): Promise<TandemError> {
+    const current = await this.deps.store.runningRun(pipelineId).catch(() => null);
+    return new TandemError(
+      'CONFLICT',
+      `A cycle of pipeline "${pipelineId}" is already running${current ? ` (run ${current._id})` : ''}.`,
+      { status: 409, details: current ? { problem: { runId: current._id } } : undefined },
+    );
   }
 
   async listRuns(pipelineId: string, limit: number): Promise<Run[]> {
@@ -185,7 +227,7 @@ export class SyncRuntimeImpl implements SyncRuntime {
 
   async push(pipelineId: string, body: PushBody): Promise<PushResult> {
     const pipeline = await this.pipeline(pipelineId);
-    const plan = await this.plan(pipeline.mappings);
+    const { plan } = await this.plan(pipeline.mappings);
     return pushPerson(
       { pipelineId, store: this.deps.store, marketo: this.marketo, dynamics: this.dynamics, plan },
       body,
@@ -212,16 +254,11 @@ export class SyncRuntimeImpl implements SyncRuntime {
   private async tick(pipelineId: string): Promise<{ nextInMs: number }> {
     const pipeline = await this.pipeline(pipelineId);
     const intervalMs = Math.max(1, (pipeline.schedule?.intervalMinutes ?? this.deps.intervalMinutes) * 60_000);
-    if (this.stopped || this.running.has(pipelineId)) return { nextInMs: intervalMs };
-    const taken = await this.deps.store.acquireLease(
-      leaseName(pipelineId),
-      this.deps.instanceId,
-      this.leaseTtlMs,
-      intervalMs,
-    );
-    if (taken) {
-      const run = await this.deps.store.createRun(pipelineId, 'schedule', this.deps.instanceId, emptyCounts());
-      await this.launch(pipeline, run);
+    if (this.stopped || this.busy.has(pipelineId)) return { nextInMs: intervalMs };
+    const holder = await this.claim(pipelineId, intervalMs);
+    if (holder) {
+      const run = await this.createRun(pipelineId, 'schedule', holder);
+      await this.launch(pipeline, run, holder);
       return { nextInMs: intervalMs };
     }
     // Someone else holds the lease, or the last cycle (maybe another instance's) ended less than an interval ago.
@@ -229,29 +266,45 @@ export class SyncRuntimeImpl implements SyncRuntime {
     const now = Date.now();
     const waits = [100];
     if (current?.lastFinishedAt) waits.push(current.lastFinishedAt.getTime() + intervalMs - now);
-    if (current && current.holder !== this.deps.instanceId) waits.push(current.expiresAt.getTime() - now);
+    if (current && !current.holder.startsWith(`${this.deps.instanceId}/`))
+      waits.push(current.expiresAt.getTime() - now);
     return { nextInMs: Math.min(intervalMs, Math.max(...waits)) };
   }
 
-  /** Runs a cycle of `pipeline` (as read by the caller, once per cycle) under the lease the caller holds. */
-  private launch(pipeline: PipelineLike, run: RunDoc): Promise<unknown> {
+  /**
+   * Runs a cycle of `pipeline` (as read by the caller, once per cycle) under the lease the caller claimed.
+   * Never rejects: a cycle's failure is its run's status, and a store that fails meanwhile is logged.
+   */
+  private launch(pipeline: PipelineLike, run: RunDoc, holder: string): Promise<void> {
     const pipelineId = pipeline.id;
     const controller = new AbortController();
-    const done = this.execute(pipeline, run, controller).finally(() => this.running.delete(pipelineId));
+    const done = this.execute(pipeline, run, controller, holder)
+      .catch((error: unknown) =>
+        this.deps.logger.error({ err: error, pipelineId, runId: run._id }, 'cycle ended badly'),
+      )
+      .finally(() => {
+        this.running.delete(pipelineId);
+        this.busy.delete(pipelineId);
+      });
     this.running.set(pipelineId, { controller, done });
     return done;
   }
 
-  private async execute(pipeline: PipelineLike, run: RunDoc, controller: AbortController): Promise<void> {
+  private async execute(
+    pipeline: PipelineLike,
+    run: RunDoc,
+    controller: AbortController,
+    holder: string,
+  ): Promise<void> {
     const pipelineId = pipeline.id;
-    const { store, logger: rootLogger, instanceId } = this.deps;
+    const { store, logger: rootLogger } = this.deps;
     const logger = rootLogger.child({ pipelineId, runId: run._id });
     const started = Date.now();
     const counts = run.counts;
     // Heartbeat: keeps the lease and tells other instances this run is alive; a lost lease stops the cycle.
     const heartbeat = setInterval(
       () => {
-        void store.renewLease(leaseName(pipelineId), instanceId, this.leaseTtlMs).then(
+        void store.renewLease(leaseName(pipelineId), holder, this.leaseTtlMs).then(
           (held) => {
             if (!held) controller.abort(new Error('The cycle lease was lost to another instance'));
           },
@@ -268,29 +321,40 @@ export class SyncRuntimeImpl implements SyncRuntime {
       const orphans = await store.interruptOrphans(pipelineId, run._id);
       if (orphans > 0) logger.warn({ runs: orphans }, 'runs of an instance that died are marked interrupted');
       logger.info({ trigger: run.trigger }, 'sync cycle started');
-      const plan = await this.plan(pipeline.mappings);
       const policies = activePolicies(this.deps.policies, await this.deps.policySettings.list(pipelineId), logger);
-      const cursors = await store.loadCursors(pipelineId);
-      const cycle = new SyncCycle({
-        pipelineId,
-        runId: run._id,
-        store,
-        marketo: this.marketo,
-        dynamics: this.dynamics,
-        plan,
-        newPersonAs: pipeline.newPersonAs ?? 'lead',
-        resolveCollision: policies.resolveCollision,
-        onRejected: policies.onRejected,
-        logger,
-        counts,
-        signal: controller.signal,
-        report: (progress) => store.updateRun(run._id, { counts, progress }),
-      });
-      const outcome = await cycle.run(cursors, (system, objectType) =>
-        SyncStore.cursorId(pipelineId, system, objectType),
-      );
-      status = outcome.status;
-      error = outcome.error;
+      // A field deleted in a system since it was last described fails the streams that read or write it: the
+      // cycle is planned again from fresh descriptions (without that field) and run once more.
+      for (let attempt = 0; ; attempt++) {
+        const { plan, warnings } = await this.plan(pipeline.mappings);
+        if (warnings.length > 0) {
+          logger.warn({ warnings }, 'some mapped fields do not sync');
+          await store.updateRun(run._id, { warnings });
+        }
+        const cursors = await store.loadCursors(pipelineId);
+        const cycle = new SyncCycle({
+          pipelineId,
+          runId: run._id,
+          store,
+          marketo: this.marketo,
+          dynamics: this.dynamics,
+          plan,
+          newPersonAs: pipeline.newPersonAs ?? 'lead',
+          resolveCollision: policies.resolveCollision,
+          onRejected: policies.onRejected,
+          logger,
+          counts,
+          signal: controller.signal,
+          report: (progress) => store.updateRun(run._id, { counts, progress }),
+        });
+        const outcome = await cycle.run(cursors, (system, objectType) =>
+          SyncStore.cursorId(pipelineId, system, objectType),
+        );
+        status = outcome.status;
+        error = outcome.error;
+        if (!outcome.fieldsChanged || attempt > 0) break;
+        logger.warn({ error }, 'a mapped field no longer exists; describing both systems again');
+        this.descriptions = null;
+      }
     } catch (caught) {
       status = controller.signal.aborted ? 'interrupted' : 'failed';
       error = caught instanceof Error ? caught.message : String(caught);
@@ -298,8 +362,10 @@ export class SyncRuntimeImpl implements SyncRuntime {
     } finally {
       clearInterval(heartbeat);
     }
-    await store.updateRun(run._id, { status, counts, finishedAt: new Date(), ...(error ? { error } : {}) });
-    await store.releaseLease(leaseName(pipelineId), instanceId, status !== 'interrupted');
+    if (!(await store.finishRun(run._id, { status, counts, error }))) {
+      logger.warn({ status }, 'this run was declared interrupted by another instance meanwhile; its status stays');
+    }
+    await store.releaseLease(leaseName(pipelineId), holder, status !== 'interrupted');
     const seconds = (Date.now() - started) / 1000;
     this.cycles?.inc({ status });
     this.duration?.observe({ status }, seconds);
@@ -332,7 +398,11 @@ export class SyncRuntimeImpl implements SyncRuntime {
     return value;
   }
 
-  private async plan(mappings: Mappings): Promise<SyncPlan> {
+  /**
+   * The cycle's field plan, and a warning for each mapped field a system lacks (it does not sync; the rest
+   * does). Only mappings that leave nothing to match people by stop the cycle.
+   */
+  private async plan(mappings: Mappings): Promise<{ plan: SyncPlan; warnings: string[] }> {
     const descriptions = await this.describe();
     const analysis = analyzeMappings(mappings, descriptions);
     if (analysis.errors.length > 0) {
@@ -340,15 +410,13 @@ export class SyncRuntimeImpl implements SyncRuntime {
         status: 409,
       });
     }
-    return buildPlan(mappings, analysis, {
+    const warnings = analysis.missing.map((m) => `Not synced: ${m}`);
+    const plan = buildPlan(analysis, {
       marketo: descriptions.marketo.emailField,
       dynamics: Object.fromEntries(Object.entries(descriptions.dynamics).map(([t, d]) => [t, d.emailField])),
     });
+    return { plan, warnings };
   }
-}
-
-function conflict(pipelineId: string): TandemError {
-  return new TandemError('CONFLICT', `A cycle of pipeline "${pipelineId}" is already running.`, { status: 409 });
 }
 
 /** Builds the runtime, marks stale runs interrupted and starts the schedule. */

@@ -1,0 +1,74 @@
+/**
+ * Integrity under pressure: forced runs arriving together on several instances, never two cycles of one
+ * pipeline at once, and nobody created twice.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestMongo, samplePerson, type TestMongo } from '@tandem/core/testing';
+import { PIPELINE, World, marketoPerson } from './harness';
+
+let mongo: TestMongo;
+before(async () => {
+  mongo = await startTestMongo();
+});
+after(async () => {
+  await mongo.stop();
+});
+
+describe('integrity', () => {
+  test('10 forced runs sent at once, 20 times, over two instances: one run each time, nobody duplicated', async () => {
+    const world = await World.start({ mongo, marketo: [0, 1] });
+    try {
+      const second = await world.startInstance({ instanceId: 'second' });
+      const instances = [world.tandem, second];
+      const tries = 20;
+      let next = 2;
+      let started = 0;
+      for (let attempt = 0; attempt < tries; attempt++) {
+        // New people before each try: duplicates would show as a second Dynamics record for one email.
+        for (let k = 0; k < 3; k++) world.marketo.createPerson(marketoPerson(next++));
+        const answers = await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            world.api<{ runId?: string; code?: string }>(
+              'POST',
+              `/v1/pipelines/${PIPELINE}/runs`,
+              undefined,
+              instances[i % 2],
+            ),
+          ),
+        );
+        const accepted = answers.filter((a) => a.status === 202);
+        const refused = answers.filter((a) => a.status === 409);
+        assert.equal(accepted.length, 1, `try ${attempt}: exactly one run starts (${answers.map((a) => a.status)})`);
+        assert.equal(refused.length, 9, `try ${attempt}: the others are refused`);
+        const runId = accepted[0]?.body.runId as string;
+        for (const answer of refused) {
+          assert.equal(answer.body.code, 'CONFLICT');
+          // A refusal names the run in progress when it can see it (it may have ended by the time it looks).
+          const named = (answer.body as { runId?: string }).runId;
+          if (named !== undefined) assert.equal(named, runId);
+        }
+        const run = await world.waitForRun(runId);
+        assert.equal(run.status, 'succeeded', `try ${attempt}: ${run.error ?? ''}`);
+        started += accepted.length;
+      }
+      assert.equal(started, tries);
+      const { body: runs } = await world.api<Array<{ status: string; error?: string }>>(
+        'GET',
+        `/v1/pipelines/${PIPELINE}/runs?limit=1000`,
+      );
+      assert.equal(runs.length, tries, 'one run per try, no more');
+      assert.ok(
+        runs.every((r) => r.status === 'succeeded' && r.error === undefined),
+        'no run was interrupted by another',
+      );
+      for (let i = 0; i < next; i++) {
+        const email = samplePerson(i).email;
+        assert.equal(world.dynamicsByEmail(email).length, 1, `person ${i} once in Dynamics`);
+        assert.equal(world.marketoByEmail(email).length, 1, `person ${i} once in Marketo`);
+      }
+    } finally {
+      await world.close();
+    }
+  });
+});
