@@ -18,7 +18,7 @@ import { connectMongo } from './db';
 import { CoreTokens } from './di/tokens';
 import { createLogger, createMetrics, redactionPaths } from './observability';
 import type { ConnectorDefinition } from './plugin';
-import { discoverPlugins, findProjectRoot, loadPlugins, PluginHost } from './plugins';
+import { discoverPlugins, findProjectRoot, loadPlugins, PluginHost, startSandboxes } from './plugins';
 import { AuditRepository, PipelinesRepository, PolicySettingsRepository } from './repositories';
 import { SyncStore } from './repositories/sync-store';
 import { DEFAULT_MAPPINGS } from './sync/mappings';
@@ -139,21 +139,16 @@ export async function startTandem(options: StartOptions = {}): Promise<RunningTa
 
     const missing = EXPECTED_CONNECTORS.filter((id) => !connectorDefinitions.some((d) => d.id === id));
     if (config.mode === 'sandbox') {
-      logger.info('no MARKETO_* or DYNAMICS_* variable set: sandbox mode (local simulators seeded with sample people)');
-      for (const definition of connectorDefinitions) {
-        if (givenConfig(definition.id)) continue;
-        if (!definition.sandbox) {
-          logger.warn(`connector ${definition.id} has no sandbox; it is not configured`);
-          continue;
-        }
-        const sandbox = await definition.sandbox.start({
-          seed: true,
-          logger: logger.child({ sandbox: definition.id }),
-        });
-        closers.push({ name: `${definition.id} sandbox`, close: () => sandbox.close() });
-        config.connectorConfigs.set(definition.id, sandbox.config);
-        logger.info({ connector: definition.id, url: sandbox.url }, `${definition.id} sandbox listening`);
-      }
+      logger.info('no connector variable set: sandbox mode (local simulators seeded with sample people)');
+      await startSandboxes(
+        plugins,
+        { logger, extras: core.sandboxExtras, skip: givenConfig },
+        ({ connector, sandbox, config: connectorConfig }) => {
+          closers.push({ name: `${connector} sandbox`, close: () => sandbox.close() });
+          config.connectorConfigs.set(connector, connectorConfig);
+          logger.info({ connector, url: sandbox.url }, `${connector} sandbox listening`);
+        },
+      );
     }
     if (missing.length > 0) {
       logger.warn(

@@ -57,7 +57,8 @@ function variableFor(definition: ConnectorDefinition, path: string, missingKey?:
   return definition.env.find((b) => b.key === key)?.variable ?? `${definition.id} config field "${key}"`;
 }
 
-function parseOne(env: Env, definition: ConnectorDefinition): unknown {
+/** One connector's config from environment variables (its `env` bindings); throws naming the variables. */
+export function connectorConfigFromEnv(env: Env, definition: ConnectorDefinition): unknown {
   registerFormats();
   const raw: Record<string, unknown> = {};
   for (const binding of definition.env) {
@@ -106,5 +107,5 @@ export function parseConnectorEnv(env: Env, definitions: readonly ConnectorDefin
       missing.flatMap((m) => m.vars),
     );
   }
-  return { mode: 'live', configs: new Map(definitions.map((d) => [d.id, parseOne(env, d)])) };
+  return { mode: 'live', configs: new Map(definitions.map((d) => [d.id, connectorConfigFromEnv(env, d)])) };
 }

@@ -26,6 +26,8 @@ export interface CoreEnv {
   embeddedMongod: EmbeddedMongodPolicy;
   /** Extra plugin packages (names or paths) from `TANDEM_PLUGINS`. */
   plugins: string[];
+  /** Sandbox mode: start sandboxes with what a vanilla org lacks (custom columns, the vendor sync's fields). */
+  sandboxExtras: boolean;
 }
 
 function badConfig(message: string, variable: string): TandemError {
@@ -105,6 +107,13 @@ function parseEmbedded(env: Env): EmbeddedMongodPolicy {
   throw badConfig(`TANDEM_EMBEDDED_MONGOD must be "auto" or "download", got "${raw}"`, 'TANDEM_EMBEDDED_MONGOD');
 }
 
+function parseSandboxExtras(env: Env): boolean {
+  const raw = envValue(env, 'TANDEM_SANDBOX_EXTRAS');
+  if (raw === undefined || /^(false|0|no)$/i.test(raw)) return false;
+  if (/^(true|1|yes)$/i.test(raw)) return true;
+  throw badConfig(`TANDEM_SANDBOX_EXTRAS must be true or false, got "${raw}"`, 'TANDEM_SANDBOX_EXTRAS');
+}
+
 export function parseCoreEnv(env: Env): CoreEnv {
   return {
     mongodbUri: parseMongoUri(env),
@@ -119,5 +128,6 @@ export function parseCoreEnv(env: Env): CoreEnv {
       .split(',')
       .map((p) => p.trim())
       .filter((p) => p !== ''),
+    sandboxExtras: parseSandboxExtras(env),
   };
 }

@@ -123,6 +123,12 @@ export interface CheckResult {
   ok: boolean;
   /** Who we are connected as (user id, API user email). */
   identity?: string;
+  /**
+   * Which instance of the system answered: an organisation id, a Marketo munchkin id, a sandbox's instance id.
+   * Stable for one org; a different value behind the same configuration means a different org (a refreshed
+   * sandbox, production instead of test), and the engine then stops rather than mix the two.
+   */
+  instance?: string;
   message?: string;
 }
 

@@ -16,6 +16,11 @@ export const ManifestSchema = Type.Object(
     kind: Type.Union([Type.Literal('connector'), Type.Literal('policy')]),
     id: Type.String({ pattern: '^[a-z][a-z0-9]*(-[a-z0-9]+)*$', maxLength: 64 }),
     apiVersion: Type.Literal(PLUGIN_API_VERSION),
+    /**
+     * A connector's sandbox package (a local simulator of the system it talks to): loaded only in sandbox mode,
+     * so a connector never depends on its simulator at run time.
+     */
+    sandbox: Type.Optional(Type.String({ minLength: 1, maxLength: 214 })),
     /** Plugin ids this plugin needs loaded first. */
     dependsOn: Type.Optional(Type.Array(Type.String())),
     /** Entry module relative to the package; defaults to the package's main export. */
@@ -62,22 +67,62 @@ export interface SandboxStartOptions {
   /** 0 or unset: a free port. */
   port?: number;
   logger?: Logger;
+  /**
+   * Start with what a vanilla org lacks (custom columns, fields of the vendor's own sync): off by default, so a
+   * sandbox looks like the org a new customer really has.
+   */
+  extras?: boolean;
+  /** The instance's identity (an org id, a munchkin id); a new one at every start unless given. */
+  instanceId?: string;
 }
 
-export interface RunningSandbox<C> {
+export interface RunningSandbox {
   /** Base URL the sandbox listens on. */
   url: string;
-  /** A connector config pointing at this sandbox, credentials included. */
-  config: C;
+  /**
+   * The connection's environment variables, as the connector documents them, pointing at this sandbox with its
+   * credentials: the same variables a real deployment sets (so the sandbox knows nothing of the connector).
+   */
+  env: Record<string, string>;
+  /** PEM of the private CA that signed the sandbox's certificate, trusted like one in NODE_EXTRA_CA_CERTS. */
+  caPem?: string;
+  /** The identity the sandbox answers with (what `CheckResult.instance` reports for it). */
+  instanceId: string;
   close(): Promise<void>;
+}
+
+/**
+ * What a sandbox package default-exports (made with `defineSandbox`). A connector's manifest names its sandbox
+ * package; the host loads it only in sandbox mode.
+ */
+export interface SandboxDefinition {
+  readonly kind: 'sandbox';
+  /** The manifest id of the connector whose system this sandbox simulates. */
+  readonly connector: string;
+  start(options?: SandboxStartOptions): Promise<RunningSandbox>;
+}
+
+export function defineSandbox(definition: Omit<SandboxDefinition, 'kind'>): SandboxDefinition {
+  return { ...definition, kind: 'sandbox' };
+}
+
+export function isSandboxDefinition(value: unknown): value is SandboxDefinition {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return v['kind'] === 'sandbox' && typeof v['connector'] === 'string' && typeof v['start'] === 'function';
 }
 
 export interface ConnectorDefinition<C = unknown> extends PluginDefinitionBase<C> {
   readonly kind: 'connector';
   /** Environment variables that configure the connection. */
   readonly env: readonly EnvBinding[];
-  /** A local simulator of the remote API, for sandbox mode, tests, benchmarks and demos. */
-  readonly sandbox?: { start(options?: SandboxStartOptions): Promise<RunningSandbox<C>> };
+  /**
+   * Deprecated: a simulator inside the connector makes its web server a run-time dependency of every
+   * deployment. Name a sandbox package in the manifest instead (`"tandem": { "sandbox": "…" }`).
+   */
+  readonly sandbox?: {
+    start(options?: SandboxStartOptions): Promise<{ url: string; config: C; close(): Promise<void> }>;
+  };
 }
 
 export interface PolicyDefinition<C = unknown> extends PluginDefinitionBase<C> {

@@ -1,3 +1,4 @@
 export * from './discover';
 export * from './load';
 export * from './host';
+export * from './sandboxes';

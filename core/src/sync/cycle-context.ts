@@ -30,7 +30,12 @@ export interface CycleDeps {
   report(progress: string): Promise<void>;
 }
 
-export type CycleOutcome = { status: 'succeeded' | 'partial' | 'failed'; error?: string };
+export type CycleOutcome = {
+  status: 'succeeded' | 'partial' | 'failed';
+  error?: string;
+  /** A system no longer has a field the plan reads or writes (deleted since it was described): plan again. */
+  fieldsChanged?: boolean;
+};
 
 /** Raised inside a cycle when the validation policy says to stop at a rejection. */
 export class HaltCycle extends Error {}

@@ -5,7 +5,14 @@
  * streams), so MongoDB and API work grow with the number of changes, not with the database, and a crash
  * re-reads at most one write set.
  */
-import { QuotaExhaustedError, type ChangePage, type RemoteRecord, type Side, type WriteOp } from '../plugin';
+import {
+  isTandemError,
+  QuotaExhaustedError,
+  type ChangePage,
+  type RemoteRecord,
+  type Side,
+  type WriteOp,
+} from '../plugin';
 import type { LinkDoc } from '../repositories/sync-store';
 import {
   CycleContext,
@@ -88,6 +95,7 @@ export class SyncCycle {
     await this.resolveStaleIntents();
     const failures: string[] = [];
     const failedStreams = new Set<Stream>();
+    let fieldsChanged = false;
     const fail = (stream: Stream, why: string) => {
       failures.push(`${label(stream)}: ${why}`);
       failedStreams.add(stream);
@@ -133,6 +141,7 @@ export class SyncCycle {
         return { status: 'failed', error: `${error.message}${when}` };
       }
       if (deps.signal.aborted) throw error;
+      if (isTandemError(error) && error.code === 'UNKNOWN_FIELD') fieldsChanged = true;
       const message = error instanceof Error ? error.message : String(error);
       deps.logger.warn({ err: error, streams: affected }, 'sync stream failed; the other streams go on');
       for (const stream of affected) fail(stream, message);
@@ -183,7 +192,11 @@ export class SyncCycle {
       if (outcome) return outcome;
     }
     if (failures.length === 0) return { status: 'succeeded' };
-    return { status: failedStreams.size >= streams.length ? 'failed' : 'partial', error: failures.join('; ') };
+    return {
+      status: failedStreams.size >= streams.length ? 'failed' : 'partial',
+      error: failures.join('; '),
+      ...(fieldsChanged ? { fieldsChanged } : {}),
+    };
   }
 
   // ---- crash recovery ------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
  * are read and written in which direction. Built once per cycle so a PUT of the mappings takes effect at
  * the next cycle.
  */
-import type { MappingAnalysis, Mappings } from './mappings';
+import type { MappingAnalysis } from './mappings';
 
 export interface PlannedField {
   marketo: string;
@@ -32,14 +32,12 @@ export interface SyncPlan {
 }
 
 export function buildPlan(
-  mappings: Mappings,
   analysis: MappingAnalysis,
   emails: { marketo: string; dynamics: Record<string, string> },
 ): SyncPlan {
   const objects = new Map<string, ObjectPlan>();
   const marketoRead = new Set<string>([emails.marketo]);
   for (const objectAnalysis of analysis.objects) {
-    const mapping = mappings.objects.find((o) => o.dynamics === objectAnalysis.dynamics);
     const fields: PlannedField[] = objectAnalysis.fields
       .filter((f) => f.effective !== 'none')
       .map((f) => ({
@@ -57,13 +55,11 @@ export function buildPlan(
       marketoEmail: emails.marketo,
       dynamicsEmail,
     };
-    if (mapping?.deletedFlagField) {
-      plan.deletedFlagField = mapping.deletedFlagField;
-      marketoRead.add(mapping.deletedFlagField);
-    }
-    if (mapping?.typeField) {
-      plan.typeField = mapping.typeField;
-      marketoRead.add(mapping.typeField);
+    for (const flag of objectAnalysis.flags) {
+      if (!flag.available) continue;
+      if (flag.role === 'deleted') plan.deletedFlagField = flag.field;
+      else plan.typeField = flag.field;
+      marketoRead.add(flag.field);
     }
     objects.set(objectAnalysis.dynamics, plan);
   }

@@ -40,6 +40,8 @@ export const RunSchema = Type.Object({
   startedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   error: Type.Optional(Type.String()),
+  /** What the run did not do as configured (a mapped field a system lacks), while the rest synced. */
+  warnings: Type.Optional(Type.Array(Type.String())),
   /** What the run is doing now, for long initial loads. */
   progress: Type.Optional(Type.String()),
 });

@@ -45,6 +45,7 @@ const FieldAnalysisSchema = Type.Object({
   marketo: Type.String(),
   dynamics: Type.String(),
   direction: DirectionSchema,
+  optional: Type.Optional(Type.Boolean()),
   effective: Type.Union([DirectionSchema, Type.Literal('none')], { description: 'What really syncs for these users' }),
   problems: Type.Array(Type.String()),
 });
@@ -54,9 +55,24 @@ const MappingsViewSchema = Type.Object({
   analysis: Type.Union([
     Type.Object({
       objects: Type.Array(
-        Type.Object({ marketo: Type.String(), dynamics: Type.String(), fields: Type.Array(FieldAnalysisSchema) }),
+        Type.Object({
+          marketo: Type.String(),
+          dynamics: Type.String(),
+          fields: Type.Array(FieldAnalysisSchema),
+          flags: Type.Array(
+            Type.Object({
+              role: Type.Union([Type.Literal('deleted'), Type.Literal('type')]),
+              field: Type.String(),
+              available: Type.Boolean(),
+              problems: Type.Array(Type.String()),
+            }),
+          ),
+        }),
       ),
       errors: Type.Array(Type.String()),
+      missing: Type.Array(Type.String(), {
+        description: 'Mapped fields (not marked optional) that a system does not have: they do not sync',
+      }),
     }),
     Type.Null(),
   ]),
@@ -64,20 +80,21 @@ const MappingsViewSchema = Type.Object({
     Type.Object({
       object: Type.String({ description: 'marketo->dynamics object pair' }),
       marketo: Type.String(),
-      dynamics: Type.String(),
+      dynamics: Type.String({ description: 'The Dynamics column; empty for a flag field the sync sets in Marketo' }),
       direction: DirectionSchema,
       effective: Type.Union([DirectionSchema, Type.Literal('none')]),
+      optional: Type.Optional(Type.Boolean()),
       reasons: Type.Array(Type.String()),
     }),
-    { description: 'Mapped fields that sync less than asked, and why' },
+    { description: 'Mapped fields that sync less than asked (or not at all), and why' },
   ),
   analysisError: Type.Optional(Type.String({ description: 'Why the fields could not be checked right now' })),
 });
 type MappingsView = Static<typeof MappingsViewSchema>;
 
 function mappingsView(mappings: Mappings, analysis: MappingAnalysis | null, analysisError?: string): MappingsView {
-  const unsyncable = (analysis?.objects ?? []).flatMap((o) =>
-    o.fields
+  const unsyncable = (analysis?.objects ?? []).flatMap((o) => [
+    ...o.fields
       .filter((f) => f.problems.length > 0)
       .map((f) => ({
         object: `${o.marketo}->${o.dynamics}`,
@@ -85,9 +102,20 @@ function mappingsView(mappings: Mappings, analysis: MappingAnalysis | null, anal
         dynamics: f.dynamics,
         direction: f.direction,
         effective: f.effective,
+        ...(f.optional ? { optional: true } : {}),
         reasons: f.problems,
       })),
-  );
+    ...o.flags
+      .filter((f) => !f.available)
+      .map((f) => ({
+        object: `${o.marketo}->${o.dynamics}`,
+        marketo: f.field,
+        dynamics: '',
+        direction: 'toMarketo' as const,
+        effective: 'none' as const,
+        reasons: f.problems,
+      })),
+  ]);
   return {
     objects: mappings.objects,
     analysis,
@@ -191,10 +219,12 @@ export const pipelineRoutes: ApiPlugin<{ deps: ApiDeps }> = async (app, { deps }
       const pipeline = await requirePipeline(deps, request.params.id);
       const mappings = request.body;
       const analysis = await analyze(deps, mappings);
-      if (analysis.errors.length > 0) {
-        throw new TandemError('BAD_REQUEST', `The mappings cannot be used: ${analysis.errors.join('; ')}`, {
+      // A field no system has is most likely a typo: refused, unless the entry says it is optional.
+      const refused = [...analysis.errors, ...analysis.missing];
+      if (refused.length > 0) {
+        throw new TandemError('BAD_REQUEST', `The mappings cannot be used: ${refused.join('; ')}`, {
           status: 400,
-          details: { errors: analysis.errors },
+          details: { errors: refused },
         });
       }
       const result = await deps.pipelines.setMappings(pipeline.id, mappings);
