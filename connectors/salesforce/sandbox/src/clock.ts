@@ -5,24 +5,29 @@
  */
 export class SandboxClock {
   private offsetMs = 0;
+  /** When set, time stands still at this instant (until advanced), so tests never straddle a second. */
+  private frozenAt: number | undefined;
 
   now(): number {
-    return Date.now() + this.offsetMs;
+    return this.frozenAt ?? Date.now() + this.offsetMs;
   }
 
-  /** Moves the clock so that `now()` is this instant. */
-  set(at: Date | number | string): void {
+  /** Moves the clock so that `now()` is this instant; `frozen`: and keeps it there until advanced. */
+  set(at: Date | number | string, options: { frozen?: boolean } = {}): void {
     const target = new Date(at).getTime();
     if (Number.isNaN(target)) throw new Error(`not a date: ${String(at)}`);
     this.offsetMs = target - Date.now();
+    this.frozenAt = options.frozen ? target : undefined;
   }
 
   advance(ms: number): void {
     this.offsetMs += ms;
+    if (this.frozenAt !== undefined) this.frozenAt += ms;
   }
 
   reset(): void {
     this.offsetMs = 0;
+    this.frozenAt = undefined;
   }
 }
 

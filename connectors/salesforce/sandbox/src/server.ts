@@ -357,8 +357,9 @@ export class SalesforceSandbox {
     return new Date(this.clock.now());
   }
 
-  setClock(at: Date | number | string): void {
-    this.clock.set(at);
+  /** Sets the org's clock; `frozen`: time stands still there until `advanceClock`. */
+  setClock(at: Date | number | string, options: { frozen?: boolean } = {}): void {
+    this.clock.set(at, options);
   }
 
   advanceClock(ms: number): void {
@@ -976,7 +977,7 @@ export class SalesforceSandbox {
     app.put(`${p}/clock`, async (req) => {
       const b = body(req);
       return guard(() => {
-        if (b.at !== undefined) this.setClock(String(b.at));
+        if (b.at !== undefined) this.setClock(String(b.at), { frozen: b.frozen === true });
         if (typeof b.advanceMs === 'number') this.advanceClock(b.advanceMs);
         return { now: this.now().toISOString() };
       });
