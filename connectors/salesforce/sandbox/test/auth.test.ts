@@ -101,7 +101,15 @@ describe('client credentials flow', () => {
       client_secret: env().SALESFORCE_CLIENT_SECRET ?? '',
     });
     assert.equal(status, 200);
-    assert.deepEqual(Object.keys(body).sort(), ['access_token', 'id', 'instance_url', 'issued_at', 'scope', 'signature', 'token_type']);
+    assert.deepEqual(Object.keys(body).sort(), [
+      'access_token',
+      'id',
+      'instance_url',
+      'issued_at',
+      'scope',
+      'signature',
+      'token_type',
+    ]);
     assert.equal(body.token_type, 'Bearer');
     assert.equal(body.expires_in, undefined);
     assert.equal(body.refresh_token, undefined);
@@ -122,7 +130,10 @@ describe('client credentials flow', () => {
   test('errors are HTTP 400 { error, error_description }', async () => {
     const cases: Array<[Record<string, string>, string]> = [
       [{ grant_type: 'client_credentials', client_id: 'nope', client_secret: 'x' }, 'invalid_client_id'],
-      [{ grant_type: 'client_credentials', client_id: env().SALESFORCE_CLIENT_ID ?? '', client_secret: 'wrong' }, 'invalid_client'],
+      [
+        { grant_type: 'client_credentials', client_id: env().SALESFORCE_CLIENT_ID ?? '', client_secret: 'wrong' },
+        'invalid_client',
+      ],
       [{ grant_type: 'password', client_id: env().SALESFORCE_CLIENT_ID ?? '' }, 'unsupported_grant_type'],
       [{}, 'unsupported_grant_type'],
     ];
@@ -181,7 +192,10 @@ describe('sessions', () => {
   test('no token or a wrong token: 401 INVALID_SESSION_ID', async () => {
     const none = await org.json(`${org.base}/limits`, { auth: false });
     expired(none.status, none.body);
-    const wrong = await org.json(`${org.base}/limits`, { auth: false, headers: { authorization: 'Bearer 00Dxx!nope' } });
+    const wrong = await org.json(`${org.base}/limits`, {
+      auth: false,
+      headers: { authorization: 'Bearer 00Dxx!nope' },
+    });
     expired(wrong.status, wrong.body);
   });
 
@@ -233,7 +247,10 @@ describe('JWT bearer flow', () => {
   let otherKey: string;
   before(async () => {
     const app = await generate([{ name: 'commonName', value: 'tandem-jwt' }], { keySize: 2048, algorithm: 'sha256' });
-    const other = await generate([{ name: 'commonName', value: 'someone-else' }], { keySize: 2048, algorithm: 'sha256' });
+    const other = await generate([{ name: 'commonName', value: 'someone-else' }], {
+      keySize: 2048,
+      algorithm: 'sha256',
+    });
     privateKey = app.private;
     otherKey = other.private;
     org = await startOrg({ jwt: { certificate: app.cert } });
@@ -265,7 +282,10 @@ describe('JWT bearer flow', () => {
     assert.equal(status, 200);
     assert.equal(body.token_type, 'Bearer');
     assert.equal(body.id.split('/').at(-2), org.running.instanceId);
-    const limits = await org.json(`${org.base}/limits`, { auth: false, headers: { authorization: `Bearer ${body.access_token}` } });
+    const limits = await org.json(`${org.base}/limits`, {
+      auth: false,
+      headers: { authorization: `Bearer ${body.access_token}` },
+    });
     assert.equal(limits.status, 200);
   });
 

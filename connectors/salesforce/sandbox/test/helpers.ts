@@ -13,10 +13,17 @@ export interface Org {
   /** A request to a path under the org's URL (with the current token unless `auth: false`). */
   call(path: string, init?: RequestInit & { auth?: boolean; json?: unknown }): Promise<Response>;
   /** A request whose JSON answer is returned with its status. */
-  json<T = unknown>(path: string, init?: RequestInit & { auth?: boolean; json?: unknown }): Promise<{ status: number; body: T; response: Response }>;
+  json<T = unknown>(
+    path: string,
+    init?: RequestInit & { auth?: boolean; json?: unknown },
+  ): Promise<{ status: number; body: T; response: Response }>;
   token(): Promise<string>;
   /** Runs SOQL through `query` (or `queryAll`). */
-  query<T = Record<string, unknown>>(soql: string, all?: boolean, headers?: Record<string, string>): Promise<{ status: number; body: QueryBody<T> }>;
+  query<T = Record<string, unknown>>(
+    soql: string,
+    all?: boolean,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: QueryBody<T> }>;
   close(): Promise<void>;
 }
 
@@ -85,7 +92,9 @@ export async function startOrg(options: Parameters<typeof startSalesforceSandbox
     json: jsonCall,
     token,
     query: async <T>(soql: string, all = false, headers: Record<string, string> = {}) => {
-      const r = await jsonCall<QueryBody<T>>(`${base}/${all ? 'queryAll' : 'query'}?q=${encodeURIComponent(soql)}`, { headers });
+      const r = await jsonCall<QueryBody<T>>(`${base}/${all ? 'queryAll' : 'query'}?q=${encodeURIComponent(soql)}`, {
+        headers,
+      });
       return { status: r.status, body: r.body };
     },
     close: async () => {

@@ -18,10 +18,19 @@ describe('versions, resources, errors', () => {
 
   test('GET /services/data/ lists versions without a session, and does not count', async () => {
     org.sandbox.resetCounters();
-    const { status, body, response } = await org.json<Array<{ label: string; url: string; version: string }>>('/services/data/', { auth: false });
+    const { status, body, response } = await org.json<Array<{ label: string; url: string; version: string }>>(
+      '/services/data/',
+      { auth: false },
+    );
     assert.equal(status, 200);
-    assert.deepEqual(body.find((v) => v.version === '63.0'), { label: "Spring '25", url: '/services/data/v63.0', version: '63.0' });
-    assert.deepEqual(body.find((v) => v.version === '20.0'), undefined);
+    assert.deepEqual(
+      body.find((v) => v.version === '63.0'),
+      { label: "Spring '25", url: '/services/data/v63.0', version: '63.0' },
+    );
+    assert.deepEqual(
+      body.find((v) => v.version === '20.0'),
+      undefined,
+    );
     assert.equal(response.headers.get('sforce-limit-info'), null);
     assert.equal(org.sandbox.getCounters().apiRequests, 0);
   });
@@ -37,7 +46,13 @@ describe('versions, resources, errors', () => {
   });
 
   test('unknown version or resource: 404 NOT_FOUND as an error array', async () => {
-    for (const path of ['/services/data/v99.0/limits', '/services/data/v2.0/', `${org.base}/nothing`, `${org.base}/sobjects/Account`, `${org.base}/sobjects/Contact/003000000000001/extra`]) {
+    for (const path of [
+      '/services/data/v99.0/limits',
+      '/services/data/v2.0/',
+      `${org.base}/nothing`,
+      `${org.base}/sobjects/Account`,
+      `${org.base}/sobjects/Contact/003000000000001/extra`,
+    ]) {
       const { status, body } = await org.json<ApiErrorBody[]>(path);
       assert.equal(status, 404, path);
       assert.equal(body[0]?.errorCode, 'NOT_FOUND', path);
@@ -52,11 +67,16 @@ describe('versions, resources, errors', () => {
   });
 
   test('Organization: sobjects/Organization/<id> and SOQL answer the org id', async () => {
-    const r = await org.json<{ Id: string; attributes: { type: string } }>(`${org.base}/sobjects/Organization/${org.running.instanceId}`);
+    const r = await org.json<{ Id: string; attributes: { type: string } }>(
+      `${org.base}/sobjects/Organization/${org.running.instanceId}`,
+    );
     assert.equal(r.status, 200);
     assert.equal(r.body.Id, org.running.instanceId);
     assert.equal(r.body.attributes.type, 'Organization');
-    const w = await org.json<ApiErrorBody[]>(`${org.base}/sobjects/Organization`, { method: 'POST', json: { Name: 'x' } });
+    const w = await org.json<ApiErrorBody[]>(`${org.base}/sobjects/Organization`, {
+      method: 'POST',
+      json: { Name: 'x' },
+    });
     assert.equal(w.status, 405);
   });
 });
@@ -157,7 +177,19 @@ describe('faults', () => {
 interface DescribeBody {
   name: string;
   keyPrefix: string;
-  fields: Array<{ name: string; type: string; length: number; nillable: boolean; createable: boolean; updateable: boolean; defaultedOnCreate: boolean; defaultValue: unknown; custom: boolean; idLookup: boolean; picklistValues: Array<{ value: string; defaultValue: boolean }> }>;
+  fields: Array<{
+    name: string;
+    type: string;
+    length: number;
+    nillable: boolean;
+    createable: boolean;
+    updateable: boolean;
+    defaultedOnCreate: boolean;
+    defaultValue: unknown;
+    custom: boolean;
+    idLookup: boolean;
+    picklistValues: Array<{ value: string; defaultValue: boolean }>;
+  }>;
 }
 
 describe('describe and field-level security', () => {
@@ -175,7 +207,11 @@ describe('describe and field-level security', () => {
     assert.equal(contact.body.keyPrefix, '003');
     const f = (name: string) => contact.body.fields.find((x) => x.name === name);
     assert.deepEqual(
-      ['LastName', 'FirstName', 'Email', 'Title', 'MailingStreet', 'MailingCity', 'SystemModstamp'].map((n) => [n, f(n)?.type, f(n)?.length]),
+      ['LastName', 'FirstName', 'Email', 'Title', 'MailingStreet', 'MailingCity', 'SystemModstamp'].map((n) => [
+        n,
+        f(n)?.type,
+        f(n)?.length,
+      ]),
       [
         ['LastName', 'string', 80],
         ['FirstName', 'string', 40],
@@ -205,7 +241,10 @@ describe('describe and field-level security', () => {
     const vanilla = await startOrg();
     try {
       const d = await vanilla.json<DescribeBody>(`${vanilla.base}/sobjects/Contact/describe`);
-      assert.deepEqual(d.body.fields.filter((x) => x.custom), []);
+      assert.deepEqual(
+        d.body.fields.filter((x) => x.custom),
+        [],
+      );
     } finally {
       await vanilla.close();
     }
@@ -215,13 +254,19 @@ describe('describe and field-level security', () => {
     org.sandbox.setFieldSecurity('Contact', 'Title', { read: false, edit: false });
     try {
       const d = await org.json<DescribeBody>(`${org.base}/sobjects/Contact/describe`);
-      assert.equal(d.body.fields.some((x) => x.name === 'Title'), false);
+      assert.equal(
+        d.body.fields.some((x) => x.name === 'Title'),
+        false,
+      );
       const q = await org.query('SELECT Id, Title FROM Contact');
       assert.equal(q.status, 400);
       const err = q.body as unknown as ApiErrorBody[];
       assert.equal(err[0]?.errorCode, 'INVALID_FIELD');
       assert.match(err[0]?.message ?? '', /No such column 'Title' on entity 'Contact'/);
-      const w = await org.json<ApiErrorBody[]>(`${org.base}/sobjects/Contact`, { method: 'POST', json: { LastName: 'X', Title: 'CTO' } });
+      const w = await org.json<ApiErrorBody[]>(`${org.base}/sobjects/Contact`, {
+        method: 'POST',
+        json: { LastName: 'X', Title: 'CTO' },
+      });
       assert.equal(w.status, 400);
       assert.equal(w.body[0]?.errorCode, 'INVALID_FIELD');
     } finally {
@@ -236,7 +281,10 @@ describe('describe and field-level security', () => {
       const title = d.body.fields.find((x) => x.name === 'Title');
       assert.deepEqual([title?.createable, title?.updateable], [false, false]);
       assert.equal((await org.query('SELECT Title FROM Contact')).status, 200);
-      const w = await org.json<ApiErrorBody[]>(`${org.base}/sobjects/Contact`, { method: 'POST', json: { LastName: 'X', Title: 'CTO' } });
+      const w = await org.json<ApiErrorBody[]>(`${org.base}/sobjects/Contact`, {
+        method: 'POST',
+        json: { LastName: 'X', Title: 'CTO' },
+      });
       assert.equal(w.status, 400);
       assert.equal(w.body[0]?.errorCode, 'INVALID_FIELD_FOR_INSERT_UPDATE');
       assert.deepEqual(w.body[0]?.fields, ['Title']);
@@ -247,6 +295,9 @@ describe('describe and field-level security', () => {
 
   test('required and platform fields cannot be restricted', () => {
     assert.throws(() => org.sandbox.setFieldSecurity('Contact', 'LastName', { read: false, edit: false }), /required/);
-    assert.throws(() => org.sandbox.setFieldSecurity('Lead', 'SystemModstamp', { read: false, edit: false }), /platform/);
+    assert.throws(
+      () => org.sandbox.setFieldSecurity('Lead', 'SystemModstamp', { read: false, edit: false }),
+      /platform/,
+    );
   });
 });

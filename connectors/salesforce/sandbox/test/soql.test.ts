@@ -4,11 +4,25 @@ import { after, before, describe, test } from 'node:test';
 import { startOrg, type ApiErrorBody, type Org } from './helpers';
 
 const PEOPLE = [
-  { FirstName: 'Ada', LastName: 'Lovelace', Email: 'Ada@Example.com', Title: 'CTO', MailingCity: 'London', Birthdate: '1990-12-10' },
+  {
+    FirstName: 'Ada',
+    LastName: 'Lovelace',
+    Email: 'Ada@Example.com',
+    Title: 'CTO',
+    MailingCity: 'London',
+    Birthdate: '1990-12-10',
+  },
   { FirstName: 'Ben', LastName: 'Baker', Email: 'ben@example.com', Title: 'Engineer', MailingCity: 'london' },
   { FirstName: 'Chloe', LastName: 'Costa', Title: 'CTO', MailingCity: 'Lyon', Birthdate: '1985-01-02' },
   { LastName: 'Dubois', Email: "d.o'brien@example.com" },
-  { FirstName: 'Élif', LastName: 'Eriksen', Email: 'elif_e@example.com', Title: 'Head of Growth', MailingCity: 'Stockholm', DoNotCall: true },
+  {
+    FirstName: 'Élif',
+    LastName: 'Eriksen',
+    Email: 'elif_e@example.com',
+    Title: 'Head of Growth',
+    MailingCity: 'Stockholm',
+    DoNotCall: true,
+  },
 ];
 
 describe('SOQL', () => {
@@ -31,17 +45,29 @@ describe('SOQL', () => {
   const TABLE: Array<[string, string[]]> = [
     ["SELECT LastName FROM Contact WHERE Email = 'ada@EXAMPLE.com'", ['Lovelace']],
     ["select lastname from contact where mailingcity = 'LONDON' order by lastname", ['Baker', 'Lovelace']],
-    ["SELECT LastName FROM Contact WHERE Title IN ('cto', 'Engineer') ORDER BY LastName", ['Baker', 'Costa', 'Lovelace']],
+    [
+      "SELECT LastName FROM Contact WHERE Title IN ('cto', 'Engineer') ORDER BY LastName",
+      ['Baker', 'Costa', 'Lovelace'],
+    ],
     ["SELECT LastName FROM Contact WHERE Title NOT IN ('CTO') ORDER BY LastName", ['Baker', 'Dubois', 'Eriksen']],
     ['SELECT LastName FROM Contact WHERE Email != null ORDER BY LastName', ['Baker', 'Dubois', 'Eriksen', 'Lovelace']],
     ['SELECT LastName FROM Contact WHERE Email = null', ['Costa']],
     ["SELECT LastName FROM Contact WHERE Title != 'cto' ORDER BY LastName", ['Baker', 'Dubois', 'Eriksen']],
-    ["SELECT LastName FROM Contact WHERE Email LIKE '%@EXAMPLE.COM' ORDER BY LastName", ['Baker', 'Dubois', 'Eriksen', 'Lovelace']],
+    [
+      "SELECT LastName FROM Contact WHERE Email LIKE '%@EXAMPLE.COM' ORDER BY LastName",
+      ['Baker', 'Dubois', 'Eriksen', 'Lovelace'],
+    ],
     ["SELECT LastName FROM Contact WHERE Email LIKE 'elif\\_%'", ['Eriksen']],
     ["SELECT LastName FROM Contact WHERE Email LIKE 'b_n@%'", ['Baker']],
     ["SELECT LastName FROM Contact WHERE Email = 'd.o\\'brien@example.com'", ['Dubois']],
-    ["SELECT LastName FROM Contact WHERE (Title = 'CTO' OR MailingCity = 'london') AND FirstName != 'Ada' ORDER BY LastName", ['Baker', 'Costa']],
-    ["SELECT LastName FROM Contact WHERE Title = 'CTO' OR (MailingCity = 'london' AND FirstName = 'ben') ORDER BY LastName", ['Baker', 'Costa', 'Lovelace']],
+    [
+      "SELECT LastName FROM Contact WHERE (Title = 'CTO' OR MailingCity = 'london') AND FirstName != 'Ada' ORDER BY LastName",
+      ['Baker', 'Costa'],
+    ],
+    [
+      "SELECT LastName FROM Contact WHERE Title = 'CTO' OR (MailingCity = 'london' AND FirstName = 'ben') ORDER BY LastName",
+      ['Baker', 'Costa', 'Lovelace'],
+    ],
     ["SELECT LastName FROM Contact WHERE NOT (Title = 'CTO') ORDER BY LastName", ['Baker', 'Dubois', 'Eriksen']],
     ["SELECT LastName FROM Contact WHERE MailingCity = 'London' AND (NOT Title = 'Engineer')", ['Lovelace']],
     ['SELECT LastName FROM Contact WHERE DoNotCall = TRUE', ['Eriksen']],
@@ -49,8 +75,14 @@ describe('SOQL', () => {
     ['SELECT LastName FROM Contact WHERE Birthdate < 1989-01-01', ['Costa']],
     ["SELECT LastName FROM Contact WHERE Email < 'c' ORDER BY LastName", ['Baker', 'Lovelace']],
     ['SELECT LastName FROM Contact ORDER BY FirstName', ['Dubois', 'Lovelace', 'Baker', 'Costa', 'Eriksen']],
-    ['SELECT LastName FROM Contact ORDER BY FirstName DESC NULLS LAST', ['Eriksen', 'Costa', 'Baker', 'Lovelace', 'Dubois']],
-    ['SELECT LastName FROM Contact ORDER BY Title ASC NULLS LAST, LastName DESC', ['Lovelace', 'Costa', 'Baker', 'Eriksen', 'Dubois']],
+    [
+      'SELECT LastName FROM Contact ORDER BY FirstName DESC NULLS LAST',
+      ['Eriksen', 'Costa', 'Baker', 'Lovelace', 'Dubois'],
+    ],
+    [
+      'SELECT LastName FROM Contact ORDER BY Title ASC NULLS LAST, LastName DESC',
+      ['Lovelace', 'Costa', 'Baker', 'Eriksen', 'Dubois'],
+    ],
     ['SELECT LastName FROM Contact ORDER BY LastName LIMIT 2', ['Baker', 'Costa']],
     ['SELECT LastName FROM Contact ORDER BY LastName LIMIT 5 OFFSET 3', ['Eriksen', 'Lovelace']],
   ];
@@ -70,7 +102,8 @@ describe('SOQL', () => {
       assert.deepEqual(await at('2026-12-07T02:05:55+01:00'), ['Timed']);
       assert.deepEqual(await at('2026-12-06T20:05:55-05:00'), ['Timed']);
       assert.deepEqual(await at('2026-12-07T01:05:55.000Z'), ['Timed']);
-      const timed = (cond: string) => lastNames(`SELECT LastName FROM Contact WHERE LastName = 'Timed' AND SystemModstamp ${cond}`);
+      const timed = (cond: string) =>
+        lastNames(`SELECT LastName FROM Contact WHERE LastName = 'Timed' AND SystemModstamp ${cond}`);
       assert.deepEqual(await timed('> 2026-12-07T01:05:54Z'), ['Timed']);
       assert.deepEqual(await timed('> 2026-12-07T01:05:55Z'), []);
       assert.deepEqual(await timed('>= 2026-12-07T02:05:55+01:00'), ['Timed']);
@@ -83,7 +116,9 @@ describe('SOQL', () => {
 
   test('records carry attributes { type, url } and the selected fields in order; ids compare as 15 or 18', async () => {
     const first = ids[0] ?? '';
-    const r = await org.query<Record<string, unknown>>(`SELECT Email, Id, Name FROM Contact WHERE Id = '${first.slice(0, 15)}'`);
+    const r = await org.query<Record<string, unknown>>(
+      `SELECT Email, Id, Name FROM Contact WHERE Id = '${first.slice(0, 15)}'`,
+    );
     assert.equal(r.status, 200);
     assert.deepEqual(r.body.records, [
       {
@@ -158,7 +193,8 @@ describe('query paging and cursors', () => {
   let org: Org;
   before(async () => {
     org = await startOrg();
-    for (let i = 0; i < 450; i++) org.sandbox.createRecord('Lead', { LastName: `L${String(i).padStart(3, '0')}`, Company: 'Acme' });
+    for (let i = 0; i < 450; i++)
+      org.sandbox.createRecord('Lead', { LastName: `L${String(i).padStart(3, '0')}`, Company: 'Acme' });
   });
   after(async () => {
     await org.close();
@@ -176,7 +212,12 @@ describe('query paging and cursors', () => {
     assert.match(next ?? '', new RegExp(`^${org.base}/query/01g[0-9A-Za-z]{15}-200$`));
     const sizes = [first.body.records.length];
     while (next) {
-      const page = await org.json<{ totalSize: number; done: boolean; nextRecordsUrl?: string; records: Array<{ LastName: string }> }>(next);
+      const page = await org.json<{
+        totalSize: number;
+        done: boolean;
+        nextRecordsUrl?: string;
+        records: Array<{ LastName: string }>;
+      }>(next);
       assert.equal(page.status, 200);
       assert.equal(page.body.totalSize, 450);
       sizes.push(page.body.records.length);
@@ -235,8 +276,13 @@ describe('datetimes to the second, queryAll, merges', () => {
       const b = org.sandbox.createRecord('Contact', { LastName: 'Same2' });
       assert.equal(a.values.SystemModstamp, '2026-12-07T01:05:55.000+0000');
       assert.equal(b.values.SystemModstamp, a.values.SystemModstamp);
-      const r = await org.query<{ SystemModstamp: string }>("SELECT SystemModstamp FROM Contact WHERE LastName LIKE 'Same%'");
-      assert.deepEqual(r.body.records.map((x) => x.SystemModstamp), ['2026-12-07T01:05:55.000+0000', '2026-12-07T01:05:55.000+0000']);
+      const r = await org.query<{ SystemModstamp: string }>(
+        "SELECT SystemModstamp FROM Contact WHERE LastName LIKE 'Same%'",
+      );
+      assert.deepEqual(
+        r.body.records.map((x) => x.SystemModstamp),
+        ['2026-12-07T01:05:55.000+0000', '2026-12-07T01:05:55.000+0000'],
+      );
     } finally {
       org.sandbox.setClock(Date.now());
     }
@@ -249,7 +295,10 @@ describe('datetimes to the second, queryAll, merges', () => {
     org.sandbox.merge('Lead', winner.id, loser.id);
     org.sandbox.deleteRecord('Lead', gone.id);
     const live = await org.query<{ LastName: string }>('SELECT LastName FROM Lead ORDER BY LastName');
-    assert.deepEqual(live.body.records.map((r) => r.LastName), ['Winner']);
+    assert.deepEqual(
+      live.body.records.map((r) => r.LastName),
+      ['Winner'],
+    );
     const all = await org.query<{ LastName: string; IsDeleted: boolean; MasterRecordId: string | null }>(
       'SELECT LastName, IsDeleted, MasterRecordId FROM Lead ORDER BY LastName',
       true,
@@ -263,6 +312,9 @@ describe('datetimes to the second, queryAll, merges', () => {
       ],
     );
     const merged = await org.query<{ Id: string }>('SELECT Id FROM Lead WHERE MasterRecordId != null', true);
-    assert.deepEqual(merged.body.records.map((r) => r.Id), [loser.id]);
+    assert.deepEqual(
+      merged.body.records.map((r) => r.Id),
+      [loser.id],
+    );
   });
 });
