@@ -1,0 +1,150 @@
+/**
+ * What every call does with a field it does not know (a `TandemError` coded `UNKNOWN_FIELD`, before anything
+ * is written) and with an aborted signal (it rejects, and an aborted write writes nothing).
+ */
+import assert from 'node:assert/strict';
+import type { Connector, WriteOp } from '../../../plugin';
+import {
+  assertAborted,
+  assertAbortOutcome,
+  assertUnknownField,
+  collectPages,
+  ObjectKit,
+  startCall,
+  type CheckDefinition,
+} from '../support';
+
+const unknownRead: CheckDefinition = {
+  id: 'unknownField.read',
+  scope: 'object',
+  title: 'an unknown field asked of readChanges, get or findByEmail is a TandemError UNKNOWN_FIELD naming it',
+  async run({ started, object }) {
+    const kit = new ObjectKit(started, object);
+    const made = await kit.create('a');
+    const bogus = `noSuchField${kit.tag}`;
+    const fields = [kit.emailField, bogus];
+    const { connector } = kit;
+    await assertUnknownField('get()', () => connector.get(kit.type, [made.id], { fields }), bogus);
+    await assertUnknownField('findByEmail()', () => connector.findByEmail(kit.type, [made.email], { fields }), bogus);
+    await assertUnknownField(
+      'readChanges()',
+      () => collectPages(connector.readChanges(kit.type, null, { fields })),
+      bogus,
+    );
+  },
+};
+
+const unknownWrite: CheckDefinition = {
+  id: 'unknownField.write',
+  scope: 'object',
+  title: 'an unknown field in a write is a TandemError UNKNOWN_FIELD naming it, and nothing of the call is written',
+  async run({ started, object }) {
+    const kit = new ObjectKit(started, object);
+    const made = await kit.create('a');
+    const bogus = `noSuchField${kit.tag}`;
+    const create = (label: string, extra = {}): WriteOp => ({
+      kind: 'create',
+      ref: label,
+      fields: { ...object.createWith, [kit.emailField]: kit.emailFor(label), [kit.text]: kit.value(label), ...extra },
+    });
+    const update: WriteOp = {
+      kind: 'update',
+      ref: 'u',
+      id: made.id,
+      fields: { [kit.text]: kit.value('a2'), [bogus]: 'x' },
+    };
+    await assertUnknownField(
+      'write() with it in an update',
+      () => kit.connector.write(kit.type, [create('n1'), update]),
+      bogus,
+    );
+    await assertUnknownField(
+      'write() with it in a create',
+      () => kit.connector.write(kit.type, [create('n2', { [bogus]: 'x' })]),
+      bogus,
+    );
+    assert.equal((await kit.remoteRead(made.id))?.[kit.text], kit.value('a'), 'the update is not written');
+    const found = await kit.connector.findByEmail(kit.type, [kit.emailFor('n1'), kit.emailFor('n2')], {
+      fields: kit.fields,
+    });
+    assert.deepEqual(found, [], 'no create of the call is written, not even one naming known fields only');
+  },
+};
+
+/** Each call the connector has, on one record, with `signal`. */
+function calls(connector: Connector, kit: ObjectKit, made: { id: string; email: string }, label: string) {
+  const fields = kit.fields;
+  const op: WriteOp = {
+    kind: 'create',
+    ref: label,
+    fields: { ...kit.object.createWith, [kit.emailField]: kit.emailFor(label), [kit.text]: kit.value(label) },
+  };
+  return {
+    'get()': (signal: AbortSignal) => connector.get(kit.type, [made.id], { fields, signal }),
+    'findByEmail()': (signal: AbortSignal) => connector.findByEmail(kit.type, [made.email], { fields, signal }),
+    'write()': (signal: AbortSignal) => connector.write(kit.type, [op], { signal }),
+    'readChanges(), its first page': (signal: AbortSignal) =>
+      connector.readChanges(kit.type, null, { fields, signal })[Symbol.asyncIterator]().next(),
+  };
+}
+
+const abortBefore: CheckDefinition = {
+  id: 'abort.before',
+  scope: 'object',
+  title: 'an already-aborted signal: every call rejects (its reason or an AbortError), and writes nothing',
+  async run({ started, object }) {
+    const kit = new ObjectKit(started, object);
+    const { connector } = kit;
+    const made = await kit.create('a');
+    const reason = new Error(`conformance: aborted before the call (${kit.tag})`);
+    const controller = new AbortController();
+    controller.abort(reason);
+    const signal = controller.signal;
+    await assertAborted('check()', () => connector.check(signal), reason);
+    await assertAborted('describe()', () => connector.describe(kit.type, signal), reason);
+    for (const [what, call] of Object.entries(calls(connector, kit, made, 'w1'))) {
+      await assertAborted(what, () => call(signal), reason);
+    }
+    const writeMany = connector.writeMany?.bind(connector);
+    if (writeMany) {
+      const ops: WriteOp[] = [
+        { kind: 'create', ref: 'w2', fields: { ...object.createWith, [kit.emailField]: kit.emailFor('w2') } },
+      ];
+      await assertAborted('writeMany()', () => writeMany([{ objectType: kit.type, ops }], { signal }), reason);
+    }
+    const logActivity = connector.logActivity?.bind(connector);
+    if (logActivity) {
+      const event = {
+        recordId: made.id,
+        type: 'updated' as const,
+        at: new Date().toISOString(),
+        summary: 'conformance',
+      };
+      await assertAborted('logActivity()', () => logActivity(kit.type, [event], signal), reason);
+    }
+    const found = await connector.findByEmail(kit.type, [kit.emailFor('w1'), kit.emailFor('w2')], {
+      fields: kit.fields,
+    });
+    assert.deepEqual(found, [], 'an aborted write creates nothing');
+  },
+};
+
+const abortDuring: CheckDefinition = {
+  id: 'abort.during',
+  scope: 'object',
+  title: 'an abort while a call is under way stops it: get, findByEmail, write and readChanges reject',
+  async run({ started, object }) {
+    const kit = new ObjectKit(started, object);
+    const made = await kit.create('a');
+    for (const [what, call] of Object.entries(calls(kit.connector, kit, made, 'w1'))) {
+      const controller = new AbortController();
+      const reason = new Error(`conformance: aborted during ${what} (${kit.tag})`);
+      // The call starts synchronously (its request is under way, or about to be) before the abort.
+      const outcome = startCall(() => call(controller.signal));
+      controller.abort(reason);
+      assertAbortOutcome(await outcome, reason, what);
+    }
+  },
+};
+
+export const GUARD_CHECKS = [unknownRead, unknownWrite, abortBefore, abortDuring];
