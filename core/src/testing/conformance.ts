@@ -1,40 +1,52 @@
 /**
  * The connector conformance suite: one set of checks every connector's own tests run (as Airbyte runs one
- * acceptance suite on every connector), so that the engine can rely on the `Connector` contract as written.
- * The doc comments of the checks (`conformance/checks/`) are the precise contract the suite asserts.
+ * acceptance suite on every connector), so the engine can rely on the `Connector` contract as written. The
+ * doc comment of each check (`conformance/checks/`) says precisely what it asserts: where `Connector`'s own
+ * comments leave a choice, those comments are the contract.
  *
- * A connector's test supplies a `ConformanceHarness`: a `start()` that starts the connector against a fresh
- * remote system (its sandbox) together with a `RemoteControl` that changes that system out of band, and per
- * object type the field names to use and what the connector documents where the contract leaves a choice.
+ * Who supplies what: the connector's test supplies a `ConformanceHarness` (`conformance/harness.ts`): a
+ * `start()` giving the connector against a fresh, empty remote (its sandbox) with a `RemoteControl` that
+ * changes that remote out of band, and per object type the field names to use and what the connector
+ * documents where the contract leaves a choice (read-only writes refused or ignored, an overlap window).
+ * The suite supplies the checks, their data and their names.
  *
- *   import { connectorConformanceSuite } from '@tandem/core/testing';
  *   connectorConformanceSuite({
- *     name: 'marketo',
- *     objects: [{ objectType: 'lead', emailField: 'email', writableStrings: ['title', 'company'],
- *                 readableField: 'firstName', pageSize: 300, readOnlyWrites: 'ignored',
- *                 refusedValues: { leadScore: 'high' } }],
- *     start: async () => { ... return { connector, remote, instance, close }; },
- *     skip: { 'findByEmail.duplicates': 'the sandbox refuses a second person with one email' },
+ *     name: 'acme',
+ *     objects: [{ objectType: 'contact', emailField: 'email', writableStrings: ['title', 'company'],
+ *                 readableField: 'firstName', pageSize: 5, readOnlyWrites: 'rejected',
+ *                 refusedValues: { phone: 'x'.repeat(300) } }],
+ *     async start() {
+ *       const sandbox = await startAcmeSandbox({ seed: false });
+ *       const connector = connectAcme({ url: sandbox.url, pageSize: 5 });
+ *       const remote: RemoteControl = {
+ *         create: (type, fields) => sandbox.insert(type, fields).id,
+ *         update: (type, id, fields) => sandbox.edit(type, id, fields),
+ *         delete: (type, id) => sandbox.remove(type, id),
+ *         read: (type, id) => sandbox.find(type, id)?.values,
+ *       };
+ *       return { connector, remote, instance: sandbox.instanceId, close: () => sandbox.close() };
+ *     },
+ *     skip: { 'write.etag': 'Acme has no optimistic concurrency' },
  *   });
  *
- * Each check is a test of its own, named `<id>: <what it asserts>`; a check runs unless the harness skips
- * it by id with a reason (`skip`, printed in the test name), or it is about an optional method the connector
- * lacks (`writeMany`). The checks create their own records, tagged per check, so they share one remote per
- * object type; the few that need an empty remote start one of their own.
+ * (`core/test/helpers/memory-harness.ts` is a working one, over `MemoryConnector`.)
  *
- * Checks (ids; scope connector = once, else once per object type):
- * - `connector.identity`, `check`: an id and the object types; `check()` ok with an identity, the instance
- *   when reported (equal to `StartedConnector.instance` when the harness knows it), stable across two calls.
- * - `writeMany` (when implemented): one result list per group, each in its ops' order.
- * - `describe.fields`: id and email fields exist, unique names, known types, the harness's fields have the
- *   access it says. `describe.readOnly`: a non-creatable/non-updatable field is `rejected` or `ignored` as
- *   documented (`ConformanceObject.readOnlyWrites`), and never takes the value written.
- * - `readChanges.empty` / `.paging` / `.resume` / `.incremental` / `.deletes` / `.replay` / `.idle`: see
+ * Each check is a test of its own, named `<id>: <what it asserts>`. A check runs unless the harness skips it
+ * by id with a reason (printed in the test name: `[skipped: …]`), or it is about an optional method the
+ * connector lacks (`writeMany`). Checks create their own records, tagged per check, so they share one
+ * remote per object type; the few that need an empty remote start one of their own.
+ *
+ * Checks (`connector.*`, `check`, `writeMany` once per connector; the rest once per object type):
+ * - `connector.identity`, `check`, `writeMany`: `checks/connector.ts`.
+ * - `describe.fields`, `describe.readOnly`: `checks/describe.ts`.
+ * - `readChanges.empty`, `.paging`, `.resume`, `.incremental`, `.deletes`, `.replay`, `.idle`:
  *   `checks/read-changes.ts`.
- * - `get.missing` / `.order` / `.fields`, `findByEmail.normalised` / `.nobody` / `.many` / `.duplicates`,
- *   `lists.empty`: see `checks/lookups.ts`.
- * - `write.create` / `.update` / `.order` / `.rejected` / `.notFound` / `.etag`: see `checks/writes.ts`.
- * - `unknownField.read` / `.write`, `abort.before` / `.during`: see `checks/guards.ts`.
+ * - `get.missing`, `.order`, `.fields`, `findByEmail.normalised`, `.nobody`, `.many`, `.duplicates`,
+ *   `lists.empty`: `checks/lookups.ts`.
+ * - `write.create`, `.update`, `.order`, `.rejected`, `.notFound`, `.etag`: `checks/writes.ts`.
+ * - `unknownField.read`, `.write`, `abort.before`, `.during`: `checks/guards.ts`.
+ *
+ * `runConformance` runs the same checks without `node:test` and answers each outcome.
  */
 import { after, describe, test } from 'node:test';
 import type { ConformanceHarness } from './conformance/harness';

@@ -95,6 +95,8 @@ export interface ConformanceHarness {
    * Starts the connector against a fresh remote system holding no records of these object types. Called
    * once for the connector-level checks, once per object type for most checks, and once more for each
    * check that needs a remote of its own (`fresh` in the check list): every start must be independent.
+   * Configure a small page size (see `pageSize`), and lift a sandbox's rate limits: the suite makes a few
+   * hundred calls per object type, and throttling is not what it checks.
    */
   start(): Promise<StartedConnector>;
   /**

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { ObjectKit, type CheckDefinition } from '../support';
 import { assertResults, OpBuilder, type Planned } from './writes';
 
+/** `connector.id` is a non-empty string and `connector.objectTypes` includes every object type the harness checks. */
 const identity: CheckDefinition = {
   id: 'connector.identity',
   scope: 'connector',
@@ -16,6 +17,11 @@ const identity: CheckDefinition = {
   },
 };
 
+/**
+ * `check()` resolves `{ ok: true, identity }` with a non-empty `identity`. `instance`, when the harness knows
+ * the remote's instance id (`StartedConnector.instance`), equals it; otherwise it is absent or a non-empty
+ * string. A second `check()` answers the same `ok`, `identity` and `instance`.
+ */
 const check: CheckDefinition = {
   id: 'check',
   scope: 'connector',
@@ -38,6 +44,11 @@ const check: CheckDefinition = {
   },
 };
 
+/**
+ * When the connector has `writeMany` (else the check is skipped, not failed): one group per object type, each
+ * a create, an update and (with `refusedValues`) a refused create. The answer holds one result list per group,
+ * in group order, and each list meets what `write.order` asks of `write`.
+ */
 const writeMany: CheckDefinition = {
   id: 'writeMany',
   scope: 'connector',

@@ -23,6 +23,12 @@ const FIELD_TYPES: Record<FieldType, true> = {
   other: true,
 };
 
+/**
+ * `describe(objectType)` answers that `objectType`, with unique field names of the `FieldType`s, boolean
+ * access flags, an `idField` among the fields that is readable and not updatable, and the harness's
+ * `emailField` as `emailField`, readable. The harness's writable strings are readable, creatable and
+ * updatable fields of type `string` or `text`; its readable field is readable.
+ */
 const fields: CheckDefinition = {
   id: 'describe.fields',
   scope: 'object',
@@ -114,6 +120,16 @@ function holds(field: FieldDescription, stored: FieldValue | undefined, sent: Fi
   return stored === sent;
 }
 
+/**
+ * The access flags tell the truth about writes. For every field but the id that is described non-updatable
+ * (and is of a type the suite can make a value of: not picklist, reference or other), an update of a record
+ * setting it to a value it does not hold, alongside a writable string, comes back as the harness documents
+ * (`ConformanceObject.readOnlyWrites`): `rejected` with a code and a message, nothing of the op written; or
+ * `updated`, the writable string written. Either way the field does not take the value sent (checked in the
+ * remote, so unreadable fields too). Likewise a create setting a non-creatable field: `rejected` and no
+ * record, or `created` without that value (booleans excepted, whose default may be the value sent). All the
+ * updates go in one `write` call, and all the creates in another.
+ */
 const readOnly: CheckDefinition = {
   id: 'describe.readOnly',
   scope: 'object',

@@ -14,6 +14,12 @@ import {
   type CheckDefinition,
 } from '../support';
 
+/**
+ * A field name `describe` does not list, asked of `get`, `findByEmail` or `readChanges`, rejects with a
+ * `TandemError` coded `UNKNOWN_FIELD` whose message names the field, even alongside known fields and for
+ * records that exist. (A field that exists but this user cannot read is not unknown: it is left out of
+ * records, see `get.fields`.) For `readChanges` the rejection may come from the first page.
+ */
 const unknownRead: CheckDefinition = {
   id: 'unknownField.read',
   scope: 'object',
@@ -34,6 +40,12 @@ const unknownRead: CheckDefinition = {
   },
 };
 
+/**
+ * A field name `describe` does not list, in any op of a `write` call, rejects the whole call with a
+ * `TandemError` coded `UNKNOWN_FIELD` naming the field, and nothing of the call is written: not the op naming
+ * it, nor ops before it naming known fields only (their results would be lost with the throw, and the engine
+ * would create those records again).
+ */
 const unknownWrite: CheckDefinition = {
   id: 'unknownField.write',
   scope: 'object',
@@ -88,6 +100,12 @@ function calls(connector: Connector, kit: ObjectKit, made: { id: string; email: 
   };
 }
 
+/**
+ * With a signal already aborted, `check`, `describe`, `get`, `findByEmail`, `write`, the first page of
+ * `readChanges`, and `writeMany` and `logActivity` when present, each answer a rejected promise (never a
+ * synchronous throw) whose error is the signal's reason, an error named `AbortError`, or an error whose
+ * `cause` is the reason. An aborted write creates nothing.
+ */
 const abortBefore: CheckDefinition = {
   id: 'abort.before',
   scope: 'object',
@@ -129,6 +147,11 @@ const abortBefore: CheckDefinition = {
   },
 };
 
+/**
+ * A signal aborted right after `get`, `findByEmail`, `write` or `readChanges(...).next()` was called (the
+ * call is under way: it has started its request) makes that promise reject as in `abort.before`, rather than
+ * finish the work. What an aborted write left in the remote is not checked: it may have reached it.
+ */
 const abortDuring: CheckDefinition = {
   id: 'abort.during',
   scope: 'object',

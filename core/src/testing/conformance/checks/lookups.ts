@@ -13,6 +13,10 @@ function assertShapes(records: readonly RemoteRecord[], requested: readonly stri
   for (const record of records) assertRecordShape(record, requested, where);
 }
 
+/**
+ * `get` with the id of a record deleted in the remote and an id no record could have (`no-such-record-…`),
+ * beside an existing one, answers exactly the existing record: no error, no placeholder for the others.
+ */
 const missing: CheckDefinition = {
   id: 'get.missing',
   scope: 'object',
@@ -29,6 +33,10 @@ const missing: CheckDefinition = {
   },
 };
 
+/**
+ * `get` with the same ids in two orders answers the same records, each once, each with its own values. The
+ * order of the answer is not part of the contract: callers match records by id.
+ */
 const order: CheckDefinition = {
   id: 'get.order',
   scope: 'object',
@@ -56,6 +64,12 @@ const order: CheckDefinition = {
   },
 };
 
+/**
+ * Records hold the requested fields and no others. A requested readable field is always present: `null`
+ * when blank (absent would mean unknown, and the engine never treats unknown as blank). Asked for every
+ * field described readable, the record holds every one of them, the id field (if readable) holding the id.
+ * A requested field described unreadable (field-level security) is absent: neither `null` nor a value.
+ */
 const fields: CheckDefinition = {
   id: 'get.fields',
   scope: 'object',
@@ -114,6 +128,11 @@ const fields: CheckDefinition = {
   },
 };
 
+/**
+ * Emails match trimmed and case-insensitive, both ways: a record stored (out of band) as
+ * `"  Conformance.<tag>.Messy@Example.COM "` is found by `conformance.<tag>.messy@example.com`, and one stored
+ * lower-case is found by a padded, upper-case email.
+ */
 const normalised: CheckDefinition = {
   id: 'findByEmail.normalised',
   scope: 'object',
@@ -141,6 +160,7 @@ const normalised: CheckDefinition = {
   },
 };
 
+/** `findByEmail` with an email no record has answers an empty list (not an error, not other records). */
 const nobody: CheckDefinition = {
   id: 'findByEmail.nobody',
   scope: 'object',
@@ -153,6 +173,10 @@ const nobody: CheckDefinition = {
   },
 };
 
+/**
+ * One `findByEmail` call with several emails (upper-case, padded, unknown ones among them, one email given
+ * twice) answers every record holding one of them, each once, with the requested fields (a blank one `null`).
+ */
 const many: CheckDefinition = {
   id: 'findByEmail.many',
   scope: 'object',
@@ -182,6 +206,7 @@ const many: CheckDefinition = {
   },
 };
 
+/** Two records holding the same email are both found: `findByEmail` answers records, not one per email. */
 const duplicates: CheckDefinition = {
   id: 'findByEmail.duplicates',
   scope: 'object',
@@ -195,6 +220,7 @@ const duplicates: CheckDefinition = {
   },
 };
 
+/** `get([])`, `findByEmail([])` and `write([])` each resolve to an empty list. */
 const emptyLists: CheckDefinition = {
   id: 'lists.empty',
   scope: 'object',

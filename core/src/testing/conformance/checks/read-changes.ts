@@ -41,6 +41,11 @@ async function fillPages(kit: ObjectKit, pageSize: number): Promise<Made[]> {
   return made;
 }
 
+/**
+ * Reading an empty remote from `null` yields at least one page (the engine needs a cursor to store), each
+ * page with a non-empty string cursor, and ends with a page marked `done` (the first page need not be it) that
+ * is the last page yielded, with no records. Reading from that cursor later finds a record created since.
+ */
 const empty: CheckDefinition = {
   id: 'readChanges.empty',
   scope: 'object',
@@ -63,6 +68,12 @@ const empty: CheckDefinition = {
   },
 };
 
+/**
+ * With `2 × pageSize + 1` records, the initial load yields at least three pages, each holding at most
+ * `pageSize` records and a non-empty cursor, `done` on the last page only (and nothing yielded after it).
+ * Every record comes with its values and the requested fields only; each exactly once, unless the harness
+ * documents `feed.repeats` (then at least once); no record the remote does not hold.
+ */
 const paging: CheckDefinition = {
   id: 'readChanges.paging',
   scope: 'object',
@@ -105,6 +116,12 @@ const paging: CheckDefinition = {
   },
 };
 
+/**
+ * The cursor of the first page holding records (not `done`) is stored and the read abandoned, as after a
+ * crash once that page was saved. One record of that page is then changed in the remote. Reading from the
+ * stored cursor to `done` brings every record not read before, and the changed one with its new value; the
+ * other records read before do not come back, unless the harness documents `feed.overlap` or `feed.repeats`.
+ */
 const resume: CheckDefinition = {
   id: 'readChanges.resume',
   scope: 'object',
@@ -153,6 +170,14 @@ const resume: CheckDefinition = {
   },
 };
 
+/**
+ * From the cursor of a finished read (`done`), a read brings back, with their current values: a record
+ * edited in the remote, one updated through the connector's own `write` (the engine has not called `inSync`,
+ * so this is no echo to leave out), one created in the remote (its blank writable string `null`). A record
+ * deleted since is not among the records. A record unchanged since does not come back, unless the harness
+ * documents `feed.overlap`. Only changes to requested fields are made, so a connector may leave out records
+ * whose changes touch other fields only.
+ */
 const incremental: CheckDefinition = {
   id: 'readChanges.incremental',
   scope: 'object',
@@ -207,6 +232,10 @@ const incremental: CheckDefinition = {
   },
 };
 
+/**
+ * A record deleted in the remote after a cursor is in `deletedIds` of the read from that cursor, and not
+ * among its records. Skip it, with the reason, for a system that cannot report deletes.
+ */
 const deletes: CheckDefinition = {
   id: 'readChanges.deletes',
   scope: 'object',
@@ -223,6 +252,10 @@ const deletes: CheckDefinition = {
   },
 };
 
+/**
+ * A cursor is a value, not a consumable: reading from the same cursor twice (a cycle retried after its writes
+ * failed) hands back the same change both times.
+ */
 const replay: CheckDefinition = {
   id: 'readChanges.replay',
   scope: 'object',
@@ -244,6 +277,10 @@ const replay: CheckDefinition = {
   },
 };
 
+/**
+ * With nothing changed since a `done` cursor, the read from it still yields a page with a cursor and ends
+ * `done`, with no records and no deletes (records may come back when the harness documents `feed.overlap`).
+ */
 const idle: CheckDefinition = {
   id: 'readChanges.idle',
   scope: 'object',

@@ -106,6 +106,10 @@ export async function assertResults(
   }
 }
 
+/**
+ * A create answers one result echoing its `ref`, `created`, with the new record's id (and an etag, if any, a
+ * non-empty string); the remote holds the values written, and `get` reads them back by that id.
+ */
 const create: CheckDefinition = {
   id: 'write.create',
   scope: 'object',
@@ -123,6 +127,12 @@ const create: CheckDefinition = {
   },
 };
 
+/**
+ * An update answers `updated` with the record's id and its `ref`; the remote holds the value written, and the
+ * fields left out of the op (the email, a second writable string) keep their values: an update writes the
+ * fields it names, no others. Writing `null` blanks the field (the remote holds null, '' or nothing) and
+ * `get` reads it as `null`.
+ */
 const update: CheckDefinition = {
   id: 'write.update',
   scope: 'object',
@@ -150,6 +160,12 @@ const update: CheckDefinition = {
   },
 };
 
+/**
+ * One `write` call with creates and updates interleaved, an update of a deleted record and (with
+ * `refusedValues`) refused ops answers one result per op, in input order, each echoing its op's `ref`, with
+ * the status expected; each `created`/`updated` result names the record its own op wrote (checked in the
+ * remote: a result swapped with another's fails), an update's the id it named, no two creates the same id.
+ */
 const order: CheckDefinition = {
   id: 'write.order',
   scope: 'object',
@@ -185,6 +201,11 @@ const order: CheckDefinition = {
   },
 };
 
+/**
+ * Ops holding values the remote refuses (the harness's `refusedValues`) are results, not a throw: `rejected`
+ * with a non-empty `code` and `message`. Nothing of a refused op is written (a refused update leaves even its
+ * valid fields unwritten; a refused create makes no record); the ops beside them in the call are written.
+ */
 const rejected: CheckDefinition = {
   id: 'write.rejected',
   scope: 'object',
@@ -213,6 +234,10 @@ const rejected: CheckDefinition = {
   },
 };
 
+/**
+ * An update of a record deleted in the remote is `not-found` with a message (not `failed`, not `rejected`, not
+ * a throw), does not bring the record back, and does not stop the update beside it.
+ */
 const notFound: CheckDefinition = {
   id: 'write.notFound',
   scope: 'object',
@@ -236,6 +261,12 @@ const notFound: CheckDefinition = {
   },
 };
 
+/**
+ * For systems with optimistic concurrency (skip it, with the reason, otherwise): `get` answers an etag; after
+ * a change in the remote, an update carrying the etag read before is `conflict` with a message, echoing its
+ * ref, and the remote keeps its change; the record now has another etag, and an update carrying it is
+ * `updated`. An etag a write answers is current: an update carrying it is `updated` too.
+ */
 const etag: CheckDefinition = {
   id: 'write.etag',
   scope: 'object',
