@@ -197,6 +197,25 @@ export const BROKEN_VARIANTS: readonly BrokenVariant[] = [
     break: (inner) => ({ readChanges: (objectType, _cursor, options) => inner.readChanges(objectType, null, options) }),
   },
   {
+    name: 'ends a load where it stands, losing the changes made while it paged',
+    caughtBy: ['readChanges.resume'],
+    break: (inner) => ({
+      readChanges: async function* (objectType, cursor, options) {
+        for await (const page of inner.readChanges(objectType, cursor, options)) {
+          if (page.progress?.phase !== 'incremental' || cursor === null || !cursor.includes('"initial"')) {
+            yield page;
+            continue;
+          }
+          // Where a read from the start would end now: past the changes made during this load.
+          let now = page.cursor;
+          for await (const fresh of inner.readChanges(objectType, null, options)) now = fresh.cursor;
+          yield { records: [], deletedIds: [], cursor: now, done: true, progress: page.progress };
+          return;
+        }
+      },
+    }),
+  },
+  {
     name: 'does not report deletes',
     caughtBy: ['readChanges.deletes'],
     break: (inner) => ({

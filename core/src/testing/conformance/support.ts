@@ -143,6 +143,22 @@ export async function assertUnknownField(what: string, call: () => Promise<unkno
   assert.ok(error.message.includes(field), `${what}: the error names the field: "${error.message}"`);
 }
 
+/**
+ * Runs every step, then fails once, naming each step that failed: a check of several calls reports every
+ * call that breaks its rule, not only the first.
+ */
+export async function everyStep(steps: ReadonlyArray<readonly [string, () => Promise<void>]>): Promise<void> {
+  const failures: string[] = [];
+  for (const [what, step] of steps) {
+    try {
+      await step();
+    } catch (error) {
+      failures.push(error instanceof assert.AssertionError ? error.message : `${what}: ${describeError(error)}`);
+    }
+  }
+  if (failures.length > 0) throw new assert.AssertionError({ message: failures.join('\n') });
+}
+
 /** A write result, for assertion messages. */
 export function show(value: unknown): string {
   return JSON.stringify(value);

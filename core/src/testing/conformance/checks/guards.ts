@@ -9,6 +9,7 @@ import {
   assertAbortOutcome,
   assertUnknownField,
   collectPages,
+  everyStep,
   ObjectKit,
   startCall,
   type CheckDefinition,
@@ -30,13 +31,12 @@ const unknownRead: CheckDefinition = {
     const bogus = `noSuchField${kit.tag}`;
     const fields = [kit.emailField, bogus];
     const { connector } = kit;
-    await assertUnknownField('get()', () => connector.get(kit.type, [made.id], { fields }), bogus);
-    await assertUnknownField('findByEmail()', () => connector.findByEmail(kit.type, [made.email], { fields }), bogus);
-    await assertUnknownField(
-      'readChanges()',
-      () => collectPages(connector.readChanges(kit.type, null, { fields })),
-      bogus,
-    );
+    const reads = {
+      'get()': () => connector.get(kit.type, [made.id], { fields }),
+      'findByEmail()': () => connector.findByEmail(kit.type, [made.email], { fields }),
+      'readChanges()': () => collectPages(connector.readChanges(kit.type, null, { fields })),
+    };
+    await everyStep(Object.entries(reads).map(([what, call]) => [what, () => assertUnknownField(what, call, bogus)]));
   },
 };
 
@@ -118,17 +118,20 @@ const abortBefore: CheckDefinition = {
     const controller = new AbortController();
     controller.abort(reason);
     const signal = controller.signal;
-    await assertAborted('check()', () => connector.check(signal), reason);
-    await assertAborted('describe()', () => connector.describe(kit.type, signal), reason);
-    for (const [what, call] of Object.entries(calls(connector, kit, made, 'w1'))) {
-      await assertAborted(what, () => call(signal), reason);
-    }
+    const steps: Array<[string, () => Promise<unknown>]> = [
+      ['check()', () => connector.check(signal)],
+      ['describe()', () => connector.describe(kit.type, signal)],
+      ...Object.entries(calls(connector, kit, made, 'w1')).map(([what, call]): [string, () => Promise<unknown>] => [
+        what,
+        () => call(signal),
+      ]),
+    ];
     const writeMany = connector.writeMany?.bind(connector);
     if (writeMany) {
       const ops: WriteOp[] = [
         { kind: 'create', ref: 'w2', fields: { ...object.createWith, [kit.emailField]: kit.emailFor('w2') } },
       ];
-      await assertAborted('writeMany()', () => writeMany([{ objectType: kit.type, ops }], { signal }), reason);
+      steps.push(['writeMany()', () => writeMany([{ objectType: kit.type, ops }], { signal })]);
     }
     const logActivity = connector.logActivity?.bind(connector);
     if (logActivity) {
@@ -138,8 +141,9 @@ const abortBefore: CheckDefinition = {
         at: new Date().toISOString(),
         summary: 'conformance',
       };
-      await assertAborted('logActivity()', () => logActivity(kit.type, [event], signal), reason);
+      steps.push(['logActivity()', () => logActivity(kit.type, [event], signal)]);
     }
+    await everyStep(steps.map(([what, call]) => [what, () => assertAborted(what, call, reason)]));
     const found = await connector.findByEmail(kit.type, [kit.emailFor('w1'), kit.emailFor('w2')], {
       fields: kit.fields,
     });
@@ -159,14 +163,17 @@ const abortDuring: CheckDefinition = {
   async run({ started, object }) {
     const kit = new ObjectKit(started, object);
     const made = await kit.create('a');
-    for (const [what, call] of Object.entries(calls(kit.connector, kit, made, 'w1'))) {
+    const attempt = async (what: string, call: (signal: AbortSignal) => Promise<unknown>): Promise<void> => {
       const controller = new AbortController();
       const reason = new Error(`conformance: aborted during ${what} (${kit.tag})`);
       // The call starts synchronously (its request is under way, or about to be) before the abort.
       const outcome = startCall(() => call(controller.signal));
       controller.abort(reason);
       assertAbortOutcome(await outcome, reason, what);
-    }
+    };
+    await everyStep(
+      Object.entries(calls(kit.connector, kit, made, 'w1')).map(([what, call]) => [what, () => attempt(what, call)]),
+    );
   },
 };
 

@@ -119,8 +119,11 @@ const paging: CheckDefinition = {
 /**
  * The cursor of the first page holding records (not `done`) is stored and the read abandoned, as after a
  * crash once that page was saved. One record of that page is then changed in the remote. Reading from the
- * stored cursor to `done` brings every record not read before, and the changed one with its new value; the
- * other records read before do not come back, unless the harness documents `feed.overlap` or `feed.repeats`.
+ * stored cursor to `done` brings every record not read before; the other records read before do not come
+ * back, unless the harness documents `feed.overlap` or `feed.repeats`. The changed record comes back with its
+ * new value in that read or, at the latest, in the read from its final cursor: a load may page a snapshot
+ * taken when it began and end with a cursor from that moment (Dataverse change tracking does), so a change
+ * made during the load comes one read later; it must never be lost.
  */
 const resume: CheckDefinition = {
   id: 'readChanges.resume',
@@ -152,16 +155,17 @@ const resume: CheckDefinition = {
     await started.remote.update(kit.type, changed, { [kit.text]: kit.value('changed') });
 
     const rest = await kit.read(stored.cursor);
-    assertRead(rest, kit.fields, 'the read resumed from the stored cursor');
+    const end = assertRead(rest, kit.fields, 'the read resumed from the stored cursor');
     const seen = occurrences(rest);
     for (const record of made) {
       if (!before.has(record.id))
         assert.ok(seen.has(record.id), `record ${record.id}, not read before the cursor, comes back`);
     }
+    const after = seen.has(changed) ? [] : await kit.read(end);
     assert.equal(
-      latest(seen, changed)?.fields[kit.text],
+      latest(seen, changed)?.fields[kit.text] ?? latest(occurrences(after), changed)?.fields[kit.text],
       kit.value('changed'),
-      `record ${changed}, read before the cursor and changed since, comes back with its new value`,
+      `record ${changed}, read before the cursor and changed since, comes back with its new value (in the resumed read, or the read after it)`,
     );
     if (!mayRepeat(object)) {
       const again = [...before.keys()].filter((id) => id !== changed && seen.has(id));
