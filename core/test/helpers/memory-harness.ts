@@ -4,7 +4,6 @@
  * wraps a well-behaved `MemoryConnector` and changes one behaviour, so each failure has one cause.
  */
 import {
-  isTandemError,
   TandemError,
   type ChangePage,
   type Connector,
@@ -255,7 +254,7 @@ export const BROKEN_VARIANTS: readonly BrokenVariant[] = [
     }),
   },
   {
-    name: 'answers each record once per id asked, in reverse order: duplicates',
+    name: 'answers the first record twice when asked for several',
     caughtBy: ['get.order'],
     break: (inner) => ({
       get: async (objectType, ids, options) => {
@@ -492,9 +491,4 @@ export function variantNamed(name: string): BrokenVariant {
   const variant = BROKEN_VARIANTS.find((v) => v.name === name);
   if (!variant) throw new Error(`no broken variant '${name}'`);
   return variant;
-}
-
-/** Whether an error is the suite's own complaint (an assertion), rather than a crash of the harness. */
-export function isAssertion(error: unknown): boolean {
-  return error instanceof Error && error.name === 'AssertionError' && !isTandemError(error);
 }
