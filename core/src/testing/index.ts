@@ -2,3 +2,6 @@
 export * from './sample-people';
 export * from './mongo';
 export * from './plugin';
+export * from './conformance';
+export * from './memory-system';
+export * from './memory-connector';
