@@ -5,6 +5,7 @@
  */
 import 'reflect-metadata';
 import pino from 'pino';
+import type { CommandStartedEvent } from 'mongodb';
 import { startTandem, type RunningTandem } from '@tandem/core';
 import type { TestMongo } from '@tandem/core/testing';
 import { samplePerson } from '@tandem/core/testing';
@@ -127,7 +128,9 @@ export class World {
     return (this.dataverseInfo as StartedSandbox).caPem;
   }
 
-  async startInstance(overrides: { schedule?: boolean; instanceId?: string } = {}): Promise<RunningTandem> {
+  async startInstance(
+    overrides: { schedule?: boolean; instanceId?: string; onMongoCommand?: (event: CommandStartedEvent) => void } = {},
+  ): Promise<RunningTandem> {
     const tandem = await startTandem({
       env: {
         TANDEM_API_TOKEN: TOKEN,
@@ -141,6 +144,7 @@ export class World {
       logger: silent,
       schedule: overrides.schedule ?? this.options.schedule ?? false,
       ...(overrides.instanceId ? { instanceId: overrides.instanceId } : {}),
+      ...(overrides.onMongoCommand ? { onMongoCommand: overrides.onMongoCommand } : {}),
     });
     this.instances.push(tandem);
     return tandem;
@@ -165,15 +169,15 @@ export class World {
   }
 
   /** Forces a cycle through the REST API and waits for it to end. */
-  async cycle(instance: RunningTandem = this.tandem): Promise<Run> {
+  async cycle(instance: RunningTandem = this.tandem, timeoutMs?: number): Promise<Run> {
     const started = await this.api<{ runId: string }>('POST', `/v1/pipelines/${PIPELINE}/runs`, undefined, instance);
     if (started.status !== 202)
       throw new Error(`forcing a run answered ${started.status}: ${JSON.stringify(started.body)}`);
-    return this.waitForRun(started.body.runId, instance);
+    return this.waitForRun(started.body.runId, instance, timeoutMs);
   }
 
-  async waitForRun(runId: string, instance: RunningTandem = this.tandem): Promise<Run> {
-    for (let i = 0; i < 3000; i++) {
+  async waitForRun(runId: string, instance: RunningTandem = this.tandem, timeoutMs = 60_000): Promise<Run> {
+    for (let i = 0; i < timeoutMs / 20; i++) {
       const { body } = await this.api<Run>('GET', `/v1/runs/${runId}`, undefined, instance);
       if (body.status !== 'running' && body.status !== 'queued') return body;
       await new Promise((r) => setTimeout(r, 20));

@@ -202,27 +202,69 @@ export class SyncStore {
   }
 
   /**
-   * Inserts new link documents in one command where it can; when someone (a push) linked one of these people
-   * meanwhile, the others are still inserted and the ones whose person is taken come back, not inserted. Not
-   * every engine inserts the rest of an unordered batch after a duplicate, so that case finishes one by one.
+   * Inserts new link documents; when someone (a push) linked one of these people meanwhile, the others are
+   * still inserted and the ones whose person is taken come back, not inserted. A constant number of commands
+   * and statements however many documents, also when some collide: after a duplicate-key refusal, one query
+   * says which documents went in (not every engine inserts the rest of an unordered batch after a duplicate)
+   * and one which of the rest collide with a link already there; the remainder goes in again.
    */
   async insertLinksExceptTaken(docs: readonly LinkDoc[]): Promise<LinkDoc[]> {
-    if (docs.length === 0) return [];
-    try {
-      await this.links.insertMany([...docs], { ordered: false });
-      return [];
-    } catch (error) {
-      const writeErrors = (error as { writeErrors?: unknown }).writeErrors;
-      const duplicate = isDuplicateKey(error) || (Array.isArray(writeErrors) && writeErrors.every(isDuplicateKey));
-      if (!duplicate) throw error;
-    }
-    const ids = docs.map((d) => d._id);
-    const present = new Set(
-      (await this.links.find({ _id: { $in: ids } }, { projection: { _id: 1 } }).toArray()).map((d) => d._id),
-    );
     const taken: LinkDoc[] = [];
-    for (const doc of docs) if (!present.has(doc._id) && !(await this.tryInsertLink(doc))) taken.push(doc);
+    let remaining = [...docs];
+    // Each round either inserts everything left or sets aside what collides; two rounds settle a lost race.
+    for (let round = 0; remaining.length > 0; round++) {
+      try {
+        await this.links.insertMany(remaining, { ordered: false });
+        return taken;
+      } catch (error) {
+        const writeErrors = (error as { writeErrors?: unknown }).writeErrors;
+        const duplicate = isDuplicateKey(error) || (Array.isArray(writeErrors) && writeErrors.every(isDuplicateKey));
+        if (!duplicate || round >= 3) throw error;
+      }
+      const ids = remaining.map((d) => d._id);
+      const present = new Set(
+        (await this.links.find({ _id: { $in: ids } }, { projection: { _id: 1 } }).toArray()).map((d) => d._id),
+      );
+      remaining = remaining.filter((d) => !present.has(d._id));
+      const holders = await this.linkHolders(remaining);
+      const next: LinkDoc[] = [];
+      for (const doc of remaining) {
+        const held =
+          (doc.marketoId !== undefined && holders.marketo.has(`${doc.pipelineId}|${doc.marketoId}`)) ||
+          (doc.dynamicsId !== undefined &&
+            holders.dynamics.has(`${doc.pipelineId}|${doc.dynamicsType}|${doc.dynamicsId}`));
+        if (held) taken.push(doc);
+        else next.push(doc);
+      }
+      remaining = next;
+    }
     return taken;
+  }
+
+  /** Which of `docs`' Marketo and Dynamics ids other link documents already hold (one query). */
+  private async linkHolders(docs: readonly LinkDoc[]): Promise<{ marketo: Set<string>; dynamics: Set<string> }> {
+    const marketo = new Set<string>();
+    const dynamics = new Set<string>();
+    if (docs.length === 0) return { marketo, dynamics };
+    const ids = docs.map((d) => d._id);
+    const marketoIds = docs.flatMap((d) => (d.marketoId === undefined ? [] : [d.marketoId]));
+    const dynamicsIds = docs.flatMap((d) => (d.dynamicsId === undefined ? [] : [d.dynamicsId]));
+    const pipelines = [...new Set(docs.map((d) => d.pipelineId))];
+    const found = await this.links
+      .find(
+        {
+          pipelineId: { $in: pipelines },
+          _id: { $nin: ids },
+          $or: [{ marketoId: { $in: marketoIds } }, { dynamicsId: { $in: dynamicsIds } }],
+        },
+        { projection: { pipelineId: 1, marketoId: 1, dynamicsType: 1, dynamicsId: 1 } },
+      )
+      .toArray();
+    for (const l of found) {
+      if (l.marketoId !== undefined) marketo.add(`${l.pipelineId}|${l.marketoId}`);
+      if (l.dynamicsId !== undefined) dynamics.add(`${l.pipelineId}|${l.dynamicsType}|${l.dynamicsId}`);
+    }
+    return { marketo, dynamics };
   }
 
   /** Inserts one link, or answers false when its marketo/dynamics id is already linked. */
@@ -236,6 +278,25 @@ export class SyncStore {
     }
   }
 
+  /**
+   * The same change to many links in one statement (`updateMany`): a state for a whole page of people costs
+   * what one person's does.
+   */
+  async setLinks(ids: readonly string[], set: Partial<LinkDoc>, unset: Array<keyof LinkDoc> = []): Promise<void> {
+    if (ids.length === 0) return;
+    await this.links.updateMany(
+      { _id: { $in: [...ids] } },
+      {
+        $set: { ...set, updatedAt: new Date() },
+        ...(unset.length > 0 ? { $unset: Object.fromEntries(unset.map((k) => [k, ''])) } : {}),
+      },
+    );
+  }
+
+  /**
+   * Different changes to a few links (a push: one person). One statement per link, and some engines (jongodb)
+   * pay a scan of the collection per statement: for a page of people use `setLinks` or `rewriteLinks`.
+   */
   async saveLinks(
     updates: ReadonlyArray<{ id: string; set: Partial<LinkDoc>; unset?: Array<keyof LinkDoc> }>,
   ): Promise<void> {

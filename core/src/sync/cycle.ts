@@ -20,7 +20,6 @@ import {
   MARKETO_OBJECT,
   type CycleDeps,
   type CycleOutcome,
-  type LinkUpdate,
   type Pair,
 } from './cycle-context';
 import { Pairing } from './pairing';
@@ -222,26 +221,30 @@ export class SyncCycle {
       const docs = stale.filter((d) => d.createIntent?.side !== 'marketo' && d.dynamicsType === type);
       foundInDynamics.set(type, await this.ctx.findDynamicsByEmail(type, emailsOf(docs)));
     }
-    const updates: LinkUpdate[] = [];
+    const adopted: LinkDoc[] = [];
+    const unfinished: string[] = [];
     const dropped: string[] = [];
     for (const doc of stale) {
       const side = doc.createIntent?.side;
       const email = doc.email as string;
       const record = side === 'marketo' ? foundInMarketo.get(email) : foundInDynamics.get(doc.dynamicsType)?.get(email);
       if (record) {
-        updates.push({
-          id: doc._id,
-          set: { state: 'linked', ...(side === 'marketo' ? { marketoId: record.id } : { dynamicsId: record.id }) },
-          unset: ['createIntent'],
+        const { createIntent: _done, ...rest } = doc;
+        adopted.push({
+          ...rest,
+          state: 'linked',
+          ...(side === 'marketo' ? { marketoId: record.id } : { dynamicsId: record.id }),
         });
       } else if (side === 'marketo' ? doc.dynamicsId : doc.marketoId) {
-        updates.push({ id: doc._id, set: { state: 'rejected' }, unset: ['createIntent'] });
+        unfinished.push(doc._id);
       } else {
         dropped.push(doc._id);
       }
     }
+    // A constant number of statements whatever the number of people: one delete, one state change, one rewrite.
     await deps.store.deleteLinks(dropped);
-    await deps.store.saveLinks(updates);
+    await deps.store.setLinks(unfinished, { state: 'rejected' }, ['createIntent']);
+    await deps.store.rewriteLinks(deps.pipelineId, adopted);
   }
 
   // ---- one write set ------------------------------------------------------------------------------
@@ -304,6 +307,9 @@ export class SyncCycle {
       }
     }
     if (flagOps.length > 0) await deps.marketo.write(MARKETO_OBJECT, flagOps, { signal: deps.signal });
-    await deps.store.saveLinks(links.map((l) => ({ id: l._id, set: { state: 'deleted' } })));
+    await deps.store.setLinks(
+      links.map((l) => l._id),
+      { state: 'deleted' },
+    );
   }
 }

@@ -6,7 +6,7 @@
 import type { RemoteRecord, Side } from '../plugin';
 import { normalizeEmail, type LinkDoc } from '../repositories/sync-store';
 import type { ObjectPlan } from './plan';
-import { newLinkDoc, push, type CycleContext, type LinkUpdate, type Pair } from './cycle-context';
+import { newLinkDoc, push, type CycleContext, type Pair } from './cycle-context';
 
 /**
  * A person's first pairing (no snapshot to merge against): both records are merged, or the missing side is
@@ -95,7 +95,7 @@ export class Pairing {
         unlinked.push({ record, ...(doc ? { doc } : {}) });
       }
     }
-    const gone: LinkUpdate[] = [];
+    const gone: string[] = [];
     for (const [dynamicsType, items] of needDynamics) {
       const plan = deps.plan.objects.get(dynamicsType) as ObjectPlan;
       const current = await this.ctx.getDynamics(
@@ -108,7 +108,7 @@ export class Pairing {
           pairs.push({ doc, isNew: false, plan, marketo: record, dynamics, action: 'merge', base: doc.snapshot });
         } else {
           // Deleted in Dynamics without us seeing the delete (no change tracking): treat it as a delete.
-          gone.push({ id: doc._id, set: { state: 'deleted' } });
+          gone.push(doc._id);
           deps.counts.deleted += 1;
           this.ctx.log(
             doc,
@@ -118,7 +118,7 @@ export class Pairing {
         }
       }
     }
-    await deps.store.saveLinks(gone);
+    await deps.store.setLinks(gone, { state: 'deleted' });
     pairs.push(...(await this.pairUnlinked('marketo', unlinked, deps.newPersonAs)));
     return pairs;
   }
@@ -219,16 +219,25 @@ export class Pairing {
         [...found.values()].map((r) => r.id),
       );
       const takenIds = new Set(taken.filter((l) => l.state === 'linked' && l.dynamicsId).map((l) => l.marketoId));
+      // A person whose Dynamics create was sent but never confirmed (the process died): the record found now is
+      // that create; the person's own link takes it over rather than a second link colliding with it.
+      const intended = new Map(
+        taken
+          .filter((l) => l.state === 'creating' && l.createIntent?.side !== 'marketo' && !l.dynamicsId && l.marketoId)
+          .map((l) => [l.marketoId as string, l]),
+      );
       for (const record of found.values()) if (this.ctx.pending.hasMarketo(record.id)) takenIds.add(record.id);
       for (const item of toFind) {
         const marketo = found.get(item.email);
-        const doc = item.doc ?? newLinkDoc(deps.pipelineId, objectType, item.email);
+        const adopt = !item.doc && marketo && !takenIds.has(marketo.id) ? intended.get(marketo.id) : undefined;
+        if (adopt) delete adopt.createIntent;
+        const doc = item.doc ?? adopt ?? newLinkDoc(deps.pipelineId, objectType, item.email);
         doc.dynamicsId = item.record.id;
         doc.dynamicsType = objectType;
         doc.email = item.email;
         if (marketo && !takenIds.has(marketo.id)) {
           doc.marketoId = marketo.id;
-          pairs.push(firstPair(doc, !item.doc, plan, { marketo, dynamics: item.record }));
+          pairs.push(firstPair(doc, !item.doc && !adopt, plan, { marketo, dynamics: item.record }));
           takenIds.add(marketo.id);
         } else if (!marketo) {
           pairs.push(firstPair(doc, !item.doc, plan, { dynamics: item.record }));

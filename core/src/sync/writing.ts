@@ -162,20 +162,24 @@ export class PairWriter {
     const { deps } = this.ctx;
     const at = new Date();
     const fresh: LinkDoc[] = [];
-    const existing: LinkUpdate[] = [];
+    const existing: LinkDoc[] = [];
     for (const pair of pairs) {
       const side: Side = pair.action === 'create-marketo' ? 'marketo' : 'dynamics';
       pair.doc.state = 'creating';
       pair.doc.createIntent = { side, at, runId: deps.runId };
-      if (pair.isNew) fresh.push(pair.doc);
-      else {
-        const { _id, createdAt: _c, updatedAt: _u, ...rest } = pair.doc;
-        existing.push({ id: _id, set: rest, unset: side === 'marketo' ? ['marketoId'] : ['dynamicsId'] });
-      }
+      if (side === 'marketo') delete pair.doc.marketoId;
+      else delete pair.doc.dynamicsId;
+      (pair.isNew ? fresh : existing).push(pair.doc);
     }
-    await deps.store.saveLinks(existing);
+    // Whole documents, a constant number of statements however many people (after a crash, a whole write set
+    // of links already exists and is re-intended here).
     // Someone (a push) linked one of these people meanwhile: their create is not sent.
-    const taken = new Set((await deps.store.insertLinksExceptTaken(fresh)).map((d) => d._id));
+    const taken = new Set(
+      [
+        ...(await deps.store.rewriteLinks(deps.pipelineId, existing)),
+        ...(await deps.store.insertLinksExceptTaken(fresh)),
+      ].map((d) => d._id),
+    );
     for (const pair of pairs) if (taken.has(pair.doc._id)) pair.action = 'skip';
   }
 
