@@ -14,14 +14,7 @@ import {
   type WriteOp,
 } from '../plugin';
 import type { LinkDoc } from '../repositories/sync-store';
-import {
-  CycleContext,
-  HaltCycle,
-  MARKETO_OBJECT,
-  type CycleDeps,
-  type CycleOutcome,
-  type Pair,
-} from './cycle-context';
+import { CycleContext, HaltCycle, MARKETO_OBJECT, type CycleDeps, type CycleOutcome, type Pair } from './cycle-context';
 import { Pairing } from './pairing';
 import { PairWriter } from './writing';
 
