@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { buildApp } from './api';
 import { generateToken, parseConnectorEnv, parseCoreEnv, type Env, type TandemConfig } from './config';
 import { connectMongo } from './db';
+import { Connections } from './connections/connections';
 import { CoreTokens } from './di/tokens';
 import { createLogger, createMetrics, redactionPaths } from './observability';
 import type { ConnectorDefinition } from './plugin';
@@ -186,6 +187,9 @@ export async function startTandem(options: StartOptions = {}): Promise<RunningTa
     });
 
     const connectors = host.connectors();
+    const connections = new Connections(connectors, config.mode, logger.child({ component: 'connections' }));
+    // Asked at start, in the background: an unreachable system must not hold up start-up; `/ready` shows it.
+    void connections.checkAll();
     const absent = EXPECTED_CONNECTORS.filter((id) => !connectors.has(id));
     let sync: SyncRuntime | undefined;
     let syncUnavailable: string | undefined;
@@ -195,6 +199,7 @@ export async function startTandem(options: StartOptions = {}): Promise<RunningTa
         logger: logger.child({ component: 'sync' }),
         registry: metrics.registry,
         connectors,
+        connections,
         policies: host.policies(),
         pipelines,
         policySettings,

@@ -71,4 +71,58 @@ describe('integrity', () => {
       await world.close();
     }
   });
+
+  test('a different org behind the same database: the pipeline stops before reading or writing, nobody is marked deleted, a reset starts it over', async () => {
+    const first = await World.start({ mongo, marketo: [0, 1, 2, 3], contacts: [2, 3, 4] });
+    const dbName = first.dbName;
+    let second: World | undefined;
+    try {
+      assert.equal((await first.settle()).status, 'succeeded');
+      const { body: before } = await first.api<Array<{ state: string }>>(
+        'GET',
+        `/v1/pipelines/${PIPELINE}/links?limit=1000`,
+      );
+      assert.equal(before.length, 5);
+      await first.close();
+
+      // New sandboxes (new instances, new people whose Marketo ids are the old links' ids) behind the kept database.
+      second = await World.start({ mongo, dbName, marketo: [10, 11, 12, 13, 14, 15] });
+      const run = await second.cycle();
+      assert.equal(run.status, 'failed');
+      assert.match(run.error ?? '', /answers as instance .* belong to/);
+      assert.match(run.error ?? '', /\/v1\/pipelines\/default\/reset/);
+      const { body: after } = await second.api<Array<{ state: string }>>(
+        'GET',
+        `/v1/pipelines/${PIPELINE}/links?limit=1000`,
+      );
+      assert.deepEqual(
+        after.map((l) => l.state).sort(),
+        before.map((l) => l.state).sort(),
+        'no link changed: nobody marked deleted',
+      );
+      assert.equal(
+        second.dataverse.list('lead').length + second.dataverse.list('contact').length,
+        0,
+        'nothing written',
+      );
+      const ready = await second.api<{ status: string; reasons: string[] }>('GET', '/ready');
+      assert.equal(ready.status, 503);
+      assert.ok(
+        ready.body.reasons.some((r) => /belong to/.test(r)),
+        JSON.stringify(ready.body),
+      );
+
+      const reset = await second.api<{ linksRemoved: number }>('POST', `/v1/pipelines/${PIPELINE}/reset`);
+      assert.equal(reset.status, 200);
+      assert.equal(reset.body.linksRemoved, 5);
+      assert.equal((await second.settle()).status, 'succeeded');
+      for (const i of [10, 11, 12, 13, 14, 15]) {
+        assert.equal(second.dynamicsByEmail(samplePerson(i).email).length, 1, `person ${i} synced to the new org`);
+      }
+      assert.equal((await second.api('GET', '/ready')).status, 200);
+    } finally {
+      await second?.close();
+      await first.close().catch(() => undefined);
+    }
+  });
 });

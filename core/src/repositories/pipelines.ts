@@ -18,6 +18,11 @@ export interface Pipeline {
   schedule: { intervalMinutes: number };
   /** The Dynamics object type a Marketo person new to Dynamics is created as. */
   newPersonAs: NewPersonAs;
+  /**
+   * Which instance of each connection (by connection id) this pipeline's links, snapshots and cursors belong
+   * to: recorded at its first cycle; a connection answering as another instance stops the pipeline.
+   */
+  instances?: Record<string, { instance: string; at: Date }>;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -81,6 +86,20 @@ export class PipelinesRepository {
     const stored = await this.get(pipeline.id);
     if (!stored) throw new Error(`pipeline ${pipeline.id} vanished right after its upsert`);
     return stored;
+  }
+
+  /** Records the instance each of `instances`' connections answered as (for those not recorded yet). */
+  async bindInstances(id: string, instances: Record<string, string>): Promise<void> {
+    const at = new Date();
+    const set = Object.fromEntries(
+      Object.entries(instances).map(([conn, instance]) => [`instances.${conn}`, { instance, at }]),
+    );
+    if (Object.keys(set).length > 0) await this.collection.updateOne({ _id: id }, { $set: set });
+  }
+
+  /** Forgets which instances the pipeline belongs to (a reset: its next cycle records them anew). */
+  async clearInstances(id: string): Promise<void> {
+    await this.collection.updateOne({ _id: id }, { $unset: { instances: '' }, $set: { updatedAt: new Date() } });
   }
 
   /** Replaces the mappings; returns the previous ones (for the audit log), or null for an unknown pipeline. */

@@ -369,6 +369,17 @@ export class SyncStore {
     return this.links.find(filter).sort({ updatedAt: -1 }).limit(limit).toArray();
   }
 
+  /**
+   * Forgets what a pipeline synced: links with their snapshots, unfinished rewrites and cursors (runs and the
+   * activity log stay, as history). Its next cycle is an initial sync.
+   */
+  async resetPipeline(pipelineId: string): Promise<{ links: number; cursors: number }> {
+    const links = await this.links.deleteMany({ pipelineId });
+    await this.linkJournal.deleteMany({ pipelineId });
+    const cursors = await this.cursors.deleteMany({ pipelineId });
+    return { links: links.deletedCount, cursors: cursors.deletedCount };
+  }
+
   // ---- cursors -------------------------------------------------------------------------------------
 
   static cursorId(pipelineId: string, system: string, objectType: string): string {

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { sharedMetric, TandemError, type Connector, type ObjectDescription, type Policy } from '../plugin';
+import type { Connections } from '../connections/connections';
 import { toActivity, toLink, toRun, type RunDoc, SyncStore } from '../repositories/sync-store';
 import { LoopScheduler } from '../scheduler/scheduler';
 import { MARKETO_OBJECT, SyncCycle } from './cycle';
@@ -32,6 +33,13 @@ export interface PipelineLike {
   mappings: Mappings;
   schedule?: { intervalMinutes: number };
   newPersonAs?: 'lead' | 'contact';
+  instances?: Record<string, { instance: string; at: Date }>;
+}
+
+/** What a pipeline reset removed. */
+export interface ResetResult {
+  links: number;
+  cursors: number;
 }
 
 export interface SyncRuntimeDeps {
@@ -40,7 +48,14 @@ export interface SyncRuntimeDeps {
   registry?: Registry;
   connectors: ReadonlyMap<string, Connector>;
   policies: ReadonlyMap<string, Policy>;
-  pipelines: { get(id: string): Promise<PipelineLike | null>; list(): Promise<PipelineLike[]> };
+  pipelines: {
+    get(id: string): Promise<PipelineLike | null>;
+    list(): Promise<PipelineLike[]>;
+    bindInstances(id: string, instances: Record<string, string>): Promise<void>;
+    clearInstances(id: string): Promise<void>;
+  };
+  /** The connections, with their checks: the identity guard asks them which instance answers. */
+  connections: Connections;
   policySettings: { list(pipelineId: string): Promise<StoredPolicySetting[]> };
   instanceId: string;
   /** Minutes to wait after a cycle ends before the next (TANDEM_SYNC_INTERVAL); a pipeline's schedule overrides it. */
@@ -56,6 +71,13 @@ export interface SyncRuntimeDeps {
 export interface SyncRuntime extends SyncService {
   /** The analysis of a pipeline's mappings against both systems (for GET/PUT mappings). */
   analyze(mappings: Mappings): Promise<MappingAnalysis>;
+  /**
+   * Starts a pipeline over against the instances its connections answer as now: forgets its links, snapshots
+   * and cursors, and which instances they belonged to. 409 while a cycle runs.
+   */
+  reset(pipelineId: string): Promise<ResetResult>;
+  /** Pipelines that cannot run, and why (a connection answering as another instance), for `/ready`. */
+  pipelineStatus(): Array<{ id: string; ready: boolean; reason?: string }>;
   /** Runs one cycle now and waits for it (tests, CLI); null when another cycle holds the lease. */
   runOnce(pipelineId: string, trigger?: RunTrigger): Promise<Run | null>;
   stop(): Promise<void>;
@@ -69,6 +91,8 @@ export class SyncRuntimeImpl implements SyncRuntime {
   private readonly running = new Map<string, { controller: AbortController; done: Promise<unknown> }>();
   /** Pipelines with a cycle claimed or running in this process (set before any await; see `claim`). */
   private readonly busy = new Set<string>();
+  /** Pipelines stopped by the identity guard, with the reason (cleared by a cycle that passes it, or a reset). */
+  private readonly blocked = new Map<string, string>();
   private readonly schedulers: LoopScheduler[] = [];
   private readonly leaseTtlMs: number;
   private descriptions: { at: number; value: SystemDescriptions } | null = null;
@@ -172,6 +196,26 @@ export class SyncRuntimeImpl implements SyncRuntime {
     await this.launch(pipeline, run, holder);
     const done = await this.deps.store.getRun(run._id);
     return done ? toRun(done) : null;
+  }
+
+  async reset(pipelineId: string): Promise<ResetResult> {
+    await this.pipeline(pipelineId);
+    const holder = await this.claim(pipelineId);
+    if (!holder) throw await this.conflict(pipelineId);
+    try {
+      const removed = await this.deps.store.resetPipeline(pipelineId);
+      await this.deps.pipelines.clearInstances(pipelineId);
+      this.blocked.delete(pipelineId);
+      this.deps.logger.warn({ pipelineId, ...removed }, 'pipeline reset: its next cycle is an initial sync');
+      return removed;
+    } finally {
+      this.busy.delete(pipelineId);
+      await this.deps.store.releaseLease(leaseName(pipelineId), holder, false);
+    }
+  }
+
+  pipelineStatus(): Array<{ id: string; ready: boolean; reason?: string }> {
+    return [...this.blocked].map(([id, reason]) => ({ id, ready: false, reason }));
   }
 
   /**
@@ -321,6 +365,13 @@ export class SyncRuntimeImpl implements SyncRuntime {
       const orphans = await store.interruptOrphans(pipelineId, run._id);
       if (orphans > 0) logger.warn({ runs: orphans }, 'runs of an instance that died are marked interrupted');
       logger.info({ trigger: run.trigger }, 'sync cycle started');
+      const mismatch = await this.verifyInstances(pipeline, controller.signal);
+      if (mismatch) {
+        this.blocked.set(pipelineId, mismatch);
+        logger.error(mismatch);
+        throw new TandemError('CONFLICT', mismatch, { status: 409 });
+      }
+      this.blocked.delete(pipelineId);
       const policies = activePolicies(this.deps.policies, await this.deps.policySettings.list(pipelineId), logger);
       // A field deleted in a system since it was last described fails the streams that read or write it: the
       // cycle is planned again from fresh descriptions (without that field) and run once more.
@@ -371,6 +422,45 @@ export class SyncRuntimeImpl implements SyncRuntime {
     this.duration?.observe({ status }, seconds);
     for (const [outcome, n] of Object.entries(counts)) if (n > 0) this.records?.inc({ outcome }, n);
     logger.info({ status, counts, seconds, ...(error ? { error } : {}) }, 'sync cycle finished');
+  }
+
+  // ---- identity guard ----------------------------------------------------------------------------
+
+  /**
+   * Asks each connection of the pipeline which instance answers, before anything is read or written. The
+   * first answers are recorded with the pipeline; a later cycle that meets another instance (a refreshed
+   * sandbox org, production where a test org was, new sandboxes behind a kept database) answers why it must
+   * stop: the links and cursors belong to the other instance, and following them would mark people deleted or
+   * link them to strangers. A connection that cannot be checked fails the cycle with its own message.
+   */
+  private async verifyInstances(pipeline: PipelineLike, signal: AbortSignal): Promise<string | undefined> {
+    const sides = ['marketo', 'dynamics'];
+    const checks = await Promise.all(sides.map((id) => this.deps.connections.check(id, signal)));
+    const failed = checks.flatMap((c, i) => (c.ok ? [] : [`${sides[i]}: ${c.message ?? 'the check failed'}`]));
+    if (failed.length > 0)
+      throw new TandemError('CONNECTOR_REQUEST', `Connection check failed: ${failed.join('; ')}`, { status: 502 });
+    const unbound: Record<string, string> = {};
+    const different: string[] = [];
+    sides.forEach((id, i) => {
+      const now = checks[i]?.instance;
+      if (!now) return; // the connector cannot tell: nothing to guard
+      const bound = pipeline.instances?.[id];
+      if (!bound) unbound[id] = now;
+      else if (bound.instance !== now)
+        different.push(
+          `connection ${id} answers as instance "${now}", but this pipeline's links and cursors belong to "${bound.instance}" (recorded ${bound.at.toISOString()})`,
+        );
+    });
+    if (different.length > 0) {
+      return (
+        `Pipeline "${pipeline.id}" stopped before reading or writing anything: ${different.join('; ')}. ` +
+        `If the new instance is intended (a refreshed sandbox, production instead of a test org), start the pipeline ` +
+        `over with POST /v1/pipelines/${pipeline.id}/reset (or \`tandem reset ${pipeline.id}\`); otherwise point the ` +
+        `connection back at the instance it had.`
+      );
+    }
+    await this.deps.pipelines.bindInstances(pipeline.id, unbound);
+    return undefined;
   }
 
   // ---- plan ----------------------------------------------------------------------------------------

@@ -110,5 +110,7 @@ export interface SyncService {
   /** The "Sync Person to Microsoft" flow action. NOT_FOUND when the Marketo person does not exist. */
   push(pipelineId: string, body: PushBody): Promise<PushResult>;
   links(pipelineId: string, query: LinkQuery): Promise<Link[]>;
+  /** Forgets the pipeline's links, snapshots, cursors and recorded instances. CONFLICT while a cycle runs. */
+  reset(pipelineId: string): Promise<{ links: number; cursors: number }>;
   activity(pipelineId: string, query: ActivityQuery): Promise<ActivityEntry[]>;
 }

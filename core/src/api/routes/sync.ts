@@ -15,7 +15,7 @@ import {
   type SyncService,
 } from '../../sync/service';
 import type { ApiDeps } from '../deps';
-import { requirePipeline } from '../lookups';
+import { ADMIN_ACTOR, requirePipeline } from '../lookups';
 import { problems } from '../problem';
 import type { ApiPlugin } from '../type-provider';
 
@@ -100,6 +100,39 @@ export const syncRoutes: ApiPlugin<{ deps: ApiDeps }> = async (app, { deps }) =>
       const sync = engine();
       await requirePipeline(deps, request.params.id);
       return sync.push(request.params.id, request.body);
+    },
+  );
+
+  app.post(
+    '/v1/pipelines/:id/reset',
+    {
+      schema: {
+        tags: ['pipelines'],
+        summary:
+          'Start the pipeline over: forget its links, snapshots and cursors and which instances they belong to (its next cycle is an initial sync against the instances its connections answer as now)',
+        params: IdParams,
+        response: {
+          200: Type.Object({
+            pipelineId: Type.String(),
+            linksRemoved: Type.Integer(),
+            cursorsRemoved: Type.Integer(),
+          }),
+          ...problems(401, 404, 409, 501),
+        },
+      },
+    },
+    async (request) => {
+      const sync = engine();
+      const pipeline = await requirePipeline(deps, request.params.id);
+      const removed = await sync.reset(pipeline.id);
+      await deps.audit.record({
+        actor: ADMIN_ACTOR,
+        action: 'pipeline.reset',
+        target: `pipelines/${pipeline.id}`,
+        before: null,
+        after: removed,
+      });
+      return { pipelineId: pipeline.id, linksRemoved: removed.links, cursorsRemoved: removed.cursors };
     },
   );
 
