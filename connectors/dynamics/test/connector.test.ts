@@ -22,7 +22,7 @@ function cursorOf(c: string): { mode: string } {
 describe('dynamics connector', () => {
   let h: Harness;
   before(async () => {
-    h = await startHarness({ seed: true });
+    h = await startHarness({ seed: true, extras: true });
   });
   after(async () => {
     await h.close();
