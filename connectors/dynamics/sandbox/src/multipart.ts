@@ -1,7 +1,7 @@
 /**
  * MIME multipart/mixed with embedded HTTP messages, the wire format of OData `$batch` (RFC 2046 + OData 4.0
- * JSON batch "multipart" format). Low-level and shared: the connector builds requests and parses responses,
- * the sandbox parses requests and builds responses.
+ * JSON batch "multipart" format). The sandbox parses requests and builds responses with it. The connector has its
+ * own copy: the sandbox stands for Dataverse, so it shares no code with the client it is there to check.
  */
 export interface Headers {
   [lowercaseName: string]: string;

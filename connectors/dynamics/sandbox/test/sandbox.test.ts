@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sandboxDefinition from '../src';
@@ -628,6 +629,22 @@ describe('the sandbox package', () => {
       assert.equal(h.started.instanceId, '11111111-2222-4333-8444-555555555555');
     } finally {
       await h.close();
+    }
+  });
+});
+
+describe('independence from the connector', () => {
+  test('the sandbox package neither depends on nor imports the connector', () => {
+    const manifest = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as {
+      dependencies?: Record<string, string>;
+      devDependencies?: Record<string, string>;
+    };
+    const deps = Object.keys({ ...manifest.dependencies, ...manifest.devDependencies });
+    assert.ok(!deps.includes('@tandem/connector-dynamics'));
+    const compiled = join(__dirname, '..', 'src');
+    for (const file of readdirSync(compiled).filter((f) => f.endsWith('.js'))) {
+      const text = readFileSync(join(compiled, file), 'utf8');
+      assert.doesNotMatch(text, /require\("(@tandem\/connector-dynamics|\.\.\/\.\.\/src)/, file);
     }
   });
 });
