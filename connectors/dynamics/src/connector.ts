@@ -89,7 +89,7 @@ export class DynamicsConnector implements Connector {
       return {
         ok: true,
         identity: me.UserId,
-        ...(me.OrganizationId ? { instance: me.OrganizationId.toLowerCase() } : {}),
+        ...(me.OrganizationId ? { instance: me.OrganizationId } : {}),
         message: `Connected to Dataverse as user ${me.UserId} (organization ${me.OrganizationId}).`,
       };
     } catch (error) {
