@@ -102,7 +102,7 @@ const contactFields = contactMapping.fields.map((f) => f.dynamics);
 
 const [marketoSandbox, dataverseSandbox] = await Promise.all([
   startSandbox('connectors/marketo/dist/src/sandbox/cli.js', ['--people', String(P)]),
-  startSandbox('connectors/dynamics/dist/src/sandbox/cli.js', ['--contacts', String(P), '--contacts-from', '0']),
+  startSandbox('connectors/dynamics/sandbox/dist/src/cli.js', ['--contacts', String(P), '--contacts-from', '0']),
 ]);
 const undici = require('undici');
 await undici.request(`${marketoSandbox.info.url}/__sandbox/faults`, {
@@ -115,7 +115,9 @@ const marketo = connector(require('@tandem/connector-marketo').default, {
   clientId: marketoSandbox.info.clientId,
   clientSecret: marketoSandbox.info.clientSecret,
 });
-const dynamics = connector(require('@tandem/connector-dynamics').default, dataverseSandbox.info.config);
+const dynamicsDefinition = require('@tandem/connector-dynamics').default;
+const { sandboxConnectorConfig } = require('@tandem/core');
+const dynamics = connector(dynamicsDefinition, sandboxConnectorConfig(dynamicsDefinition, dataverseSandbox.info));
 const { startTestMongo } = require('@tandem/core/testing');
 const externalUri = process.env.MONGODB_URI;
 const mongo = externalUri ? undefined : await startTestMongo();

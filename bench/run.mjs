@@ -71,19 +71,19 @@ async function startMongoCounter(uri) {
 
 /** Both sandboxes (separate processes), MongoDB and one Tandem instance in this process. */
 async function startWorld({ marketoPeople, contacts, leads }) {
-  const { startTandem } = require('@tandem/core');
+  const { sandboxConnectorConfig, startTandem } = require('@tandem/core');
   const { startTestMongo } = require('@tandem/core/testing');
   const pino = require('pino');
   const [marketo, dynamics] = await Promise.all([
     startSandbox('connectors/marketo/dist/src/sandbox/cli.js', ['--people', String(marketoPeople)]),
-    startSandbox('connectors/dynamics/dist/src/sandbox/cli.js', [
+    startSandbox('connectors/dynamics/sandbox/dist/src/cli.js', [
       ...['--contacts', String(contacts.count), '--contacts-from', String(contacts.from)],
       ...['--leads', String(leads.count), '--leads-from', String(leads.from)],
       // Dynamics lacks the job titles Marketo knows: the initial sync fills them in (writes to both sides).
       ...['--blank', 'jobtitle'],
     ]),
   ]);
-  dispatcher = new undici.Agent({ connect: { ca: dynamics.info.config.tlsCa } });
+  dispatcher = new undici.Agent({ connect: { ca: dynamics.info.caPem } });
   const externalUri = process.env.MONGODB_URI;
   const mongo = externalUri ? undefined : await startTestMongo();
   // Its client is of no use here, and an open client wakes this process ten times a second (the driver's pool
@@ -100,7 +100,8 @@ async function startWorld({ marketoPeople, contacts, leads }) {
         clientId: marketo.info.clientId,
         clientSecret: marketo.info.clientSecret,
       },
-      dynamics: dynamics.info.config,
+      // The sandbox prints the connection's variables and its CA; the connector's own bindings make the config.
+      dynamics: sandboxConnectorConfig(require('@tandem/connector-dynamics').default, dynamics.info),
     },
     mongoUri: counter?.uri ?? externalUri ?? mongo.uri,
     dbName,

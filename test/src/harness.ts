@@ -6,16 +6,12 @@
 import 'reflect-metadata';
 import pino from 'pino';
 import type { CommandStartedEvent } from 'mongodb';
-import { startTandem, type RunningTandem } from '@tandem/core';
+import { sandboxConnectorConfig, startTandem, type RunningTandem } from '@tandem/core';
 import type { TestMongo } from '@tandem/core/testing';
 import { samplePerson } from '@tandem/core/testing';
 import { MarketoSandbox, sampleValues } from '@tandem/connector-marketo/sandbox';
-import {
-  DataverseSandbox,
-  sampleColumns,
-  sandboxConfig,
-  type StartedSandbox,
-} from '@tandem/connector-dynamics/sandbox';
+import dynamicsConnector from '@tandem/connector-dynamics';
+import { DataverseSandbox, sampleColumns, type StartedSandbox } from '@tandem/sandbox-dynamics';
 
 export const silent = pino({ level: 'silent' });
 export const TOKEN = 'e2e-admin-token-0123456789';
@@ -59,9 +55,9 @@ export function marketoPerson(index: number) {
   return sampleValues(samplePerson(index));
 }
 
-/** Dataverse columns of sample person `index` (the Dataverse sandbox's own mapping). */
+/** Dataverse columns of sample person `index` (the Dataverse sandbox's own mapping, with the extras' columns). */
 export function dynamicsPerson(index: number, type: 'contact' | 'lead') {
-  return sampleColumns(samplePerson(index), type);
+  return sampleColumns(samplePerson(index), type, true);
 }
 
 export class World {
@@ -74,7 +70,8 @@ export class World {
 
   private constructor(private readonly options: WorldOptions) {
     this.marketo = new MarketoSandbox({ limits: options.marketoLimits ?? {} });
-    this.dataverse = new DataverseSandbox({ limits: {} });
+    // With the extras: the e2e tests cover Marketo's secured lead-score column too.
+    this.dataverse = new DataverseSandbox({ limits: {}, extras: true });
     this.dbName = options.dbName ?? options.mongo.freshDbName('e2e');
   }
 
@@ -105,7 +102,7 @@ export class World {
         clientSecret: this.marketo.clientSecret,
         ...this.options.marketoConfig,
       },
-      dynamics: sandboxConfig(dv),
+      dynamics: sandboxConnectorConfig(dynamicsConnector, dv),
     };
   }
 
@@ -116,11 +113,7 @@ export class World {
       MARKETO_BASE_URL: this.marketoUrl,
       MARKETO_CLIENT_ID: this.marketo.clientId,
       MARKETO_CLIENT_SECRET: this.marketo.clientSecret,
-      DYNAMICS_URL: dv.url,
-      DYNAMICS_TENANT_ID: dv.tenantId,
-      DYNAMICS_CLIENT_ID: dv.clientId,
-      DYNAMICS_CLIENT_SECRET: dv.clientSecret,
-      DYNAMICS_AUTHORITY_HOST: dv.authorityHost,
+      ...dv.env,
     };
   }
 

@@ -1,7 +1,11 @@
 /**
- * OData `$batch` for writes: each operation is its own top-level part (not a change set, which would make
- * the batch all-or-nothing), numbered with Content-ID so the answers can be matched even if a server reorders
- * them; with `Prefer: odata.continue-on-error` one failing operation does not stop the others.
+ * OData `$batch`: each operation is its own top-level part (not a change set, which would make the batch
+ * all-or-nothing); with `Prefer: odata.continue-on-error` one failing operation does not stop the others. Answers to
+ * top-level parts come back in the order of the requests and without a Content-ID (only change-set answers carry
+ * one), so they are matched by position
+ * (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/execute-batch-operations-using-web-api).
+ * Writes go this way, and so does a GET whose URL is too long for whatever stands in front of Dataverse: inside a
+ * batch a URL may be 64 KB long.
  */
 import { randomUUID } from 'node:crypto';
 import { ProtocolError } from '@tandem/core/plugin';
@@ -16,11 +20,12 @@ import {
 } from './multipart';
 
 export interface BatchOperation {
-  method: 'POST' | 'PATCH';
-  /** Path under the Web API, e.g. `contacts?$select=contactid`. */
+  method: 'GET' | 'POST' | 'PATCH';
+  /** Path under the Web API (`contacts?$select=contactid`), or an absolute URL under it. */
   url: string;
   headers: Record<string, string>;
-  body: string;
+  /** A JSON entity for POST and PATCH; none for GET. */
+  body?: string;
 }
 
 export interface BatchPartResult {
@@ -37,9 +42,9 @@ export function buildBatch(
   const parts = operations.map((op, i) => ({
     headers: { 'Content-Type': 'application/http', 'Content-Transfer-Encoding': 'binary', 'Content-ID': String(i + 1) },
     body: buildHttpMessage({
-      startLine: `${op.method} ${apiBase}${op.url} HTTP/1.1`,
-      headers: { 'Content-Type': 'application/json; type=entry', ...op.headers },
-      body: op.body,
+      startLine: `${op.method} ${/^https?:\/\//i.test(op.url) ? op.url : apiBase + op.url} HTTP/1.1`,
+      headers: op.body === undefined ? op.headers : { 'Content-Type': 'application/json; type=entry', ...op.headers },
+      body: op.body ?? '',
     }),
   }));
   return { contentType: `multipart/mixed; boundary="${boundary}"`, body: buildMultipart(boundary, parts) };

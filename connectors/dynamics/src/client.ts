@@ -1,8 +1,10 @@
 /**
  * The Web API client: every request to Dataverse goes through `send`, which adds the OData headers and the
  * bearer token, waits for the limiter, refreshes the token once on 401, honours 429 Retry-After (with
- * exponential backoff and jitter when none is given), retries 5xx and network errors for idempotent requests
- * only, and turns what Dataverse (or a proxy in front of it) answered into a `TandemError` when asked to.
+ * exponential backoff and jitter when none is given), retries 5xx and dropped connections for idempotent requests
+ * only, sends a GET whose URL something in front of Dataverse will not take inside `$batch` instead (see
+ * `UrlLengthLimit`), and turns what Dataverse (or a proxy in front of it) answered, or a connection that could not
+ * be made, into a `TandemError` naming what to check. An aborted signal stops it wherever it waits.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request, type Agent } from 'undici';
@@ -15,9 +17,12 @@ import {
   TandemError,
 } from '@tandem/core/plugin';
 import type { TokenSource } from './auth';
+import { buildBatch, parseBatchResponse } from './batch';
 import type { ResolvedLimits } from './config';
 import type { RequestLimiter } from './limiter';
 import type { DynamicsMetrics } from './metrics';
+import { closedWithoutAnswer, connectionError, networkFailure, transient } from './network';
+import { UrlLengthLimit } from './url-limit';
 
 export interface DvResponse {
   status: number;
@@ -76,6 +81,7 @@ function describeBody(res: DvResponse): string {
 
 export class DataverseClient {
   readonly apiBase: string;
+  readonly urlLimit: UrlLengthLimit;
 
   constructor(
     orgUrl: string,
@@ -87,6 +93,7 @@ export class DataverseClient {
     private readonly limits: ResolvedLimits,
   ) {
     this.apiBase = `${orgUrl.replace(/\/+$/, '')}/api/data/v9.2/`;
+    this.urlLimit = new UrlLengthLimit(this.apiBase);
   }
 
   /** Resolves a relative path; refuses absolute URLs elsewhere (a stored cursor must not send our token away). */
@@ -106,6 +113,8 @@ export class DataverseClient {
 
   async send(options: SendOptions): Promise<DvResponse> {
     const url = this.resolve(options.url);
+    // A GET as long as one that was refused before goes inside $batch straight away: the failure is paid once.
+    if (options.method === 'GET' && this.urlLimit.refuses(url)) return this.sendInBatch(options, url);
     const idempotent = options.idempotent ?? options.method === 'GET';
     let refreshed = false;
     let failedToken: string | undefined;
@@ -117,15 +126,25 @@ export class DataverseClient {
       try {
         res = await this.limiter.run(() => this.once(options, url, token), options.signal);
       } catch (error) {
-        if (options.signal?.aborted) throw error;
+        if (options.signal?.aborted) throw options.signal.reason;
         if (error instanceof TandemError) throw error;
-        // Network failure: only idempotent requests may go again (a $batch may have run).
-        if (idempotent && attempt < this.limits.maxRetries) {
+        // A gateway that drops a request it will not take, rather than answer 414: try the URL inside $batch.
+        if (options.method === 'GET' && this.urlLimit.suspect(url) && closedWithoutAnswer(error)) {
+          return this.tooLong(options, url, 'the connection was closed with no answer');
+        }
+        const failure = networkFailure(error);
+        // Only a request that may have got through is sent again; a connection that could not be made (refused,
+        // no such name, TLS) is reported now: the next cycle tries again, and an operator can act meanwhile.
+        if (failure && transient(failure) && idempotent && attempt < this.limits.maxRetries) {
           this.metrics.retry();
           await this.backoff(attempt, undefined, options.signal);
           continue;
         }
+        if (failure) throw connectionError('Dynamics (Dataverse)', url, failure, ['DYNAMICS_URL'], error);
         throw new RetryableError(`Dataverse request failed: ${(error as Error).message}`, { cause: error });
+      }
+      if ((res.status === 414 || res.status === 431) && options.method === 'GET' && this.urlLimit.suspect(url)) {
+        return this.tooLong(options, url, `HTTP ${res.status}`);
       }
       if (res.status === 401 && !refreshed) {
         // An expired or revoked token: get a new one (skipping MSAL's cache) and try once more.
@@ -151,6 +170,41 @@ export class DataverseClient {
       }
       return res;
     }
+  }
+
+  /** Remembers that URLs this long are refused, and sends this one inside `$batch`. */
+  private async tooLong(options: SendOptions, url: string, why: string): Promise<DvResponse> {
+    const limit = this.urlLimit.refused(url.length);
+    this.metrics.urlTooLong();
+    this.logger.info(
+      { urlLength: url.length, limit },
+      `dynamics: a ${url.length}-character URL was refused (${why}), probably by a proxy or gateway in front of Dataverse; GETs of ${limit} characters or more now go inside $batch`,
+    );
+    return this.sendInBatch(options, url);
+  }
+
+  /**
+   * A GET sent as the one operation of a `$batch`, where Dataverse takes URLs up to 64 KB
+   * (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/overview#url-length-limitations);
+   * its answer is handed back as if the GET had been sent directly.
+   */
+  private async sendInBatch(options: SendOptions, url: string): Promise<DvResponse> {
+    const batch = buildBatch(this.apiBase, [
+      { method: 'GET', url, headers: { Accept: 'application/json', ...options.headers } },
+    ]);
+    const res = await this.send({
+      method: 'POST',
+      url: '$batch',
+      headers: { 'content-type': batch.contentType },
+      body: batch.body,
+      signal: options.signal,
+      // Reading is safe to repeat, even in a batch.
+      idempotent: true,
+    });
+    if (!/multipart\/mixed/i.test(res.headers['content-type'] ?? '')) return res;
+    const [part] = parseBatchResponse(res.headers['content-type'], res.text, 1);
+    if (!part) throw new ProtocolError('Dataverse answered a $batch holding one GET with no answer for it.');
+    return { status: part.status, headers: part.headers, text: part.body };
   }
 
   private async once(options: SendOptions, url: string, token: string): Promise<DvResponse> {
@@ -232,10 +286,17 @@ export class DataverseClient {
     if (res.status === 400 && unknown) {
       return new TandemError('UNKNOWN_FIELD', `Dynamics has no column '${unknown[1]}': ${dv.message}`, {
         status: 400,
-        details: { ...details, field: unknown[1] },
+        details: { ...details, field: unknown[1], fields: [unknown[1]] },
       });
     }
-    if (res.status === 401 || res.status === 403) return new ConnectorAuthError(text, { details });
+    if (res.status === 401) {
+      // A token Entra issued that the org refuses: the app registration has no application user in this org.
+      return new ConnectorAuthError(
+        `${text}. Check that the app registration DYNAMICS_CLIENT_ID is an application user of the org at DYNAMICS_URL.`,
+        { details },
+      );
+    }
+    if (res.status === 403) return new ConnectorAuthError(text, { details });
     if (res.status === 429 || res.status >= 500) {
       return new RetryableError(text, { retryAfterMs: retryAfterMs(res.headers['retry-after']), details });
     }

@@ -104,26 +104,3 @@ export function resolvedLimits(config: DynamicsConfig): ResolvedLimits {
     backoffMs: config.limits?.backoffMs ?? 500,
   };
 }
-
-/** The config (with defaults filled) pointing at a started sandbox. */
-export function sandboxConfig(s: {
-  url: string;
-  authorityHost: string;
-  caPem: string;
-  tenantId: string;
-  clientId: string;
-  clientSecret: string;
-}): DynamicsConfig {
-  return {
-    url: s.url,
-    tenantId: s.tenantId,
-    clientId: s.clientId,
-    clientSecret: s.clientSecret,
-    authorityHost: s.authorityHost,
-    tlsCa: s.caPem,
-    pageSize: 5000,
-    changeTracking: 'auto',
-    watermarkOverlapMs: 300_000,
-    batchSize: 1000,
-  };
-}

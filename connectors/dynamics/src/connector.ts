@@ -82,15 +82,18 @@ export class DynamicsConnector implements Connector {
     });
   }
 
+  /** WhoAmI: who we are (`identity`) and which org answered (`instance`, its OrganizationId). */
   async check(signal?: AbortSignal): Promise<CheckResult> {
     try {
       const me = await this.metadata.whoAmI(signal);
       return {
         ok: true,
         identity: me.UserId,
+        ...(me.OrganizationId ? { instance: me.OrganizationId } : {}),
         message: `Connected to Dataverse as user ${me.UserId} (organization ${me.OrganizationId}).`,
       };
     } catch (error) {
+      if (signal?.aborted) throw error;
       this.logger.warn({ err: error }, 'dynamics: check failed');
       return { ok: false, message: error instanceof Error ? error.message : String(error) };
     }
@@ -150,6 +153,10 @@ export class DynamicsConnector implements Connector {
       if ((r.status === 'created' || r.status === 'updated') && r.etag) {
         this.ownWrites.wrote(ownKey(objectType, r.id), { etag: r.etag });
       }
+    }
+    // A write refused because a column does not exist: the cached description is out of date.
+    if (results.some((r) => r.status === 'rejected' && /property '[^']+' does not exist on type/i.test(r.message))) {
+      this.metadata.forget(entityInfo(objectType));
     }
   }
 

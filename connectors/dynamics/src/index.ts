@@ -1,11 +1,12 @@
 /**
  * `@tandem/connector-dynamics`: the Dynamics 365 (Dataverse Web API v9.2) connector plugin. Importing it has no
- * side effects beyond the reflect-metadata polyfill tsyringe needs; `register` does no I/O.
+ * side effects beyond the reflect-metadata polyfill tsyringe needs; `register` does no I/O. Its simulator is a
+ * package of its own, `@tandem/sandbox-dynamics`, named in the manifest and loaded by the host in sandbox mode only.
  */
 import 'reflect-metadata';
 import { Lifecycle, type DependencyContainer } from 'tsyringe';
 import { defineConnector, PluginTokens } from '@tandem/core/plugin';
-import { authMode, DYNAMICS_ENV, DynamicsConfigSchema, sandboxConfig, type DynamicsConfig } from './config';
+import { authMode, DYNAMICS_ENV, DynamicsConfigSchema, type DynamicsConfig } from './config';
 import { DynamicsConnector } from './connector';
 
 export const dynamicsConnector = defineConnector({
@@ -27,20 +28,6 @@ export const dynamicsConnector = defineConnector({
     if (!container.isRegistered(PluginTokens.Connector)) return;
     const connector = container.resolve<unknown>(PluginTokens.Connector);
     if (connector instanceof DynamicsConnector) await connector.close();
-  },
-  sandbox: {
-    async start(options = {}) {
-      // Loaded on demand: Fastify and selfsigned are not needed outside sandbox mode.
-      const { DataverseSandbox } = await import('./sandbox/server.js');
-      const sandbox = new DataverseSandbox({
-        host: options.host,
-        port: options.port,
-        seed: options.seed,
-        logger: options.logger,
-      });
-      const started = await sandbox.start();
-      return { url: started.url, config: sandboxConfig(started), close: () => started.close() };
-    },
   },
 });
 

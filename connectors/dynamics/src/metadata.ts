@@ -103,9 +103,22 @@ export class MetadataService {
       url: `EntityDefinitions(LogicalName='${entity.logicalName}')?$select=LogicalName,ChangeTrackingEnabled`,
       signal,
     });
-    const enabled = r.ChangeTrackingEnabled === true;
+    // An entity by key answers the entity itself; the metadata article's example shows it wrapped in `value`, so
+    // both are read.
+    const definition = Array.isArray(r.value) && typeof r.value[0] === 'object' ? (r.value[0] as typeof r) : r;
+    const enabled = definition.ChangeTrackingEnabled === true;
     this.tracking.set(entity.logicalName, enabled);
     return enabled;
+  }
+
+  /**
+   * Forgets what is known of the table's columns: the org said a column does not exist (deleted after the
+   * description was read), so the next plan or describe reads the metadata again.
+   */
+  forget(entity: EntityInfo): void {
+    if (this.cache.delete(entity.logicalName)) {
+      this.logger.info({ table: entity.logicalName }, 'dynamics: a column is gone; the table is described again');
+    }
   }
 
   /** The table's fields as this user may use them; cached for ten minutes. */

@@ -15,6 +15,8 @@ export interface DynamicsStats {
   unauthorizedRetries: number;
   /** Records change tracking handed back unchanged since our own write, not passed on (the loop guard). */
   echoesSkipped: number;
+  /** GETs refused for the length of their URL (414, 431, a dropped connection) and sent again inside $batch. */
+  urlsTooLong: number;
   [counter: string]: number;
 }
 
@@ -32,6 +34,7 @@ export class DynamicsMetrics {
     tokenRequests: 0,
     unauthorizedRetries: 0,
     echoesSkipped: 0,
+    urlsTooLong: 0,
   };
   private readonly requests: Counter<string>;
   private readonly throttledC: Counter<string>;
@@ -40,6 +43,7 @@ export class DynamicsMetrics {
   private readonly batchesC: Counter<string>;
   private readonly opsC: Counter<string>;
   private readonly echoesC: Counter<string>;
+  private readonly urlsTooLongC: Counter<string>;
 
   constructor(registry: Registry) {
     this.requests = counter(registry, 'tandem_dynamics_requests_total', 'HTTP requests sent to the Dataverse Web API', [
@@ -59,6 +63,11 @@ export class DynamicsMetrics {
       registry,
       'tandem_dynamics_echoes_skipped_total',
       'Changed records that were our own writes coming back, not passed on',
+    );
+    this.urlsTooLongC = counter(
+      registry,
+      'tandem_dynamics_urls_too_long_total',
+      'GETs refused for the length of their URL (by a proxy or gateway) and sent again inside $batch',
     );
   }
 
@@ -87,6 +96,11 @@ export class DynamicsMetrics {
     this.stats.batchOperations += operations;
     this.batchesC.inc();
     this.opsC.inc(operations);
+  }
+
+  urlTooLong(): void {
+    this.stats.urlsTooLong += 1;
+    this.urlsTooLongC.inc();
   }
 
   echoesSkipped(n: number): void {

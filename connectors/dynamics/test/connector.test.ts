@@ -4,14 +4,25 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { container } from 'tsyringe';
-import { isTandemError, PluginTokens, TandemError, type RemoteRecord, type WriteOp } from '@tandem/core/plugin';
-import dynamicsConnector from '../src/index';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { sandboxConnectorConfig } from '@tandem/core';
+import {
+  isSandboxDefinition,
+  isTandemError,
+  PluginTokens,
+  TandemError,
+  type RemoteRecord,
+  type WriteOp,
+} from '@tandem/core/plugin';
+import dynamicsConnector, { type DynamicsConnector } from '../src/index';
 import { authMode, type DynamicsConfig } from '../src/config';
 import { collect, FIELDS, startHarness, type Harness } from './helpers';
 
@@ -22,7 +33,7 @@ function cursorOf(c: string): { mode: string } {
 describe('dynamics connector', () => {
   let h: Harness;
   before(async () => {
-    h = await startHarness({ seed: true });
+    h = await startHarness({ seed: true, extras: true });
   });
   after(async () => {
     await h.close();
@@ -602,5 +613,41 @@ describe('dynamics connector', () => {
       // Still healthy afterwards.
       assert.equal((await c.get('contact', [id], { fields: FIELDS })).length, 1);
     });
+  });
+});
+
+describe('the connector package and its sandbox', () => {
+  test('the manifest names the sandbox package; the connector carries no simulator and none of its dependencies', async () => {
+    const manifest = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as {
+      tandem: { sandbox?: string };
+      dependencies: Record<string, string>;
+      devDependencies?: Record<string, string>;
+    };
+    assert.equal(manifest.tandem.sandbox, '@tandem/sandbox-dynamics');
+    assert.equal(dynamicsConnector.sandbox, undefined);
+    for (const dep of ['fastify', 'selfsigned', '@tandem/sandbox-dynamics'])
+      assert.equal(manifest.dependencies[dep], undefined, dep);
+    // The host loads it from the connector's directory, as it does in sandbox mode.
+    const require = createRequire(join(__dirname, '..', '..', 'package.json'));
+    const loaded = require(require.resolve(manifest.tandem.sandbox)) as { default: unknown };
+    assert.ok(isSandboxDefinition(loaded.default));
+    assert.equal(loaded.default.connector, dynamicsConnector.id);
+    const running = await loaded.default.start({ seed: true });
+    try {
+      const config = sandboxConnectorConfig(dynamicsConnector, running) as DynamicsConfig;
+      assert.equal(config.tlsCa, running.caPem);
+      const child = container.createChildContainer();
+      child.register(PluginTokens.Logger, { useValue: pino({ level: 'silent' }) });
+      child.register(PluginTokens.Config, { useValue: config });
+      child.register(PluginTokens.Metrics, { useValue: new Registry() });
+      dynamicsConnector.register(child);
+      const c = child.resolve<DynamicsConnector>(PluginTokens.Connector);
+      const r = await c.check();
+      await c.close();
+      assert.equal(r.ok, true, r.message);
+      assert.equal(r.instance, running.instanceId);
+    } finally {
+      await running.close();
+    }
   });
 });

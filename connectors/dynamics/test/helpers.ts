@@ -1,13 +1,17 @@
-/** Test harness: a real sandbox over HTTPS on 127.0.0.1 and a connector resolved the way the host does it. */
+/**
+ * Test harness: a real sandbox (`@tandem/sandbox-dynamics`) over HTTPS on 127.0.0.1 and a connector resolved the
+ * way the host does it, configured the way the host configures it in sandbox mode: the sandbox's variables through
+ * the connector's own env bindings, and its CA as `tlsCa`.
+ */
 import 'reflect-metadata';
 import { container } from 'tsyringe';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { Agent, request } from 'undici';
+import { sandboxConnectorConfig } from '@tandem/core';
 import { PluginTokens } from '@tandem/core/plugin';
+import { DataverseSandbox, type DataverseSandboxOptions, type StartedSandbox } from '@tandem/sandbox-dynamics';
 import dynamicsConnector, { type DynamicsConfig, type DynamicsConnector } from '../src/index';
-import { sandboxConfig } from '../src/config';
-import { DataverseSandbox, type DataverseSandboxOptions, type StartedSandbox } from '../src/sandbox';
 
 export interface Harness {
   sandbox: DataverseSandbox;
@@ -28,7 +32,7 @@ export interface Harness {
 export async function startHarness(options: DataverseSandboxOptions = {}): Promise<Harness> {
   const sandbox = new DataverseSandbox(options);
   const started = await sandbox.start();
-  const config = sandboxConfig(started);
+  const config = sandboxConnectorConfig(dynamicsConnector, started) as DynamicsConfig;
   const connectors: DynamicsConnector[] = [];
   const agent = new Agent({ connect: { ca: started.caPem } });
   const registry = new Registry();

@@ -9,6 +9,7 @@
  */
 import {
   CursorExpiredError,
+  isTandemError,
   ProtocolError,
   TandemError,
   type ChangePage,
@@ -118,11 +119,46 @@ export class RecordReader {
     return page.value.filter((r): r is Record<string, unknown> => typeof r === 'object' && r !== null);
   }
 
-  /** Rewrites `$select` of a stored link so that a changed field list takes effect without a full reload. */
+  /**
+   * A stored link with `$select` set to today's columns, so that a changed field list takes effect without a full
+   * reload. Dataverse asks for its links to be followed unchanged (page-results article), so a link whose `$select`
+   * is already right is returned as it is, and otherwise only that option is rewritten, every other byte kept.
+   */
   private withSelect(link: string, select: string[]): string {
-    const url = new URL(this.client.resolve(link));
-    if (url.searchParams.has('$select')) url.searchParams.set('$select', select.join(','));
-    return url.toString().replace(/\+/g, '%20');
+    const url = this.client.resolve(link);
+    const q = url.indexOf('?');
+    if (q < 0) return url;
+    const wanted = select.join(',');
+    const options = url.slice(q + 1).split('&');
+    const i = options.findIndex((o) => /^(\$|%24)select=/i.test(o));
+    if (i < 0) return url;
+    const current = decodeURIComponent((options[i] as string).slice((options[i] as string).indexOf('=') + 1));
+    if (current === wanted) return url;
+    options[i] = `$select=${wanted}`;
+    return `${url.slice(0, q)}?${options.join('&')}`;
+  }
+
+  /**
+   * Runs a request of a read; when the org answers that a column does not exist (deleted since the description was
+   * cached), the table's description is dropped so that the next plan and describe see the org as it is now.
+   */
+  private async guard<T>(entity: EntityInfo, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      throw this.columnGone(entity, error);
+    }
+  }
+
+  /** `error`, after forgetting the table's description when it says a column does not exist. */
+  private columnGone(entity: EntityInfo, error: unknown): unknown {
+    if (!isTandemError(error) || error.code !== 'UNKNOWN_FIELD') return error;
+    this.metadata.forget(entity);
+    return new TandemError('UNKNOWN_FIELD', `Dynamics ${entity.logicalName}: ${error.message}`, {
+      status: 400,
+      cause: error,
+      details: { ...error.details, objectType: entity.objectType },
+    });
   }
 
   async *readChanges(entity: EntityInfo, cursor: string | null, options: ReadOptions): AsyncGenerator<ChangePage> {
@@ -160,13 +196,16 @@ export class RecordReader {
       });
       if (res.status !== 200) {
         const error = this.client.toError(res, `GET ${entity.entitySet} (change tracking)`);
-        if (res.status === 400 && phase === 'incremental' && /token|expired/i.test(error.message)) {
+        // ExpiredVersionStamp, or a message saying the token expired: the org keeps changes for a limited time
+        // (Organization.ExpireChangeTrackingInDays).
+        const expired = error.details?.code === '0x80044352' || /token|expired/i.test(error.message);
+        if (res.status === 400 && phase === 'incremental' && expired && error.code !== 'UNKNOWN_FIELD') {
           throw new CursorExpiredError(
             `The Dynamics ${entity.logicalName} delta token is no longer accepted; a full read is needed. ${error.message}`,
             { cause: error },
           );
         }
-        throw error;
+        throw this.columnGone(entity, error);
       }
       const page = this.client.parse(res, `GET ${entity.entitySet}`);
       const records: RemoteRecord[] = [];
@@ -193,12 +232,20 @@ export class RecordReader {
         };
         continue;
       }
-      if (typeof delta !== 'string')
+      // "An empty JSON response is returned if no table changes have occurred" (change-tracking article): with no
+      // new delta link, the one just followed still stands.
+      const unchanged = records.length === 0 && deletedIds.length === 0 && /[?&](\$|%24)deltatoken=/i.test(link);
+      if (typeof delta !== 'string' && !unchanged)
         throw new ProtocolError('Dataverse change tracking returned neither @odata.nextLink nor @odata.deltaLink.');
       yield {
         records,
         deletedIds,
-        cursor: JSON.stringify({ v: 1, mode: 'delta', link: delta, phase: 'incremental' }),
+        cursor: JSON.stringify({
+          v: 1,
+          mode: 'delta',
+          link: typeof delta === 'string' ? delta : link,
+          phase: 'incremental',
+        }),
         done: true,
         progress: { phase, recordsSoFar: soFar },
       };
@@ -230,12 +277,15 @@ export class RecordReader {
     const phase = start.phase;
     let soFar = 0;
     for (;;) {
-      const page = await this.client.json({
-        method: 'GET',
-        url: link,
-        headers: { prefer: `odata.maxpagesize=${this.settings.pageSize}` },
-        signal,
-      });
+      const url: string = link;
+      const page: Record<string, unknown> = await this.guard(entity, () =>
+        this.client.json({
+          method: 'GET',
+          url,
+          headers: { prefer: `odata.maxpagesize=${this.settings.pageSize}` },
+          signal,
+        }),
+      );
       const records = this.rows(page).map((row) => {
         hi = later(hi, row.modifiedon);
         return this.toRecord(entity, row, plan);
@@ -270,12 +320,15 @@ export class RecordReader {
     let link: string | undefined =
       `${entity.entitySet}?$select=${plan.select.join(',')}&$filter=${encodeURIComponent(filter)}`;
     while (link) {
-      const page = await this.client.json({
-        method: 'GET',
-        url: link,
-        headers: { prefer: `odata.maxpagesize=${this.settings.pageSize}` },
-        signal,
-      });
+      const url: string = link;
+      const page: Record<string, unknown> = await this.guard(entity, () =>
+        this.client.json({
+          method: 'GET',
+          url,
+          headers: { prefer: `odata.maxpagesize=${this.settings.pageSize}` },
+          signal,
+        }),
+      );
       for (const row of this.rows(page)) out.push(this.toRecord(entity, row, plan));
       link = typeof page['@odata.nextLink'] === 'string' ? page['@odata.nextLink'] : undefined;
     }

@@ -148,12 +148,22 @@ export class EntraModel {
     const resourceScope = `${this.settings.resource()}/.default`;
     const scopes = (form.get('scope') ?? '').split(/\s+/).filter(Boolean);
     const resourceScopes = scopes.filter((s) => !['openid', 'profile', 'offline_access', 'email'].includes(s));
-    if (resourceScopes.length !== 1 || resourceScopes[0]?.replace(/\/\/\.default$/, '/.default') !== resourceScope) {
+    const requested = resourceScopes[0]?.replace(/\/\/\.default$/, '/.default');
+    if (resourceScopes.length !== 1 || !requested?.endsWith('/.default')) {
       return this.error(
         400,
         'invalid_scope',
         70011,
         `The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. The scope ${scopes.join(' ')} is not valid.`,
+      );
+    }
+    if (requested !== resourceScope) {
+      // A well-formed scope for a resource the tenant does not know (a wrong organisation URL): AADSTS500011.
+      return this.error(
+        400,
+        'invalid_resource',
+        500011,
+        `The resource principal named ${requested.replace(/\/\.default$/, '')} was not found in the tenant named ${this.settings.tenantId}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.`,
       );
     }
     let user: SandboxUser;

@@ -6,17 +6,19 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startHarness, type Harness } from './helpers';
+import sandboxDefinition from '../src';
+import { startSandbox, type SandboxHarness } from './helpers';
 
 const API = '/api/data/v9.2';
 
 describe('dataverse sandbox', () => {
-  let h: Harness;
+  let h: SandboxHarness;
   let auth: Record<string, string>;
   before(async () => {
-    h = await startHarness({ seed: true });
+    h = await startSandbox({ seed: true, extras: true });
     auth = { authorization: `Bearer ${await h.token()}`, accept: 'application/json' };
   });
   after(async () => {
@@ -72,9 +74,18 @@ describe('dataverse sandbox', () => {
       const scope = await h.http(
         'POST',
         `/${h.started.tenantId}/oauth2/v2.0/token`,
-        form({ ...base, grant_type: 'client_credentials', scope: 'https://other/.default' }),
+        form({ ...base, grant_type: 'client_credentials', scope: 'https://other' }),
       );
       assert.deepEqual([scope.status, json(scope.text).error], [400, 'invalid_scope']);
+      // A well-formed scope for another organisation: Entra knows no such resource (AADSTS500011).
+      const resource = await h.http(
+        'POST',
+        `/${h.started.tenantId}/oauth2/v2.0/token`,
+        form({ ...base, grant_type: 'client_credentials', scope: 'https://other.crm.dynamics.com/.default' }),
+      );
+      assert.equal(resource.status, 400);
+      assert.equal(json(resource.text).error, 'invalid_resource');
+      assert.deepEqual(json(resource.text).error_codes, [500011]);
       const ropc = await h.http(
         'POST',
         `/${h.started.tenantId}/oauth2/v2.0/token`,
@@ -223,7 +234,7 @@ describe('dataverse sandbox', () => {
       assert.deepEqual(json(long.text).error, {
         code: '0x80044331',
         message:
-          "A validation error occurred. The length of the 'emailaddress1' attribute of the 'contact' entity exceeded the maximum allowed length of '100'.",
+          "A validation error occurred.  The length of the 'emailaddress1' attribute of the 'contact' entity exceeded the maximum allowed length of '100'.",
       });
       const secured = await h.http('POST', `${API}/contacts`, {
         headers,
@@ -302,6 +313,7 @@ describe('dataverse sandbox', () => {
         ).text,
       );
       const leadScore = h.sandbox.store.def('lead').columns.find((c) => c.name === 'mkt_leadscore');
+      assert.ok(leadScore);
       assert.deepEqual(privs.AttributePrivileges, [
         { AttributeId: leadScore?.metadataId, CanCreate: 0, CanRead: 4, CanUpdate: 4 },
       ]);
@@ -347,24 +359,292 @@ describe('dataverse sandbox', () => {
       assert.equal(typeof counters[k], 'number', k);
   });
 
-  test('cli prints one JSON line with url and config', async () => {
+  test('cli prints one JSON line with the url, the connection variables, the CA and the instance id', async () => {
     const child = spawn(
       process.execPath,
-      [join(__dirname, '..', 'src', 'sandbox', 'cli.js'), '--port', '0', '--seed'],
+      [join(__dirname, '..', 'src', 'cli.js'), '--port', '0', '--seed', '--instance-id', 'cli-org'],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     try {
       const [chunk] = (await once(child.stdout, 'data')) as [Buffer];
       const line = JSON.parse(chunk.toString('utf8').split('\n')[0] ?? '') as {
         url: string;
-        config: Record<string, unknown>;
+        env: Record<string, string>;
+        caPem: string;
+        instanceId: string;
       };
       assert.match(line.url, /^https:\/\/127\.0\.0\.1:\d+$/);
-      assert.equal(line.config.url, line.url);
-      assert.match(String(line.config.tlsCa), /BEGIN CERTIFICATE/);
+      assert.equal(line.env.DYNAMICS_URL, line.url);
+      assert.equal(line.env.DYNAMICS_AUTHORITY_HOST, line.url);
+      assert.match(line.caPem, /BEGIN CERTIFICATE/);
+      assert.equal(line.instanceId, 'cli-org');
     } finally {
       child.kill('SIGTERM');
       await once(child, 'exit');
+    }
+  });
+});
+
+describe('a vanilla org, as documented', () => {
+  let h: SandboxHarness;
+  let auth: Record<string, string>;
+  before(async () => {
+    h = await startSandbox({ seed: true });
+    auth = { authorization: `Bearer ${await h.token()}`, accept: 'application/json' };
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  const json = (text: string) => JSON.parse(text) as Record<string, unknown>;
+  const get = (path: string, headers: Record<string, string> = {}) =>
+    h.http('GET', `${API}/${path}`, { headers: { ...auth, ...headers } });
+  const attributes = async (entity: string) =>
+    (
+      json(
+        (
+          await get(
+            `EntityDefinitions(LogicalName='${entity}')/Attributes?$select=LogicalName,IsValidForCreate,IsValidForUpdate,RequiredLevel,IsCustomAttribute`,
+          )
+        ).text,
+      ).value as Array<Record<string, unknown>>
+    ).reduce<Record<string, Record<string, unknown>>>((all, a) => ({ ...all, [String(a.LogicalName)]: a }), {});
+  const lengths = async (entity: string) =>
+    Object.fromEntries(
+      (
+        json(
+          (
+            await get(
+              `EntityDefinitions(LogicalName='${entity}')/Attributes/Microsoft.Dynamics.CRM.StringAttributeMetadata?$select=LogicalName,MaxLength`,
+            )
+          ).text,
+        ).value as Array<{ LogicalName: string; MaxLength: number }>
+      ).map((a) => [a.LogicalName, a.MaxLength]),
+    );
+
+  test('standard columns only: no mkt_leadscore unless extras, and no record carries it', async () => {
+    const contact = await attributes('contact');
+    const lead = await attributes('lead');
+    assert.equal(contact.mkt_leadscore, undefined);
+    assert.equal(lead.mkt_leadscore, undefined);
+    assert.ok(Object.values(contact).every((a) => a.IsCustomAttribute === false));
+    assert.ok(h.sandbox.list('contact').every((r) => !('mkt_leadscore' in r.values)));
+    const bad = await get('contacts?$select=mkt_leadscore');
+    assert.equal(bad.status, 400);
+    assert.equal((json(bad.text).error as { code: string }).code, '0x0');
+    // Column sets differ: companyname and subject are lead's; both have leadsourcecode, fullname, statuscode.
+    assert.deepEqual(
+      ['companyname', 'subject'].map((c) => [c in contact, c in lead]),
+      [
+        [false, true],
+        [false, true],
+      ],
+    );
+    for (const c of ['leadsourcecode', 'fullname', 'statuscode']) assert.ok(c in contact && c in lead, c);
+  });
+
+  test('lengths, required levels and validity as the table references give them', async () => {
+    const contact = await lengths('contact');
+    const lead = await lengths('lead');
+    assert.deepEqual(
+      [contact.mobilephone, lead.mobilephone, lead.subject, lead.companyname, contact.address1_postalcode],
+      [50, 20, 300, 100, 20],
+    );
+    const c = await attributes('contact');
+    const l = await attributes('lead');
+    const level = (a: Record<string, unknown> | undefined) => (a?.RequiredLevel as { Value: string }).Value;
+    assert.deepEqual(
+      [level(c.firstname), level(c.lastname), level(l.subject), level(l.companyname), level(c.statecode)],
+      ['Recommended', 'ApplicationRequired', 'ApplicationRequired', 'Recommended', 'SystemRequired'],
+    );
+    assert.deepEqual([c.statecode?.IsValidForCreate, c.statecode?.IsValidForUpdate], [false, true]);
+    assert.deepEqual([c.fullname?.IsValidForCreate, c.fullname?.IsValidForUpdate], [false, false]);
+    // A lead mobile number over 20 characters is refused as Dataverse refuses it, a contact's is not.
+    const headers = { ...auth, 'content-type': 'application/json' };
+    const phone = '+44 20 7946 0000 ext 123';
+    const leadWrite = await h.http('POST', `${API}/leads`, {
+      headers,
+      body: JSON.stringify({ lastname: 'Len', mobilephone: phone }),
+    });
+    assert.equal(leadWrite.status, 400);
+    assert.equal((json(leadWrite.text).error as { code: string }).code, '0x80044331');
+    const contactWrite = await h.http('POST', `${API}/contacts`, {
+      headers,
+      body: JSON.stringify({ lastname: 'Len', mobilephone: phone }),
+    });
+    assert.equal(contactWrite.status, 204);
+  });
+
+  test('records: fullname composed, modifiedon to the second with Z, a weak etag', async () => {
+    const r = await get('contacts?$select=fullname,firstname,lastname,modifiedon', { prefer: 'odata.maxpagesize=1' });
+    const row = (json(r.text).value as Array<Record<string, unknown>>)[0] ?? {};
+    assert.equal(row.fullname, `${String(row.firstname)} ${String(row.lastname)}`);
+    assert.match(String(row.modifiedon), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    assert.match(String(row['@odata.etag']), /^W\/"\d+"$/);
+  });
+
+  test('links in the documented shape: $select as sent, the paging cookie percent-encoded', async () => {
+    const r = await get('contacts?$select=firstname,lastname', { prefer: 'odata.maxpagesize=5' });
+    const next = String(json(r.text)['@odata.nextLink']);
+    assert.ok(next.startsWith(`${h.started.url}${API}/contacts?$select=firstname,lastname&$skiptoken=%3Ccookie%20`));
+    const tracked = await get('contacts?$select=firstname', { prefer: 'odata.track-changes' });
+    assert.match(String(json(tracked.text)['@odata.deltaLink']), /\?\$select=firstname&\$deltatoken=\d+%21/);
+  });
+
+  test('change tracking: a delta link followed without the preference reports none applied', async () => {
+    const first = await get('leads?$select=lastname', { prefer: 'odata.track-changes,odata.maxpagesize=100' });
+    assert.equal(first.headers['preference-applied'], 'odata.maxpagesize=100,odata.track-changes');
+    const link = String(json(first.text)['@odata.deltaLink']);
+    const delta = await h.http('GET', link.slice(h.started.url.length), { headers: auth });
+    assert.equal(delta.status, 200);
+    assert.equal(delta.headers['preference-applied'], undefined);
+    assert.deepEqual(json(delta.text).value, []);
+    assert.equal(typeof json(delta.text)['@odata.deltaLink'], 'string');
+  });
+
+  test('change tracking on an empty table: no rows and a delta link; errors for untracked and expired', async () => {
+    const empty = await startSandbox({ changeTracking: { lead: false } });
+    try {
+      const token = await empty.token();
+      const headers = { authorization: `Bearer ${token}`, prefer: 'odata.track-changes' };
+      const first = await empty.http('GET', `${API}/contacts?$select=lastname`, { headers });
+      const page = json(first.text);
+      assert.deepEqual(page.value, []);
+      assert.equal(page['@odata.nextLink'], undefined);
+      assert.match(String(page['@odata.deltaLink']), /\$deltatoken=/);
+      const untracked = await empty.http('GET', `${API}/leads?$select=lastname`, { headers });
+      assert.equal(untracked.status, 400);
+      assert.deepEqual(json(untracked.text).error, {
+        code: '0x80072491',
+        message: "Entity lead isn't enabled for change tracking.",
+      });
+      empty.sandbox.expireDeltaTokens();
+      const expired = await empty.http('GET', String(page['@odata.deltaLink']).slice(empty.started.url.length), {
+        headers,
+      });
+      assert.equal(expired.status, 400);
+      assert.equal((json(expired.text).error as { code: string }).code, '0x80044352');
+      const refused = await empty.http('GET', `${API}/contacts?$select=lastname&$top=1`, { headers });
+      assert.equal(
+        (json(refused.text).error as { message: string }).message,
+        'The "$top" query parameter isn\'t supported when Change Tracking is enabled.',
+      );
+    } finally {
+      await empty.close();
+    }
+  });
+
+  test('$batch: top-level answers in request order without Content-ID; a GET inside takes a 64 KB URL', async () => {
+    const long = `lastname eq '${'y'.repeat(40_000)}' or lastname eq '${String(h.sandbox.list('contact')[0]?.values.lastname)}'`;
+    const inner = `${API}/contacts?$select=lastname&$filter=${encodeURIComponent(long)}`;
+    assert.ok(inner.length > 32_768 && inner.length < 65_536);
+    const tooLong = `${API}/contacts?$select=lastname&$filter=${encodeURIComponent(`lastname eq '${'z'.repeat(70_000)}'`)}`;
+    const part = (url: string, id: number) =>
+      `--b\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nContent-ID: ${id}\r\n\r\nGET ${url} HTTP/1.1\r\nAccept: application/json\r\n\r\n\r\n`;
+    const r = await h.http('POST', `${API}/$batch`, {
+      headers: { ...auth, 'content-type': 'multipart/mixed; boundary=b', prefer: 'odata.continue-on-error' },
+      body: `${part(inner, 1)}${part(tooLong, 2)}--b--\r\n`,
+    });
+    assert.equal(r.status, 200);
+    assert.deepEqual(
+      [...r.text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => m[1]),
+      ['200', '414'],
+    );
+    assert.doesNotMatch(r.text, /Content-ID/i);
+    assert.match(r.text, /"value":\[\{/);
+  });
+
+  test('a gateway in front of the Web API: 414 or 431 past its URL limit, or a closed connection', async () => {
+    const url = `${API}/contacts?$select=lastname&$filter=${encodeURIComponent(`lastname eq '${'x'.repeat(9000)}'`)}`;
+    for (const answer of [414, 431] as const) {
+      h.sandbox.injectFaults({ gatewayMaxUrl: 8192, gatewayAnswer: answer });
+      const r = await h.http('GET', url, { headers: auth });
+      assert.equal(r.status, answer);
+      assert.match(r.headers['content-type'] ?? '', /text\/html/);
+    }
+    h.sandbox.injectFaults({ gatewayMaxUrl: 8192, gatewayAnswer: 'close' });
+    await assert.rejects(h.http('GET', url, { headers: auth }), /other side closed|socket|ECONNRESET/i);
+    assert.equal(h.sandbox.getCounters().gatewayRefused, 3);
+    // A URL within the gateway's limit still reaches the Web API.
+    assert.equal((await get('contacts?$select=lastname&$top=1')).status, 200);
+    h.sandbox.clearFaults();
+  });
+
+  test('a column deleted by a customizer is gone from metadata and queries', async () => {
+    const other = await startSandbox({ seed: true });
+    try {
+      const token = await other.token();
+      const headers = { authorization: `Bearer ${token}` };
+      assert.equal(other.sandbox.deleteColumn('contact', 'jobtitle'), true);
+      const r = await other.http('GET', `${API}/contacts?$select=jobtitle`, { headers });
+      assert.equal(r.status, 400);
+      assert.equal(
+        (json(r.text).error as { message: string }).message,
+        "Could not find a property named 'jobtitle' on type 'Microsoft.Dynamics.CRM.contact'.",
+      );
+      const attrs = json(
+        (
+          await other.http('GET', `${API}/EntityDefinitions(LogicalName='contact')/Attributes?$select=LogicalName`, {
+            headers,
+          })
+        ).text,
+      ).value as Array<{ LogicalName: string }>;
+      assert.ok(!attrs.some((a) => a.LogicalName === 'jobtitle'));
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+describe('the sandbox package', () => {
+  test('default-exports defineSandbox for the dynamics connector; env holds the documented variables', async () => {
+    assert.equal(sandboxDefinition.kind, 'sandbox');
+    assert.equal(sandboxDefinition.connector, 'dynamics');
+    const a = await sandboxDefinition.start({ seed: false });
+    const b = await sandboxDefinition.start({ instanceId: '3f2b6c1d-0000-4000-8000-00000000abcd' });
+    try {
+      assert.deepEqual(Object.keys(a.env).sort(), [
+        'DYNAMICS_AUTHORITY_HOST',
+        'DYNAMICS_CLIENT_ID',
+        'DYNAMICS_CLIENT_SECRET',
+        'DYNAMICS_TENANT_ID',
+        'DYNAMICS_URL',
+      ]);
+      assert.equal(a.env.DYNAMICS_URL, a.url);
+      assert.match(a.caPem ?? '', /BEGIN CERTIFICATE/);
+      // A new organisation per start unless one is given; WhoAmI answers it.
+      assert.match(a.instanceId, /^[0-9a-f-]{36}$/);
+      assert.notEqual(a.instanceId, b.instanceId);
+      assert.equal(b.instanceId, '3f2b6c1d-0000-4000-8000-00000000abcd');
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  test("WhoAmI's OrganizationId is the instance id", async () => {
+    const h = await startSandbox({ instanceId: '11111111-2222-4333-8444-555555555555' });
+    try {
+      const r = await h.http('GET', `${API}/WhoAmI`, { headers: { authorization: `Bearer ${await h.token()}` } });
+      assert.equal((JSON.parse(r.text) as { OrganizationId: string }).OrganizationId, h.started.instanceId);
+      assert.equal(h.started.instanceId, '11111111-2222-4333-8444-555555555555');
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('independence from the connector', () => {
+  test('the sandbox package neither depends on nor imports the connector', () => {
+    const manifest = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as {
+      dependencies?: Record<string, string>;
+      devDependencies?: Record<string, string>;
+    };
+    const deps = Object.keys({ ...manifest.dependencies, ...manifest.devDependencies });
+    assert.ok(!deps.includes('@tandem/connector-dynamics'));
+    const compiled = join(__dirname, '..', 'src');
+    for (const file of readdirSync(compiled).filter((f) => f.endsWith('.js'))) {
+      const text = readFileSync(join(compiled, file), 'utf8');
+      assert.doesNotMatch(text, /require\("(@tandem\/connector-dynamics|\.\.\/\.\.\/src)/, file);
     }
   });
 });

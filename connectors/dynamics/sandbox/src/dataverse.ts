@@ -14,12 +14,18 @@ import {
   splitMultipart,
   type Headers,
   type MimePart,
-} from '../multipart';
+} from './multipart';
 import { compareValues, evaluate, filterFields, ODataError, parseFilter, type FilterNode } from './odata';
-import { ENTITIES, entityBySet, isEntityName, type ColumnDef, type EntityDef } from './schema';
+import { isEntityName, type ColumnDef, type EntityDef } from './schema';
 import type { Row, SandboxStore, SandboxUser, Value } from './store';
 
 export const API_PATH = '/api/data/v9.2/';
+
+/**
+ * The longest URL a request inside `$batch` may carry: 64 KB, twice what a plain GET may
+ * (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/overview#url-length-limitations).
+ */
+export const MAX_BATCH_URL_CHARS = 65_536;
 
 export interface DvRequest {
   method: string;
@@ -60,6 +66,7 @@ const STATUS_TEXT: Record<number, string> = {
   404: 'Not Found',
   405: 'Method Not Allowed',
   412: 'Precondition Failed',
+  414: 'URI Too Long',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
@@ -120,6 +127,21 @@ function prefers(headers: Headers): {
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * A query string the way Dataverse writes its links: option names and their plain values as they are (`$select=a,b`),
+ * only the characters a URL cannot carry percent-encoded, e.g.
+ * `contacts?$select=fullname&$skiptoken=%3Ccookie%20pagenumber=%222%22...` (page-results article).
+ */
+function queryString(params: Array<[string, string]>): string {
+  const encode = (v: string) =>
+    encodeURIComponent(v)
+      .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+      .replace(/%24/g, '$')
+      .replace(/%2C/gi, ',')
+      .replace(/%3D/gi, '=');
+  return params.map(([k, v]) => `${k}=${encode(v)}`).join('&');
+}
 
 function deltaToken(version: number): string {
   // The documented shape: `<version>!<MM/dd/yyyy HH:mm:ss>`.
@@ -207,7 +229,7 @@ export class DataverseModel {
     if (priv) return this.principalPrivileges(req, (priv[1] as string).toLowerCase());
 
     const m = /^([A-Za-z_]+)(?:\((?:[a-z]+id=)?([^)]*)\))?$/.exec(path);
-    const def = m ? entityBySet(m[1] as string) : undefined;
+    const def = m ? this.store.entityBySet(m[1] as string) : undefined;
     if (!m || !def) fail(404, '0x8006088a', `Resource not found for the segment '${path.split(/[(/]/)[0] ?? path}'.`);
     const key = m[2];
     if (key === undefined) {
@@ -261,22 +283,25 @@ export class DataverseModel {
     const tracking = prefer.trackChanges || deltaParam !== null || state?.upTo !== undefined;
     const pageSize = Math.min(prefer.maxPageSize ?? 5000, 5000);
     const pageHeaders: Record<string, string> = {};
+    // Only the preferences the request made are reported as applied; a delta link followed without
+    // `Prefer: odata.track-changes` gets none (change-tracking article, second example).
     const applied: string[] = [];
     if (prefer.maxPageSize) applied.push(`odata.maxpagesize=${pageSize}`);
+    if (tracking && prefer.trackChanges) applied.push('odata.track-changes');
+    if (applied.length) pageHeaders['preference-applied'] = applied.join(',');
 
     if (tracking) {
+      // https://learn.microsoft.com/power-apps/developer/data-platform/use-change-tracking-synchronize-data-external-systems
       for (const p of ['$filter', '$orderby', '$top', '$expand']) {
         if (query.has(p))
-          fail(400, '0x80060888', `The query parameter ${p} isn't supported when Change Tracking is enabled.`);
+          fail(400, '0x80060888', `The "${p}" query parameter isn't supported when Change Tracking is enabled.`);
       }
       if (!this.store.changeTracking.get(def.logicalName)) {
-        fail(400, '0x80040203', `Change tracking is not enabled for the entity '${def.logicalName}'.`);
+        // ChangeTrackingNotEnabledForEntity (Web service error codes).
+        fail(400, '0x80072491', `Entity ${def.logicalName} isn't enabled for change tracking.`);
       }
-      applied.push('odata.track-changes');
-      pageHeaders['preference-applied'] = applied.join(',');
       return this.trackedPage(req, def, columns, query, pageSize, deltaParam, state, pageHeaders);
     }
-    if (applied.length) pageHeaders['preference-applied'] = applied.join(',');
 
     const filterText = query.get('$filter');
     const filter: FilterNode | undefined = filterText ? parseFilter(filterText) : undefined;
@@ -324,9 +349,12 @@ export class DataverseModel {
     };
     const last = page[page.length - 1];
     if (rows.length > page.length && last && (remainingTop === undefined || remainingTop > 0)) {
-      const next = new URLSearchParams(query);
-      next.set('$skiptoken', encodeCookie({ page: (state?.page ?? 1) + 1, after: keyOf(last), remainingTop }, false));
-      payload['@odata.nextLink'] = `${this.base}/${def.entitySet}?${next.toString().replace(/\+/g, '%20')}`;
+      const params = [...query.entries()].filter(([k]) => k !== '$skiptoken');
+      params.push([
+        '$skiptoken',
+        encodeCookie({ page: (state?.page ?? 1) + 1, after: keyOf(last), remainingTop }, false),
+      ]);
+      payload['@odata.nextLink'] = `${this.base}/${def.entitySet}?${queryString(params)}`;
     }
     return json(200, payload, pageHeaders);
   }
@@ -347,7 +375,9 @@ export class DataverseModel {
       else {
         const v = Number(/^(\d+)!/.exec(deltaParam)?.[1]);
         if (!Number.isFinite(v) || v > this.store.version || v < this.store.deltaTokensValidFrom) {
-          fail(400, '0x80044352', 'The delta token is invalid or has expired. Retrieve all rows again.');
+          // The docs say only that an expired token throws; ExpiredVersionStamp is the error Dataverse documents for
+          // an expired version stamp ("Web service error codes").
+          fail(400, '0x80044352', 'Version stamp associated with the client has expired. Please perform a full sync.');
         }
         from = v;
       }
@@ -391,10 +421,10 @@ export class DataverseModel {
       const next = { page: (state?.page ?? 1) + 1, from, upTo, phase, afterVersion };
       return this.trackedNext(def, query, items, columns, next, headers);
     }
-    const link = new URLSearchParams();
+    const link: Array<[string, string]> = [];
     const select = query.get('$select');
-    if (select) link.set('$select', select);
-    link.set('$deltatoken', deltaToken(upTo));
+    if (select) link.push(['$select', select]);
+    link.push(['$deltatoken', deltaToken(upTo)]);
     return json(
       200,
       {
@@ -405,7 +435,7 @@ export class DataverseModel {
           deltaParam !== null || (state?.from ?? 0) > 0 ? '/$delta' : '',
         ),
         value: items,
-        '@odata.deltaLink': `${this.base}/${def.entitySet}?${link.toString().replace(/\+/g, '%20')}`,
+        '@odata.deltaLink': `${this.base}/${def.entitySet}?${queryString(link)}`,
       },
       headers,
     );
@@ -419,16 +449,16 @@ export class DataverseModel {
     state: PagingState,
     headers: Record<string, string>,
   ): DvResponse {
-    const next = new URLSearchParams();
+    const next: Array<[string, string]> = [];
     const select = query.get('$select');
-    if (select) next.set('$select', select);
-    next.set('$skiptoken', encodeCookie(state, true));
+    if (select) next.push(['$select', select]);
+    next.push(['$skiptoken', encodeCookie(state, true)]);
     return json(
       200,
       {
         '@odata.context': this.context(def, columns, query, (state.from ?? 0) > 0 ? '/$delta' : ''),
         value: items,
-        '@odata.nextLink': `${this.base}/${def.entitySet}?${next.toString().replace(/\+/g, '%20')}`,
+        '@odata.nextLink': `${this.base}/${def.entitySet}?${queryString(next)}`,
       },
       headers,
     );
@@ -503,7 +533,8 @@ export class DataverseModel {
         fail(
           400,
           '0x80044331',
-          `A validation error occurred. The length of the '${col.name}' attribute of the '${def.logicalName}' entity exceeded the maximum allowed length of '${col.maxLength}'.`,
+          // Two spaces after the first sentence, as in the $batch article's example of this error.
+          `A validation error occurred.  The length of the '${col.name}' attribute of the '${def.logicalName}' entity exceeded the maximum allowed length of '${col.maxLength}'.`,
         );
       }
       values[name] = value;
@@ -532,18 +563,19 @@ export class DataverseModel {
       case 'Boolean':
         expected(typeof raw === 'boolean', 'Edm.Boolean');
         return raw as boolean;
-      case 'Integer':
-      case 'BigInt':
-      case 'Picklist':
-      case 'State':
-        expected(typeof raw === 'number' && Number.isInteger(raw), 'Edm.Int32');
-        return raw as number;
       case 'DateTime':
         expected(typeof raw === 'string' && !Number.isNaN(Date.parse(raw)), 'Edm.DateTimeOffset');
         return new Date(raw as string).toISOString().replace(/\.\d{3}Z$/, 'Z');
       case 'Uniqueidentifier':
         expected(typeof raw === 'string' && GUID.test(raw), 'Edm.Guid');
         return (raw as string).toLowerCase();
+      case 'Integer':
+      case 'BigInt':
+      case 'Picklist':
+      case 'State':
+      case 'Status':
+        expected(typeof raw === 'number' && Number.isInteger(raw), 'Edm.Int32');
+        return raw as number;
     }
   }
 
@@ -614,32 +646,43 @@ export class DataverseModel {
     return {
       MetadataId: def.metadataId,
       LogicalName: def.logicalName,
+      SchemaName: def.logicalName === 'contact' ? 'Contact' : 'Lead',
       EntitySetName: def.entitySet,
       PrimaryIdAttribute: def.idField,
+      PrimaryNameAttribute: def.primaryName,
+      IsCustomEntity: false,
       ChangeTrackingEnabled: this.store.changeTracking.get(def.logicalName) ?? false,
       IsOptimisticConcurrencyEnabled: true,
     };
   }
 
+  /**
+   * A column's AttributeMetadata: the derived type in `@odata.type` (StringAttributeMetadata, ...), labels as
+   * LocalizedLabels plus UserLocalizedLabel, RequiredLevel as an AttributeRequiredLevelManagedProperty
+   * (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query-metadata-web-api).
+   */
   private attributeMetadata(col: ColumnDef, def: EntityDef, withString: boolean): Record<string, unknown> {
+    const typeName = col.type === 'Uniqueidentifier' ? 'UniqueIdentifier' : col.type;
+    const label = { Label: col.label, LanguageCode: 1033, IsManaged: !col.custom };
     const out: Record<string, unknown> = {
-      '@odata.type':
-        col.type === 'String'
-          ? '#Microsoft.Dynamics.CRM.StringAttributeMetadata'
-          : `#Microsoft.Dynamics.CRM.${col.type === 'BigInt' ? 'BigInt' : col.type === 'State' ? 'State' : col.type}AttributeMetadata`,
+      '@odata.type': `#Microsoft.Dynamics.CRM.${typeName}AttributeMetadata`,
       MetadataId: col.metadataId,
       LogicalName: col.name,
+      SchemaName: col.name,
       EntityLogicalName: def.logicalName,
       AttributeType: col.type,
       AttributeTypeName: { Value: `${col.type}Type` },
-      DisplayName: { UserLocalizedLabel: { Label: col.label, LanguageCode: 1033 } },
+      DisplayName: { LocalizedLabels: [label], UserLocalizedLabel: label },
+      IsCustomAttribute: col.custom,
       IsValidForCreate: col.validForCreate,
       IsValidForUpdate: col.validForUpdate,
       IsValidForRead: col.validForRead,
       IsSecured: col.secured,
-      CanBeSecuredForRead: col.secured,
+      CanBeSecuredForRead: col.custom,
       RequiredLevel: {
-        Value: col.name === 'lastname' ? 'ApplicationRequired' : col.name === def.idField ? 'SystemRequired' : 'None',
+        Value: col.requiredLevel,
+        CanBeChanged: col.requiredLevel !== 'SystemRequired',
+        ManagedPropertyLogicalName: 'canmodifyrequirementlevelsettings',
       },
     };
     if (withString) {
@@ -663,7 +706,7 @@ export class DataverseModel {
 
   private metadata(path: string, query: URLSearchParams): DvResponse {
     if (path === 'EntityDefinitions') {
-      let list = Object.values(ENTITIES).map((d) => this.entityMetadata(d));
+      let list = Object.values(this.store.defs).map((d) => this.entityMetadata(d));
       const filter = query.get('$filter');
       if (filter) {
         const node = parseFilter(filter);
@@ -681,7 +724,7 @@ export class DataverseModel {
     const name = m?.[1];
     if (!m || !name || !isEntityName(name))
       fail(404, '0x80040217', `Could not find an entity with the name '${name ?? path}'.`);
-    const def = ENTITIES[name];
+    const def = this.store.def(name);
     if (!m[2])
       return json(200, {
         '@odata.context': `${this.base}/$metadata#EntityDefinitions/$entity`,
@@ -715,7 +758,7 @@ export class DataverseModel {
     if (!user) fail(404, '0x80040217', `systemuser With Id = ${userId} Does Not Exist`);
     if (user.id !== req.user.id) fail(403, '0x80040220', 'Principal user is missing prvReadUser privilege.');
     const privileges: Array<Record<string, unknown>> = [];
-    for (const def of Object.values(ENTITIES)) {
+    for (const def of Object.values(this.store.defs)) {
       for (const col of def.columns) {
         const grant = col.secured ? user.grants.get(`${def.logicalName}.${col.name}`) : undefined;
         if (!grant) continue; // only columns the principal reaches through a profile are listed
@@ -820,7 +863,9 @@ export class DataverseModel {
 
   private batchOperation(req: DvRequest, part: MimePart, inChangeSet: boolean): { part: MimePart; status: number } {
     const partHeaders: Headers = { 'content-type': 'application/http', 'content-transfer-encoding': 'binary' };
-    if (part.headers['content-id']) partHeaders['content-id'] = part.headers['content-id'];
+    // Only change-set responses carry the Content-ID back; a top-level part's answer is matched by its place, the
+    // answers coming in the order of the requests (execute-batch-operations-using-web-api).
+    if (inChangeSet && part.headers['content-id']) partHeaders['content-id'] = part.headers['content-id'];
     let response: DvResponse;
     try {
       const message = parseHttpMessage(part.body);
@@ -829,6 +874,10 @@ export class DataverseModel {
         fail(400, '0x0', 'GET requests are not allowed inside a change set.');
       const i = url.indexOf(API_PATH);
       const target = i >= 0 ? url.slice(i + API_PATH.length) : url.replace(/^\//, '');
+      if (url.length > MAX_BATCH_URL_CHARS) {
+        // The limit is documented, the answer is not: HTTP's own for a URL too long, as the front end gives a GET.
+        fail(414, '0x0', `The request URL is longer than ${MAX_BATCH_URL_CHARS} characters.`);
+      }
       if (this.batchFaults.throttleOps > 0) {
         this.batchFaults.throttleOps -= 1;
         this.counters.throttled += 1;

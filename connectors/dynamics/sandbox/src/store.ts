@@ -1,9 +1,10 @@
 /**
- * The sandbox's state: rows with a global, only-increasing version number (etag `W/"<version>"`), tombstones
- * for change tracking, users with their column-security grants, business rules and per-table switches.
+ * The sandbox's state: the org's table definitions, rows with a global, only-increasing version number (etag
+ * `W/"<version>"`), tombstones for change tracking, users with their column-security grants, business rules and
+ * per-table switches.
  */
 import { randomUUID } from 'node:crypto';
-import { ENTITIES, type ColumnDef, type EntityDef, type EntityName } from './schema';
+import { entityDefs, fullName, type ColumnDef, type EntityDef, type EntityName } from './schema';
 
 export type Value = string | number | boolean | null;
 
@@ -53,7 +54,8 @@ export class SandboxStore {
     app: { key: 'app', id: randomUUID(), name: '# Tandem Sync (application user)', grants: new Map() },
     ropc: { key: 'ropc', id: randomUUID(), name: 'Tandem Sync User', grants: new Map() },
   };
-  readonly organizationId = randomUUID();
+  readonly defs: Record<EntityName, EntityDef>;
+  readonly organizationId: string;
   readonly businessUnitId = randomUUID();
   version = 1000;
   /** Delta tokens below this version are refused as expired (Organization.ExpireChangeTrackingInDays). */
@@ -61,8 +63,10 @@ export class SandboxStore {
   /** Added to the sandbox clock, to model a server whose clock differs from the client's. */
   clockSkewMs = 0;
 
-  constructor() {
-    for (const name of Object.keys(ENTITIES) as EntityName[]) {
+  constructor(options: { extras?: boolean; organizationId?: string } = {}) {
+    this.defs = entityDefs(options.extras ?? false);
+    this.organizationId = options.organizationId ?? randomUUID();
+    for (const name of Object.keys(this.defs) as EntityName[]) {
       this.tables.set(name, new Map());
       this.tombstones.set(name, []);
     }
@@ -86,15 +90,14 @@ export class SandboxStore {
 
   /** Inserts a row, bypassing validation (seeding and control hooks). */
   insert(entity: EntityName, values: Record<string, Value>, id: string = randomUUID()): Row {
-    const def = ENTITIES[entity];
+    const def = this.def(entity);
     const now = this.now();
     const version = this.nextVersion();
-    const row: Row = {
-      id,
-      version,
-      values: { statecode: 0, donotbulkemail: false, donotphone: false, ...values },
-    };
+    const defaults: Record<string, Value> = {};
+    for (const col of def.columns) if (col.defaultValue !== undefined) defaults[col.name] = col.defaultValue;
+    const row: Row = { id, version, values: { ...defaults, ...values } };
     row.values[def.idField] = id;
+    row.values[def.primaryName] = fullName(row.values);
     row.values.createdon = now;
     row.values.modifiedon = now;
     row.values.versionnumber = version;
@@ -105,11 +108,21 @@ export class SandboxStore {
   /** Applies changes to a row: a new version and modifiedon, as every Dataverse update does. */
   touch(entity: EntityName, row: Row, values: Record<string, Value>): Row {
     Object.assign(row.values, values);
+    row.values[this.def(entity).primaryName] = fullName(row.values);
     row.version = this.nextVersion();
     row.values.versionnumber = row.version;
     row.values.modifiedon = this.now();
-    void entity;
     return row;
+  }
+
+  /** Deletes a column from the table, as a customizer removing it does: its values go with it. */
+  dropColumn(entity: EntityName, column: string): boolean {
+    const def = this.def(entity);
+    const i = def.columns.findIndex((c) => c.name === column);
+    if (i < 0) return false;
+    def.columns.splice(i, 1);
+    for (const row of this.table(entity).values()) delete row.values[column];
+    return true;
   }
 
   remove(entity: EntityName, id: string): boolean {
@@ -141,6 +154,10 @@ export class SandboxStore {
   }
 
   def(entity: EntityName): EntityDef {
-    return ENTITIES[entity];
+    return this.defs[entity];
+  }
+
+  entityBySet(set: string): EntityDef | undefined {
+    return Object.values(this.defs).find((e) => e.entitySet === set);
   }
 }

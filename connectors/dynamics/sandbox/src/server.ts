@@ -1,17 +1,18 @@
 /**
- * `DataverseSandbox`: Entra ID and the Dataverse Web API on one HTTPS listener (Fastify), with a self-signed
- * certificate made at start, because msal-node only accepts HTTPS authorities. Service protection (requests
- * per window per user, concurrency), fault injection and control hooks (methods and `/__sandbox/...` routes
- * for another process) sit around the models in `dataverse.ts` and `entra.ts`.
+ * `DataverseSandbox`: Entra ID and the Dataverse Web API on one HTTPS listener (Fastify), with a certificate signed
+ * by a private CA made at start, because msal-node only accepts HTTPS authorities. Service protection (requests
+ * per window per user, concurrency), fault injection (including a gateway in front of the Web API that refuses
+ * long URLs) and control hooks (methods and `/__sandbox/...` routes for another process) sit around the models in
+ * `dataverse.ts` and `entra.ts`.
  */
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Logger } from 'pino';
+import type { SandboxStartOptions } from '@tandem/core/plugin';
 import { samplePeople, SANDBOX_SEED, type SamplePerson } from '@tandem/core/testing';
-import { makeCertificate } from './cert';
+import { makeCertificates } from './cert';
 import { API_PATH, DataverseModel, errorResponse, type DvResponse } from './dataverse';
 import { EntraModel } from './entra';
-import { ENTITIES, isEntityName, type EntityName } from './schema';
+import { isEntityName, type EntityName } from './schema';
 import { SandboxStore, type BusinessRule, type ColumnGrant, type Row, type Value } from './store';
 
 export interface SandboxLimits {
@@ -26,7 +27,11 @@ export interface DataverseSandboxOptions {
   host?: string;
   port?: number;
   seed?: boolean;
-  logger?: Logger;
+  logger?: SandboxStartOptions['logger'];
+  /** Add what a vanilla org lacks (Marketo's `mkt_leadscore` column, under field security). Off by default. */
+  extras?: boolean;
+  /** The organisation id WhoAmI answers (`OrganizationId`); a new one at every start unless given. */
+  instanceId?: string;
   tenantId?: string;
   clientId?: string;
   clientSecret?: string;
@@ -40,9 +45,13 @@ export interface DataverseSandboxOptions {
 export interface StartedSandbox {
   /** The organisation URL; the Web API is at `<url>/api/data/v9.2`. */
   url: string;
+  /** The connection's documented variables (DYNAMICS_URL, DYNAMICS_TENANT_ID, ...) pointing at this sandbox. */
+  env: Record<string, string>;
+  /** The organisation id (WhoAmI's `OrganizationId`). */
+  instanceId: string;
   /** The Entra host (the same listener): tokens at `<authorityHost>/<tenant>/oauth2/v2.0/token`. */
   authorityHost: string;
-  /** PEM of the self-signed certificate, to trust explicitly. */
+  /** PEM of the private CA that signed the listener's certificate, to trust explicitly. */
   caPem: string;
   tenantId: string;
   clientId: string;
@@ -68,6 +77,15 @@ export interface SandboxFaults {
   /** The next N Web API responses are replaced by a malformed body. */
   malformed?: number;
   malformedKind?: MalformedKind;
+  /**
+   * A proxy or gateway in front of the Web API that allows URLs (path and query) of at most this many characters,
+   * less than Dataverse's 32 KB; 0 turns it off. Past it, it answers `gatewayAnswer`.
+   */
+  gatewayMaxUrl?: number;
+  /** 414 URI Too Long, 431 Request Header Fields Too Large, or `close`: the connection is closed with no answer. */
+  gatewayAnswer?: 414 | 431 | 'close';
+  /** Added to every token request (Entra ID answering slowly). */
+  tokenLatencyMs?: number;
 }
 
 export interface SandboxCounters {
@@ -80,6 +98,10 @@ export interface SandboxCounters {
   /** 429 answers, for whole requests and for operations inside batches. */
   throttled: number;
   unauthorized: number;
+  /** Requests the gateway in front of the Web API refused for their URL length (they never reach it). */
+  gatewayRefused: number;
+  /** Web API requests by their first path segment (`contacts`, `$batch`, `EntityDefinitions`, `WhoAmI`, ...). */
+  byResource: Record<string, number>;
 }
 
 /** A record as the control hooks show it: its id, etag and every column. */
@@ -96,8 +118,12 @@ function view(row: Row): SandboxRecord {
 const HTML_PAGE =
   '<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1><p>The proxy server received an invalid response from an upstream server.</p></body></html>';
 
-/** The Dataverse columns of a sample person, as a contact or a lead (seeding, the CLI, benchmarks). */
-export function sampleColumns(p: SamplePerson, entity: EntityName): Record<string, Value> {
+/**
+ * The Dataverse columns of a sample person, as a contact or a lead (seeding, the CLI, benchmarks); with `extras`,
+ * also the columns only an org with Marketo's solution has. Lead source 8 is "Web" on lead (contact's lead source
+ * has one option only).
+ */
+export function sampleColumns(p: SamplePerson, entity: EntityName, extras = false): Record<string, Value> {
   return {
     firstname: p.firstName,
     lastname: p.lastName,
@@ -106,7 +132,7 @@ export function sampleColumns(p: SamplePerson, entity: EntityName): Record<strin
     telephone1: p.phone,
     address1_city: p.city,
     address1_country: p.country,
-    mkt_leadscore: (p.index * 37) % 100,
+    ...(extras ? { mkt_leadscore: (p.index * 37) % 100 } : {}),
     ...(entity === 'lead' ? { companyname: p.company, subject: `${p.company} interest`, leadsourcecode: 8 } : {}),
   };
 }
@@ -117,19 +143,27 @@ export function sampleColumns(p: SamplePerson, entity: EntityName): Record<strin
  */
 const MAX_URL_CHARS = 32_768;
 
+const NO_FAULTS: Required<Omit<SandboxFaults, 'throttleBatchOps' | 'retryAfterSeconds' | 'malformedKind'>> = {
+  throttleRequests: 0,
+  failEvery: 0,
+  failStatus: 503,
+  latencyMs: 0,
+  malformed: 0,
+  gatewayMaxUrl: 0,
+  gatewayAnswer: 414,
+  tokenLatencyMs: 0,
+};
+
 export class DataverseSandbox {
-  readonly store = new SandboxStore();
+  readonly store: SandboxStore;
   readonly limits: SandboxLimits;
   private readonly faults: Required<Omit<SandboxFaults, 'throttleBatchOps'>> = {
-    throttleRequests: 0,
+    ...NO_FAULTS,
     retryAfterSeconds: 1,
-    failEvery: 0,
-    failStatus: 503,
-    latencyMs: 0,
-    malformed: 0,
     malformedKind: 'truncated-json',
   };
-  private readonly counters = { requests: 0, unauthorized: 0, throttled: 0 };
+  private readonly counters = { requests: 0, unauthorized: 0, throttled: 0, gatewayRefused: 0 };
+  private readonly byResource = new Map<string, number>();
   private readonly windows = new Map<string, number[]>();
   private readonly inFlight = new Map<string, number>();
   private readonly dataverse: DataverseModel;
@@ -143,6 +177,7 @@ export class DataverseSandbox {
   >;
 
   constructor(private readonly options: DataverseSandboxOptions = {}) {
+    this.store = new SandboxStore({ extras: options.extras, organizationId: options.instanceId });
     this.limits = { requestsPerWindow: 6000, windowMs: 300_000, maxConcurrent: 52, ...options.limits };
     this.settings = {
       tenantId: options.tenantId ?? '8a3c5e2f-0d4b-4c6e-9f1a-2b7d8e9f0a1b',
@@ -168,11 +203,11 @@ export class DataverseSandbox {
 
   async start(): Promise<StartedSandbox> {
     const host = this.options.host ?? '127.0.0.1';
-    const cert = await makeCertificate(host);
+    const certs = await makeCertificates(host);
     const app = Fastify({
       // Node's HTTP parser counts the request line as header bytes (16 KB by default); Dataverse takes URLs up
       // to 32 KB, which `webApi` enforces itself.
-      https: { key: cert.key, cert: cert.cert, maxHeaderSize: 2 * MAX_URL_CHARS },
+      https: { key: certs.key, cert: certs.cert, maxHeaderSize: 2 * MAX_URL_CHARS },
       logger: false,
       bodyLimit: 64 * 1024 * 1024,
       // Dataverse error bodies, not Fastify's, for every content type: parse nothing, keep the text.
@@ -188,8 +223,16 @@ export class DataverseSandbox {
     if (this.options.seed) this.seed();
     return {
       url: this.origin,
+      env: {
+        DYNAMICS_URL: this.origin,
+        DYNAMICS_TENANT_ID: this.settings.tenantId,
+        DYNAMICS_CLIENT_ID: this.settings.clientId,
+        DYNAMICS_CLIENT_SECRET: this.settings.clientSecret,
+        DYNAMICS_AUTHORITY_HOST: this.origin,
+      },
+      instanceId: this.store.organizationId,
       authorityHost: this.origin,
-      caPem: cert.cert,
+      caPem: certs.caPem,
       ...this.settings,
       close: () => this.close(),
     };
@@ -205,12 +248,19 @@ export class DataverseSandbox {
   /** Sample contacts and leads shared with the Marketo sandbox (overlapping emails). */
   seed(): void {
     const c = SANDBOX_SEED.dynamicsContacts;
-    for (const p of samplePeople(c.count, c.from)) this.store.insert('contact', sampleColumns(p, 'contact'));
+    for (const p of samplePeople(c.count, c.from)) this.store.insert('contact', this.sampleColumns(p, 'contact'));
     const l = SANDBOX_SEED.dynamicsLeads;
-    for (const p of samplePeople(l.count, l.from)) this.store.insert('lead', sampleColumns(p, 'lead'));
+    for (const p of samplePeople(l.count, l.from)) this.store.insert('lead', this.sampleColumns(p, 'lead'));
   }
 
+  /** A sample person's columns for this org (with the extras' columns only when it has them). */
+  sampleColumns(p: SamplePerson, entity: EntityName): Record<string, Value> {
+    return sampleColumns(p, entity, this.options.extras ?? false);
+  }
+
+  /** A record as someone makes it in the app: no validation, but only columns the table has. */
   create(entity: EntityName, values: Record<string, Value>): SandboxRecord {
+    this.checkColumns(entity, values);
     return view(this.store.insert(entity, values));
   }
 
@@ -218,7 +268,21 @@ export class DataverseSandbox {
   editRecord(entity: EntityName, id: string, fields: Record<string, Value>): SandboxRecord {
     const row = this.store.table(entity).get(id);
     if (!row) throw new Error(`${entity} ${id} does not exist`);
+    this.checkColumns(entity, fields);
     return view(this.store.touch(entity, row, fields));
+  }
+
+  /** A customizer deletes a column (and its data) from the table. */
+  deleteColumn(entity: EntityName, column: string): boolean {
+    return this.store.dropColumn(entity, column);
+  }
+
+  private checkColumns(entity: EntityName, values: Record<string, Value>): void {
+    const def = this.store.def(entity);
+    const unknown = Object.keys(values).filter((name) => !def.columns.some((c) => c.name === name));
+    if (unknown.length > 0) {
+      throw Object.assign(new Error(`${entity} has no column ${unknown.join(', ')}`), { statusCode: 400 });
+    }
   }
 
   deleteRecord(entity: EntityName, id: string): boolean {
@@ -242,6 +306,8 @@ export class DataverseSandbox {
       operations: this.dataverse.counters.operations,
       throttled: this.counters.throttled + this.dataverse.counters.throttled,
       unauthorized: this.counters.unauthorized,
+      gatewayRefused: this.counters.gatewayRefused,
+      byResource: Object.fromEntries(this.byResource),
     };
   }
 
@@ -249,6 +315,8 @@ export class DataverseSandbox {
     this.counters.requests = 0;
     this.counters.unauthorized = 0;
     this.counters.throttled = 0;
+    this.counters.gatewayRefused = 0;
+    this.byResource.clear();
     this.entra.tokenRequests = 0;
     Object.assign(this.dataverse.counters, { batches: 0, operations: 0, throttled: 0 });
   }
@@ -300,7 +368,7 @@ export class DataverseSandbox {
   }
 
   clearFaults(): void {
-    Object.assign(this.faults, { throttleRequests: 0, failEvery: 0, failStatus: 503, latencyMs: 0, malformed: 0 });
+    Object.assign(this.faults, NO_FAULTS);
     this.dataverse.batchFaults.throttleOps = 0;
   }
 
@@ -321,6 +389,16 @@ export class DataverseSandbox {
         basic = { id: decodeURIComponent(id), secret: decodeURIComponent(secret) };
       }
       const r = this.entra.token(tenant, form, basic);
+      if (this.faults.tokenLatencyMs > 0) {
+        // Counted (above) on arrival, answered late; a client that gives up closes the socket and ends the wait.
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.faults.tokenLatencyMs);
+          req.raw.socket.once('close', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
       return reply.code(r.status).header('cache-control', 'no-store').send(r.body);
     });
     app.get('/:tenant/v2.0/.well-known/openid-configuration', async (req, reply) => {
@@ -340,8 +418,28 @@ export class DataverseSandbox {
   }
 
   private async webApi(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const gatewayMax = this.faults.gatewayMaxUrl;
+    if (gatewayMax > 0 && req.url.length > gatewayMax) {
+      // Not Dataverse: a proxy in front of it with a smaller limit. It answers with its own page, or drops the
+      // connection without a word, as some load balancers do with a request line they will not take.
+      this.counters.gatewayRefused += 1;
+      const answer = this.faults.gatewayAnswer;
+      if (answer === 'close') {
+        reply.hijack();
+        req.raw.socket.destroy();
+        return reply;
+      }
+      return reply
+        .code(answer)
+        .header('content-type', 'text/html')
+        .send(
+          `<html><head><title>${answer} ${answer === 414 ? 'Request-URI Too Large' : 'Request Header Or Cookie Too Large'}</title></head><body></body></html>`,
+        );
+    }
     this.counters.requests += 1;
     const n = this.counters.requests;
+    const resource = decodeURIComponent(req.url.slice(API_PATH.length).split(/[?(/]/)[0] ?? '');
+    this.byResource.set(resource, (this.byResource.get(resource) ?? 0) + 1);
     if (this.origin.length + req.url.length > MAX_URL_CHARS) {
       // Microsoft documents the limit, not the answer; HTTP's own for it is 414, and the front end (not the Web
       // API) refuses, so the body is not an OData error.
@@ -488,6 +586,9 @@ export class DataverseSandbox {
     app.post(`${p}/expire-tokens`, async () => (this.expireTokens(), { ok: true }));
     app.post(`${p}/expire-delta-tokens`, async () => (this.expireDeltaTokens(), { ok: true }));
     app.put(`${p}/clock-skew`, async (req) => (this.setClockSkew(Number(body(req).ms ?? 0)), { ok: true }));
-    app.get(`${p}/entities`, async () => Object.keys(ENTITIES));
+    app.delete(`${p}/columns/:entity/:column`, async (req) => ({
+      deleted: this.deleteColumn(entityOf(req), (req.params as { column: string }).column),
+    }));
+    app.get(`${p}/entities`, async () => Object.keys(this.store.defs));
   }
 }
