@@ -111,6 +111,8 @@ describe('SOQL', () => {
       org.sandbox.deleteRecord('Contact', x.id);
     } finally {
       org.sandbox.setClock(Date.now());
+      // The session was last used at the frozen time, maybe hours ago by the real clock: a fresh one.
+      await org.token();
     }
   });
 
@@ -285,6 +287,8 @@ describe('datetimes to the second, queryAll, merges', () => {
       );
     } finally {
       org.sandbox.setClock(Date.now());
+      // The session was last used at the frozen time, maybe hours ago by the real clock: a fresh one.
+      await org.token();
     }
   });
 
