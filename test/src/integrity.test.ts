@@ -21,6 +21,9 @@ describe('integrity', () => {
     try {
       const second = await world.startInstance({ instanceId: 'second' });
       const instances = [world.tandem, second];
+      // Each cycle lasts long enough (Marketo answers in 50 ms) that all ten requests of a try arrive while it
+      // runs; one arriving after it ended may rightly start the next.
+      world.marketo.setFaults({ latencyMs: 50 });
       const tries = 20;
       let next = 2;
       let started = 0;
@@ -53,15 +56,20 @@ describe('integrity', () => {
         started += accepted.length;
       }
       assert.equal(started, tries);
-      const { body: runs } = await world.api<Array<{ status: string; error?: string }>>(
-        'GET',
-        `/v1/pipelines/${PIPELINE}/runs?limit=1000`,
-      );
+      const { body: runs } = await world.api<
+        Array<{ status: string; error?: string; startedAt: string; finishedAt: string }>
+      >('GET', `/v1/pipelines/${PIPELINE}/runs?limit=1000`);
       assert.equal(runs.length, tries, 'one run per try, no more');
       assert.ok(
         runs.every((r) => r.status === 'succeeded' && r.error === undefined),
         'no run was interrupted by another',
       );
+      const spans = runs
+        .map((r) => [Date.parse(r.startedAt), Date.parse(r.finishedAt)] as const)
+        .sort((a, b) => a[0] - b[0]);
+      for (let i = 1; i < spans.length; i++) {
+        assert.ok((spans[i]?.[0] ?? 0) >= (spans[i - 1]?.[1] ?? 0), 'no two runs of the pipeline overlap');
+      }
       for (let i = 0; i < next; i++) {
         const email = samplePerson(i).email;
         assert.equal(world.dynamicsByEmail(email).length, 1, `person ${i} once in Dynamics`);
