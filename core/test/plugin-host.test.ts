@@ -71,7 +71,7 @@ test('a good plugin is registered, initialised in dependency order and shut down
 test('each plugin gets its own child container with its logger, its validated config and the metrics', async () => {
   const dir = fixtures.plugin(
     'probe',
-    { name: '@fixture/probe', tandem: { kind: 'policy', id: 'probe', apiVersion: 1 } },
+    { name: '@fixture/probe', tandem: { kind: 'policy', id: 'probe', apiVersion: 2 } },
     `
 const { definePolicy, PluginTokens } = require('@tandem/core/plugin');
 const { Type } = require('@sinclair/typebox');
@@ -152,7 +152,7 @@ test('scanning skips a plugin package without build output; naming it explicitly
   try {
     const unbuilt = scanRoot.plugin('packages/unbuilt', {
       name: '@fixture/unbuilt',
-      tandem: { kind: 'policy', id: 'unbuilt', apiVersion: 1 },
+      tandem: { kind: 'policy', id: 'unbuilt', apiVersion: 2 },
     });
     scanRoot.plugin('packages/not-a-plugin', { name: '@fixture/plain' }, 'module.exports = {};');
     const scanned = loadPlugins(discoverPlugins({ rootDir: scanRoot.root }));

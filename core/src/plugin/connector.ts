@@ -135,8 +135,21 @@ export interface CheckResult {
 export interface Connector {
   /** The connector id (its manifest id): `marketo`, `dynamics`. */
   readonly id: string;
+  /** How people call the system, for messages and activity logs (`Marketo`, `Dynamics`); defaults to the id. */
+  readonly label?: string;
   /** The object types this connector syncs: `['lead']`, `['contact', 'lead']`. */
   readonly objectTypes: readonly string[];
+  /**
+   * Ids that grow with creation, compared as numbers (`numeric`) or as strings (`string`): among several records
+   * sharing an email the engine links the oldest, as the system's own tools would. Unset: the first one found.
+   */
+  readonly idOrder?: 'numeric' | 'string';
+  /**
+   * Object types whose new records take over a person linked through another type of this system: `{ contact:
+   * ['lead'] }` says a new contact whose email belongs to a person linked through a lead replaces that lead
+   * in the person's link (a lead qualified into a contact).
+   */
+  readonly supersedes?: Readonly<Record<string, readonly string[]>>;
   check(signal?: AbortSignal): Promise<CheckResult>;
   describe(objectType: string, signal?: AbortSignal): Promise<ObjectDescription>;
   /**

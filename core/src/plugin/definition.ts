@@ -6,7 +6,13 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { DependencyContainer } from 'tsyringe';
 import type { Logger } from 'pino';
 
-export const PLUGIN_API_VERSION = 1;
+/**
+ * The plugin API this core implements. Version 2 names a pipeline's sides by connection id (collisions and
+ * rejections); connectors of version 1 load unchanged, policies of version 1 run through an adapter on
+ * pipelines whose sides are the connections they knew (see `core/src/sync/policies.ts`).
+ */
+export const PLUGIN_API_VERSION = 2;
+export const SUPPORTED_PLUGIN_API_VERSIONS = [1, 2] as const;
 
 export type PluginKind = 'connector' | 'policy';
 
@@ -15,7 +21,7 @@ export const ManifestSchema = Type.Object(
   {
     kind: Type.Union([Type.Literal('connector'), Type.Literal('policy')]),
     id: Type.String({ pattern: '^[a-z][a-z0-9]*(-[a-z0-9]+)*$', maxLength: 64 }),
-    apiVersion: Type.Literal(PLUGIN_API_VERSION),
+    apiVersion: Type.Union(SUPPORTED_PLUGIN_API_VERSIONS.map((v) => Type.Literal(v))),
     /**
      * A connector's sandbox package (a local simulator of the system it talks to): loaded only in sandbox mode,
      * so a connector never depends on its simulator at run time.
@@ -48,7 +54,7 @@ export interface EnvBinding {
 export interface PluginDefinitionBase<C> {
   readonly id: string;
   readonly kind: PluginKind;
-  readonly apiVersion: typeof PLUGIN_API_VERSION;
+  readonly apiVersion: (typeof SUPPORTED_PLUGIN_API_VERSIONS)[number];
   /** TypeBox schema of the plugin's config. Fields made with `Secret()` are redacted. */
   readonly configSchema: TSchema;
   readonly dependsOn?: readonly string[];

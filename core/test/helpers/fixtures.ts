@@ -100,7 +100,7 @@ export function writePolicy(
       tandem: options.manifest ?? {
         kind: 'policy',
         id,
-        apiVersion: 1,
+        apiVersion: 2,
         ...(options.dependsOn ? { dependsOn: options.dependsOn } : {}),
       },
     },
@@ -149,7 +149,7 @@ exports.default = defineConnector({
 export function writeConnector(fixtures: FixtureDir, id: 'marketo' | 'dynamics'): string {
   return fixtures.plugin(
     `connector-${id}`,
-    { name: `@fixture/connector-${id}`, tandem: { kind: 'connector', id, apiVersion: 1 } },
+    { name: `@fixture/connector-${id}`, tandem: { kind: 'connector', id, apiVersion: 2 } },
     connectorSource(id),
   );
 }
