@@ -5,10 +5,11 @@
  */
 import 'reflect-metadata';
 import pino from 'pino';
-import { startTandem, type RunningTandem } from '@tandem/core';
+import { sandboxConnectorConfig, startTandem, type RunningSandbox, type RunningTandem } from '@tandem/core';
 import type { TestMongo } from '@tandem/core/testing';
 import { samplePerson } from '@tandem/core/testing';
-import { MarketoSandbox, sampleValues } from '@tandem/connector-marketo/sandbox';
+import marketoConnector from '@tandem/connector-marketo';
+import { MarketoSandbox, sampleValues, type SandboxLimits } from '@tandem/sandbox-marketo';
 import {
   DataverseSandbox,
   sampleColumns,
@@ -46,7 +47,7 @@ export interface WorldOptions {
   leads?: number[];
   schedule?: boolean;
   intervalMinutes?: number;
-  marketoLimits?: Partial<MarketoSandbox['limits']>;
+  marketoLimits?: Partial<SandboxLimits>;
   /** Added to the Marketo connector's configuration (e.g. `maxAttempts: 1`: a failed call is not retried). */
   marketoConfig?: Record<string, unknown>;
   /** Start no Tandem instance in this process (a test runs Tandem as a separate process). */
@@ -66,20 +67,22 @@ export function dynamicsPerson(index: number, type: 'contact' | 'lead') {
 export class World {
   readonly marketo: MarketoSandbox;
   readonly dataverse: DataverseSandbox;
-  private marketoUrl = '';
+  private marketoRunning: RunningSandbox | undefined;
   private dataverseInfo: StartedSandbox | undefined;
   readonly instances: RunningTandem[] = [];
   readonly dbName: string;
 
   private constructor(private readonly options: WorldOptions) {
-    this.marketo = new MarketoSandbox({ limits: options.marketoLimits ?? {} });
+    // With the extras: these tests exercise the "Microsoft Type" and "Microsoft is Deleted" flags, which a vanilla
+    // Marketo instance lacks.
+    this.marketo = new MarketoSandbox({ limits: options.marketoLimits ?? {}, extras: true });
     this.dataverse = new DataverseSandbox({ limits: {} });
     this.dbName = options.dbName ?? options.mongo.freshDbName('e2e');
   }
 
   static async start(options: WorldOptions): Promise<World> {
     const world = new World(options);
-    world.marketoUrl = (await world.marketo.start({})).url;
+    world.marketoRunning = await world.marketo.start({});
     world.dataverseInfo = await world.dataverse.start();
     for (const i of options.marketo ?? []) world.marketo.createPerson(marketoPerson(i));
     for (const i of options.contacts ?? []) world.dataverse.create('contact', dynamicsPerson(i, 'contact'));
@@ -99,9 +102,7 @@ export class World {
     const dv = this.dataverseInfo as StartedSandbox;
     return {
       marketo: {
-        baseUrl: this.marketoUrl,
-        clientId: this.marketo.clientId,
-        clientSecret: this.marketo.clientSecret,
+        ...(sandboxConnectorConfig(marketoConnector, this.marketoRunning as RunningSandbox) as Record<string, unknown>),
         ...this.options.marketoConfig,
       },
       dynamics: sandboxConfig(dv),
@@ -112,9 +113,7 @@ export class World {
   processEnv(): Record<string, string> {
     const dv = this.dataverseInfo as StartedSandbox;
     return {
-      MARKETO_BASE_URL: this.marketoUrl,
-      MARKETO_CLIENT_ID: this.marketo.clientId,
-      MARKETO_CLIENT_SECRET: this.marketo.clientSecret,
+      ...(this.marketoRunning as RunningSandbox).env,
       DYNAMICS_URL: dv.url,
       DYNAMICS_TENANT_ID: dv.tenantId,
       DYNAMICS_CLIENT_ID: dv.clientId,

@@ -28,7 +28,12 @@ describe('describe, get and findByEmail', () => {
     });
     const id = d.fields.find((f) => f.name === 'id');
     assert.equal(id?.updatable, false);
-    assert.equal(d.fields.find((f) => f.name === 'microsoftIsDeleted')?.type, 'boolean');
+    assert.equal(d.fields.find((f) => f.name === 'unsubscribed')?.type, 'boolean');
+    assert.equal(
+      d.fields.find((f) => f.name === 'microsoftType'),
+      undefined,
+      'a vanilla instance',
+    );
     assert.equal(d.fields.find((f) => f.name === 'updatedAt')?.type, 'datetime');
   });
 
@@ -70,8 +75,12 @@ describe('describe, get and findByEmail', () => {
     });
   });
 
-  test('check reports the API user', async () => {
-    assert.deepEqual(await h.connector.check(), { ok: true, identity: 'tandem-api@example.com' });
+  test('check reports the API user and the instance: the sandbox instance id', async () => {
+    assert.deepEqual(await h.connector.check(), {
+      ok: true,
+      identity: 'tandem-api@example.com',
+      instance: h.running.instanceId,
+    });
   });
 });
 
@@ -262,6 +271,45 @@ describe('readChanges', () => {
   });
 });
 
+describe('paging as documented', () => {
+  test('an empty instance: no leads, no activities, one last page that is done', async () => {
+    const h = await startHarness();
+    try {
+      const pages = await collect(h.connector.readChanges('lead', null, { fields: FIELDS }));
+      assert.deepEqual(
+        pages.map((p) => [p.records.length, p.deletedIds.length, p.done]),
+        [[0, 0, true]],
+      );
+      // The scan reads ids until maxIdGap (3000) in a row are missing: ten ranges of 300 (plus what was read ahead).
+      const leads = h.sandbox.counters.byEndpoint['GET /v1/leads.json'] ?? 0;
+      assert.ok(leads >= 10 && leads <= 14, `${leads} calls`);
+      assert.equal(h.sandbox.counters.byEndpoint['GET /v1/activities/leadchanges.json'], 1);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('a leadchanges page with nothing asked for while moreResult is true: the feed reads on', async () => {
+    const h = await startHarness({ seed: true, people: 3 });
+    try {
+      const cursor = (await collect(h.connector.readChanges('lead', null, { fields: FIELDS }))).at(-1)?.cursor ?? '';
+      // 300 changes of a field not asked for fill a whole page; the change asked for is on the next one.
+      for (let i = 0; i < 300; i++) h.sandbox.editPerson(1, { city: `City ${i}` });
+      h.sandbox.editPerson(2, { title: 'Found on page two' });
+      h.sandbox.resetCounters();
+      const pages = await collect(h.connector.readChanges('lead', cursor, { fields: FIELDS }));
+      assert.deepEqual(
+        pages.flatMap((p) => p.records.map((r) => [r.id, r.fields.title])),
+        [['2', 'Found on page two']],
+      );
+      assert.equal(pages.at(-1)?.done, true);
+      assert.equal(h.sandbox.counters.byEndpoint['GET /v1/activities/leadchanges.json'], 2);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('write', () => {
   let h: Harness;
   before(async () => {
@@ -293,7 +341,7 @@ describe('write', () => {
       ],
     );
     assert.deepEqual(results[1], { ref: 'r2', status: 'rejected', code: '1005', message: 'Lead already exists' });
-    assert.equal(results[4]?.status === 'rejected' && results[4].code, '1003');
+    assert.equal(results[4]?.status === 'rejected' && results[4].code, '1001', 'a type mismatch (error-codes.md)');
     assert.equal(h.sandbox.getPerson(3)?.values.title, 'Updated');
     const created = results[0];
     assert.ok(created?.status === 'created');
