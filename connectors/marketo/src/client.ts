@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
-import { Agent, request, errors as undiciErrors, type Dispatcher } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import {
@@ -363,10 +363,9 @@ export class MarketoClient {
           error: new ConnectorRequestError(message, { cause: error, details: { code: failure.code } }),
         };
       const retryable = new RetryableError(message, { cause: error, details: { code: failure.code } });
-      // A write that may have reached Marketo (the connection closed or timed out after it was sent) must not be
-      // sent again blindly; one that never left (no address, refused) may.
-      const neverSent =
-        failure.kind === 'dns' || failure.kind === 'refused' || (failure.kind === 'timeout' && !isTimeout(error));
+      // A write that may have reached Marketo (the connection closed, or no answer came in time) must not be sent
+      // again blindly; one that never left (no address, refused, no connection made) may.
+      const neverSent = failure.kind === 'dns' || failure.kind === 'refused' || failure.kind === 'timeout';
       if (isRead || neverSent) return { kind: 'retry', error: retryable, throttled: false };
       return { kind: 'fail', error: retryable };
     }
@@ -639,13 +638,4 @@ export class MarketoClient {
     const flat = this.redact(text).replace(/\s+/g, ' ').trim();
     return JSON.stringify(flat.length > 120 ? `${flat.slice(0, 120)}…` : flat);
   }
-}
-
-/** A timeout after the request was sent: it may have been applied. */
-function isTimeout(error: unknown): boolean {
-  return (
-    error instanceof undiciErrors.HeadersTimeoutError ||
-    error instanceof undiciErrors.BodyTimeoutError ||
-    (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError'))
-  );
 }

@@ -5,8 +5,11 @@
  */
 
 export interface NetworkFailure {
-  /** `tls` will not fix itself; the others may (a DNS blip, a restart). */
-  kind: 'dns' | 'refused' | 'timeout' | 'closed' | 'tls' | 'other';
+  /**
+   * `tls` will not fix itself; the others may (a DNS blip, a restart). `timeout` is a connection that could not
+   * be made; `late` an answer that did not come in time (the request may have been applied).
+   */
+  kind: 'dns' | 'refused' | 'timeout' | 'late' | 'closed' | 'tls' | 'other';
   code: string;
   /** What failed, in words. */
   what: string;
@@ -48,8 +51,19 @@ export function networkFailure(error: unknown): NetworkFailure {
   if (refused) return { kind: 'refused', code: refused, what: 'the connection was refused', check: [BASE_URL] };
   const timeout = has('ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH');
   if (timeout) return { kind: 'timeout', code: timeout, what: 'the host could not be reached', check: [BASE_URL] };
+  const late =
+    has('UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT') ?? (isTimeoutSignal(error) ? 'TIMEOUT' : undefined);
+  if (late) return { kind: 'late', code: late, what: 'it did not answer in time', check: [BASE_URL] };
   const closed = has('UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE');
   if (closed)
     return { kind: 'closed', code: closed, what: 'the connection was closed before an answer', check: [BASE_URL] };
   return { kind: 'other', code: all[0] ?? 'unknown', what: 'the request failed', check: [BASE_URL] };
+}
+
+/** The request's own timeout (`AbortSignal.timeout`) fired. */
+function isTimeoutSignal(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    (error.name === 'TimeoutError' || (error.cause instanceof Error && error.cause.name === 'TimeoutError'))
+  );
 }

@@ -97,6 +97,9 @@ test('while the token is fetched: rejected at once, and the token request itself
     baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     clientId: 'id',
     clientSecret: 'secret',
+    // Were the abort not to reach the token request, the call would end with this timeout instead.
+    requestTimeoutMs: 5_000,
+    maxAttempts: 1,
   });
   try {
     // Two callers share the one token request: the first to give up leaves it to the other.

@@ -5,7 +5,7 @@
 import 'reflect-metadata';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConnectorAuthError, ProtocolError, RetryableError } from '@tandem/core/plugin';
 import { resolveConnector, startHarness, type Harness } from './helpers';
@@ -89,5 +89,42 @@ test('an answer echoing the request (a proxy page) never shows the secret', asyn
     assert.match(error.message, /answered an HTML page .*client_secret=\[redacted/);
   } finally {
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  }
+});
+
+test('a write whose answer never came (the connection closed after it was applied) is not sent again', async () => {
+  // In front of the sandbox: passes everything on, but closes the connection instead of relaying Sync Leads' answer.
+  const upstream = new URL(h.url);
+  const server = createServer((req, res) => {
+    const forward = request(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        if (req.method === 'POST' && req.url === '/rest/v1/leads.json') {
+          answer.resume();
+          req.socket.destroy();
+          return;
+        }
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    req.pipe(forward);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const c = h.connect({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+  try {
+    await c.describe('lead');
+    h.sandbox.resetCounters();
+    const [result] = await c.write('lead', [
+      { kind: 'create', ref: 'new', fields: { email: 'applied.once@example.com' } },
+    ]);
+    assert.equal(result?.status, 'failed');
+    assert.equal(result?.status === 'failed' && result.retryable, true, 'the engine may try again later');
+    assert.equal(h.sandbox.counters.byEndpoint['POST /v1/leads.json'], 1, 'sent once');
+    assert.equal(h.sandbox.listPersons().filter((p) => p.values.email === 'applied.once@example.com').length, 1);
+  } finally {
+    await c.close();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 });
