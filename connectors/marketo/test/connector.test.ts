@@ -310,6 +310,32 @@ describe('paging as documented', () => {
   });
 });
 
+describe('Get Leads by filter past 1000 matches', () => {
+  test('"1003 Too many results match the filter" splits the values and asks again', async () => {
+    const h = await startHarness();
+    try {
+      const emails = ['shared.a@example.com', 'shared.b@example.com', 'shared.c@example.com'];
+      for (const email of emails) for (let i = 0; i < 400; i++) h.sandbox.createPerson({ email });
+      await h.connector.describe('lead');
+      h.sandbox.resetCounters();
+      const found = await h.connector.findByEmail('lead', emails, { fields: ['email'] });
+      assert.equal(found.length, 1200);
+      assert.equal(new Set(found.map((r) => r.id)).size, 1200);
+      // 1200 matches: 1003; then [a, b] (800 matches, 3 pages) and [c] (400, 2 pages).
+      assert.equal(h.sandbox.counters.byErrorCode['1003'], 1);
+      assert.equal(h.sandbox.counters.byEndpoint['GET /v1/leads.json'], 1 + 3 + 2);
+      // One email held by more than 1000 leads cannot be asked for: a clear error.
+      for (let i = 0; i < 601; i++) h.sandbox.createPerson({ email: emails[0] ?? '' });
+      await assert.rejects(
+        h.connector.findByEmail('lead', [emails[0] ?? ''], { fields: ['email'] }),
+        /one email matches more than 1000 leads/,
+      );
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('write', () => {
   let h: Harness;
   before(async () => {
