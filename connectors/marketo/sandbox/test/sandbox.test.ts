@@ -470,6 +470,10 @@ describe('limits and control hooks', () => {
       (codes[2] as Array<{ message: string }>)[0]?.message ?? '',
       /Max rate limit '2' exceeded with in '60' secs/,
     );
+    // The 606 counted: with room for four, the window holds three calls, so the fifth is refused.
+    sandbox.setLimits({ callsPerWindow: 4 });
+    assert.equal((await c.http('GET', '/rest/v1/leads/describe2.json')).json.success, true);
+    assert.equal(errorCode((await c.http('GET', '/rest/v1/leads/describe2.json')).json), '606');
 
     sandbox.setLimits({ callsPerWindow: 1000, maxConcurrent: 1 });
     sandbox.setFaults({ latencyMs: 100 });
