@@ -64,7 +64,8 @@ export class MarketoConnector implements Connector {
   }
 
   /**
-   * Reads the lead description (a token and one REST call: credentials, network and the Read Lead permission).
+   * Reads the lead description (the first time a token and one REST call: credentials, network and the Read Lead
+   * permission; later from the cache, until Marketo says a field is gone).
    * `instance` is the munchkin id of a `https://<munchkin>.mktorest.com` base URL, else the base URL's origin:
    * Marketo's REST API has no call that says which instance answers, and the munchkin id is what names one.
    */
