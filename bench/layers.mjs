@@ -101,7 +101,7 @@ const marketoFields = ['email', ...contactMapping.fields.map((f) => f.marketo).f
 const contactFields = contactMapping.fields.map((f) => f.dynamics);
 
 const [marketoSandbox, dataverseSandbox] = await Promise.all([
-  startSandbox('connectors/marketo/dist/src/sandbox/cli.js', ['--people', String(P)]),
+  startSandbox('connectors/marketo/sandbox/dist/src/cli.js', ['--extras', '--people', String(P)]),
   startSandbox('connectors/dynamics/sandbox/dist/src/cli.js', ['--contacts', String(P), '--contacts-from', '0']),
 ]);
 const undici = require('undici');
@@ -110,14 +110,16 @@ await undici.request(`${marketoSandbox.info.url}/__sandbox/faults`, {
   headers: { 'content-type': 'application/json' },
   body: JSON.stringify({ throttle: false }),
 });
-const marketo = connector(require('@tandem/connector-marketo').default, {
-  baseUrl: marketoSandbox.info.url,
-  clientId: marketoSandbox.info.clientId,
-  clientSecret: marketoSandbox.info.clientSecret,
-});
+const marketoDefinition = require('@tandem/connector-marketo').default;
+const marketo = connector(
+  marketoDefinition,
+  require('@tandem/core').sandboxConnectorConfig(marketoDefinition, marketoSandbox.info),
+);
 const dynamicsDefinition = require('@tandem/connector-dynamics').default;
-const { sandboxConnectorConfig } = require('@tandem/core');
-const dynamics = connector(dynamicsDefinition, sandboxConnectorConfig(dynamicsDefinition, dataverseSandbox.info));
+const dynamics = connector(
+  dynamicsDefinition,
+  require('@tandem/core').sandboxConnectorConfig(dynamicsDefinition, dataverseSandbox.info),
+);
 const { startTestMongo } = require('@tandem/core/testing');
 const externalUri = process.env.MONGODB_URI;
 const mongo = externalUri ? undefined : await startTestMongo();

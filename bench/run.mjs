@@ -71,11 +71,13 @@ async function startMongoCounter(uri) {
 
 /** Both sandboxes (separate processes), MongoDB and one Tandem instance in this process. */
 async function startWorld({ marketoPeople, contacts, leads }) {
-  const { sandboxConnectorConfig, startTandem } = require('@tandem/core');
+  const { startTandem, sandboxConnectorConfig } = require('@tandem/core');
   const { startTestMongo } = require('@tandem/core/testing');
   const pino = require('pino');
   const [marketo, dynamics] = await Promise.all([
-    startSandbox('connectors/marketo/dist/src/sandbox/cli.js', ['--people', String(marketoPeople)]),
+    // --extras: the Dynamics sync's person fields, which the default pipeline's type flag writes (as before the
+    // sandbox became vanilla by default), so the figures stay comparable.
+    startSandbox('connectors/marketo/sandbox/dist/src/cli.js', ['--extras', '--people', String(marketoPeople)]),
     startSandbox('connectors/dynamics/sandbox/dist/src/cli.js', [
       ...['--contacts', String(contacts.count), '--contacts-from', String(contacts.from)],
       ...['--leads', String(leads.count), '--leads-from', String(leads.from)],
@@ -95,12 +97,8 @@ async function startWorld({ marketoPeople, contacts, leads }) {
   const tandem = await startTandem({
     env: { TANDEM_API_TOKEN: TOKEN, LOG_LEVEL: 'silent' },
     pluginConfig: {
-      marketo: {
-        baseUrl: marketo.info.url,
-        clientId: marketo.info.clientId,
-        clientSecret: marketo.info.clientSecret,
-      },
-      // The sandbox prints the connection's variables and its CA; the connector's own bindings make the config.
+      // The sandbox prints the running sandbox (its environment, as an operator would set it for a real instance).
+      marketo: sandboxConnectorConfig(require('@tandem/connector-marketo').default, marketo.info),
       dynamics: sandboxConnectorConfig(require('@tandem/connector-dynamics').default, dynamics.info),
     },
     mongoUri: counter?.uri ?? externalUri ?? mongo.uri,

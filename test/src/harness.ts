@@ -6,10 +6,11 @@
 import 'reflect-metadata';
 import pino from 'pino';
 import type { CommandStartedEvent } from 'mongodb';
-import { sandboxConnectorConfig, startTandem, type RunningTandem } from '@tandem/core';
+import { sandboxConnectorConfig, startTandem, type RunningSandbox, type RunningTandem } from '@tandem/core';
 import type { TestMongo } from '@tandem/core/testing';
 import { samplePerson } from '@tandem/core/testing';
-import { MarketoSandbox, sampleValues } from '@tandem/connector-marketo/sandbox';
+import marketoConnector from '@tandem/connector-marketo';
+import { MarketoSandbox, sampleValues, type SandboxLimits } from '@tandem/sandbox-marketo';
 import dynamicsConnector from '@tandem/connector-dynamics';
 import { DataverseSandbox, sampleColumns, type StartedSandbox } from '@tandem/sandbox-dynamics';
 
@@ -43,7 +44,7 @@ export interface WorldOptions {
   leads?: number[];
   schedule?: boolean;
   intervalMinutes?: number;
-  marketoLimits?: Partial<MarketoSandbox['limits']>;
+  marketoLimits?: Partial<SandboxLimits>;
   /** Added to the Marketo connector's configuration (e.g. `maxAttempts: 1`: a failed call is not retried). */
   marketoConfig?: Record<string, unknown>;
   /** Start no Tandem instance in this process (a test runs Tandem as a separate process). */
@@ -63,21 +64,22 @@ export function dynamicsPerson(index: number, type: 'contact' | 'lead') {
 export class World {
   readonly marketo: MarketoSandbox;
   readonly dataverse: DataverseSandbox;
-  private marketoUrl = '';
+  private marketoRunning: RunningSandbox | undefined;
   private dataverseInfo: StartedSandbox | undefined;
   readonly instances: RunningTandem[] = [];
   readonly dbName: string;
 
   private constructor(private readonly options: WorldOptions) {
-    this.marketo = new MarketoSandbox({ limits: options.marketoLimits ?? {} });
-    // With the extras: the e2e tests cover Marketo's secured lead-score column too.
+    // With the extras: these tests exercise the "Microsoft Type" and "Microsoft is Deleted" flags, which a vanilla
+    // Marketo instance lacks, and Dynamics' secured lead-score column.
+    this.marketo = new MarketoSandbox({ limits: options.marketoLimits ?? {}, extras: true });
     this.dataverse = new DataverseSandbox({ limits: {}, extras: true });
     this.dbName = options.dbName ?? options.mongo.freshDbName('e2e');
   }
 
   static async start(options: WorldOptions): Promise<World> {
     const world = new World(options);
-    world.marketoUrl = (await world.marketo.start({})).url;
+    world.marketoRunning = await world.marketo.start({});
     world.dataverseInfo = await world.dataverse.start();
     for (const i of options.marketo ?? []) world.marketo.createPerson(marketoPerson(i));
     for (const i of options.contacts ?? []) world.dataverse.create('contact', dynamicsPerson(i, 'contact'));
@@ -97,9 +99,7 @@ export class World {
     const dv = this.dataverseInfo as StartedSandbox;
     return {
       marketo: {
-        baseUrl: this.marketoUrl,
-        clientId: this.marketo.clientId,
-        clientSecret: this.marketo.clientSecret,
+        ...(sandboxConnectorConfig(marketoConnector, this.marketoRunning as RunningSandbox) as Record<string, unknown>),
         ...this.options.marketoConfig,
       },
       dynamics: sandboxConnectorConfig(dynamicsConnector, dv),
@@ -110,9 +110,7 @@ export class World {
   processEnv(): Record<string, string> {
     const dv = this.dataverseInfo as StartedSandbox;
     return {
-      MARKETO_BASE_URL: this.marketoUrl,
-      MARKETO_CLIENT_ID: this.marketo.clientId,
-      MARKETO_CLIENT_SECRET: this.marketo.clientSecret,
+      ...(this.marketoRunning as RunningSandbox).env,
       ...dv.env,
     };
   }

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { ProtocolError, type ActivityEvent } from '@tandem/core/plugin';
 import type { MarketoClient } from './client';
 import { asId, asRecord, chunk, firstReason } from './objects/shapes';
+import { Shared } from './shared';
 
 const ATTRIBUTES = [
   { apiName: 'summary', name: 'Summary', dataType: 'string', description: 'What happened, in one line' },
@@ -26,20 +27,23 @@ export type ActivityStats = {
 };
 
 export class ActivityLog {
-  private typeId: Promise<number> | undefined;
+  /** The custom activity type's id, found or made once (a failure is not kept: the next call tries again). */
+  private readonly typeId: Shared<number>;
   readonly stats: ActivityStats = { activitiesAdded: 0, activitiesSkipped: 0 };
 
   constructor(
     private readonly client: MarketoClient,
     private readonly logger: Logger,
     private readonly apiName: string,
-  ) {}
+  ) {
+    this.typeId = new Shared((signal) => this.findOrCreateType(signal), true);
+  }
 
   async log(events: readonly ActivityEvent[], signal?: AbortSignal): Promise<void> {
     const valid = events.filter((e) => /^\d+$/.test(e.recordId));
     this.stats.activitiesSkipped += events.length - valid.length;
     if (valid.length === 0) return;
-    const activityTypeId = await this.ensureType(signal);
+    const activityTypeId = await this.typeId.get(signal);
     for (const batch of chunk(valid, 300)) {
       const input = batch.map((e) => ({
         leadId: Number(e.recordId),
@@ -67,19 +71,17 @@ export class ActivityLog {
     }
   }
 
-  private ensureType(signal?: AbortSignal): Promise<number> {
-    this.typeId ??= this.findOrCreateType(signal).catch((error: unknown) => {
-      this.typeId = undefined;
-      throw error;
-    });
-    return this.typeId;
-  }
-
-  private async findOrCreateType(signal?: AbortSignal): Promise<number> {
+  /**
+   * The type's id: from the list of custom types, else made (created, given its attributes, approved). The
+   * documented answer to Create Custom Activity Type carries no id (activities.md, "Create type"), so the id is
+   * taken from the answers that do carry one, or from Describe Custom Activity Type.
+   */
+  private async findOrCreateType(signal: AbortSignal): Promise<number> {
     const list = await this.client.get('/v1/activities/external/types.json', {}, signal);
     const existing = list.result.map((t) => asRecord(t, 'activity type')).find((t) => t.apiName === this.apiName);
-    let type = existing;
-    if (!type) {
+    const type = `/v1/activities/external/type/${encodeURIComponent(this.apiName)}`;
+    const answers: Array<Record<string, unknown>> = existing ? [existing] : [];
+    if (!existing) {
       const created = await this.client.post(
         '/v1/activities/external/type.json',
         {
@@ -96,23 +98,25 @@ export class ActivityLog {
         },
         signal,
       );
-      type = asRecord(created.result[0], 'created activity type');
-      await this.client.post(
-        `/v1/activities/external/type/${encodeURIComponent(this.apiName)}/attributes/create.json`,
+      answers.push(asRecord(created.result[0], 'created activity type'));
+      const withAttributes = await this.client.post(
+        `${type}/attributes/create.json`,
         { attributes: ATTRIBUTES },
         signal,
       );
+      answers.push(asRecord(withAttributes.result[0], 'activity type attributes'));
       this.logger.info({ apiName: this.apiName }, 'marketo: created the custom activity type');
     }
-    if (type.status !== 'approved') {
+    if (answers[0]?.status !== 'approved') {
       // A new type is a draft until approved, and drafts cannot take activities.
-      await this.client.post(
-        `/v1/activities/external/type/${encodeURIComponent(this.apiName)}/approve.json`,
-        {},
-        signal,
-      );
+      const approved = await this.client.post(`${type}/approve.json`, {}, signal);
+      if (approved.result[0] !== undefined) answers.push(asRecord(approved.result[0], 'approved activity type'));
     }
-    if (type.id === undefined) throw new ProtocolError('Marketo activity type without an id');
-    return asId(type.id, 'activity type id');
+    const id = answers.find((a) => a.id !== undefined)?.id;
+    if (id !== undefined) return asId(id, 'activity type id');
+    const described = await this.client.get(`${type}/describe.json`, {}, signal);
+    const found = asRecord(described.result[0], 'described activity type').id;
+    if (found === undefined) throw new ProtocolError('Marketo activity type without an id');
+    return asId(found, 'activity type id');
   }
 }

@@ -1,11 +1,11 @@
 /**
  * Marketo REST over HTTP: the access token (cached, refreshed before expiry and on 601/602), the proactive
- * limiter, retries with backoff and jitter, and the mapping of Marketo's error layers onto Tandem's typed
- * errors. Everything above this module sees either a successful envelope or a `TandemError`.
+ * limiter, retries with backoff and jitter, reads too long for a URI, and the mapping of Marketo's error layers
+ * onto Tandem's typed errors. Everything above this module sees either a successful envelope or a `TandemError`.
  */
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
-import { Agent, request, errors as undiciErrors, type Dispatcher } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import {
@@ -19,7 +19,9 @@ import {
 } from '@tandem/core/plugin';
 import { DEFAULT_LIMITS, type MarketoConfig, type MarketoLimits } from './config';
 import { Limiter, delay } from './limiter';
+import { networkFailure, type NetworkFailure } from './network';
 import { centralDay, nextCentralMidnight } from './quota';
+import { Shared } from './shared';
 
 /** A successful response envelope (`success:true`). `result` is `[]` when Marketo left it out. */
 export interface Envelope {
@@ -39,6 +41,10 @@ export type ClientStats = {
   quotaExhausted: number;
   protocolErrors: number;
   callsToday: number;
+  /** Reads refused for their URI length (414, 431, or a connection closed on them) and sent again as POST. */
+  longUriRetries: number;
+  /** The longest URI a read is sent with as GET (Marketo's 8 KB, or less once a proxy refused one). */
+  uriLimit: number;
 };
 
 export type Query = Record<string, string | number | undefined>;
@@ -46,6 +52,17 @@ export type Query = Record<string, string | number | undefined>;
 /** Response-level codes worth retrying: rate (606), concurrency (615), timeouts/unavailable (604, 608, 611, 713), bulk queue (1029), and the 5xx the docs list as codes. */
 const RETRYABLE_CODES = new Set(['500', '502', '604', '606', '608', '611', '615', '713', '1029']);
 const AUTH_CODES = new Set(['601', '602']);
+
+/**
+ * Marketo refuses a URI over 8 KB with 414; the documented remedy is the same read as POST with `_method=GET` in
+ * the URL and the query form-encoded in the body
+ * (https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/error-codes, "HTTP-Level errors").
+ */
+export const MARKETO_URI_LIMIT = 8 * 1024;
+/** A connection closed on a URI shorter than this is a network failure, not a length a proxy refused. */
+const SHORTEST_REFUSED_URI = 1024;
+
+const CREDENTIALS = ['MARKETO_CLIENT_ID', 'MARKETO_CLIENT_SECRET'];
 
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -60,34 +77,66 @@ function firstError(body: Record<string, unknown>): { code: string; message: str
   return { code: 'unknown', message: 'success:false without errors[]' };
 }
 
+/**
+ * One REST request. A read (`GET`) may be sent as POST `_method=GET` with its query form-encoded in the body
+ * (`viaPost`), which is as safe to send again as the GET itself.
+ */
+interface RestRequest {
+  method: 'GET' | 'POST';
+  path: string;
+  query: Query;
+  body?: unknown;
+  viaPost?: boolean;
+}
+
+/** The same read as POST with `_method=GET` and the query in a form-encoded body. */
+function asPost(req: RestRequest): RestRequest {
+  const form = new URLSearchParams();
+  for (const [key, value] of Object.entries(req.query)) if (value !== undefined) form.set(key, String(value));
+  return { method: 'POST', path: req.path, query: { _method: 'GET' }, body: form, viaPost: true };
+}
+
 /** An outcome of one attempt the retry loop decides on. */
 type Attempt =
   | { kind: 'ok'; envelope: Envelope }
   | { kind: 'token'; code: string; message: string }
   | { kind: 'retry'; error: RetryableError; throttled: boolean; concurrency?: boolean }
+  /** A GET refused for its URI: 414 or 431 (`refused`), or a connection closed on a long one (maybe so). */
+  | { kind: 'uri'; length: number; refused: boolean }
   | { kind: 'fail'; error: TandemError };
 
-/**
- * A request body: JSON, or a form-encoded query (a read sent as POST `_method=GET`, see `getViaPost`), which is
- * as safe to send again as a GET.
- */
-function encodeBody(body: unknown): { contentType: string; text: string; isQuery: boolean } | undefined {
+function encodeBody(body: unknown): { contentType: string; text: string } | undefined {
   if (body === undefined) return undefined;
   if (body instanceof URLSearchParams)
-    return { contentType: 'application/x-www-form-urlencoded', text: body.toString(), isQuery: true };
-  return { contentType: 'application/json', text: JSON.stringify(body), isQuery: false };
+    return { contentType: 'application/x-www-form-urlencoded', text: body.toString() };
+  return { contentType: 'application/json', text: JSON.stringify(body) };
+}
+
+/**
+ * Marketo names an instance by its REST host, `https://<munchkin>.mktorest.com`, and has no call that says which
+ * instance answers: the munchkin id is the instance's name, and for any other base URL (a proxy, a sandbox) its
+ * origin is the best name there is.
+ */
+export function instanceOf(baseUrl: string): string {
+  const url = new URL(baseUrl);
+  const munchkin = /^([a-z0-9]+(?:-[a-z0-9]+)*)\.mktorest\.com$/i.exec(url.hostname);
+  return munchkin?.[1] && url.protocol === 'https:' ? munchkin[1].toUpperCase() : url.origin;
 }
 
 export class MarketoClient {
   readonly limits: MarketoLimits;
+  /** Which instance this client talks to (see `instanceOf`). */
+  readonly instance: string;
   private readonly limiter: Limiter;
   private readonly base: string;
+  /** The host, as messages name it. */
+  private readonly host: string;
   private readonly timeoutMs: number;
   private readonly maxAttempts: number;
   private readonly backoff: { baseMs: number; maxMs: number };
   private dispatcher: Dispatcher | undefined;
   private token: { value: string; refreshAt: number } | undefined;
-  private tokenRequest: Promise<string> | undefined;
+  private readonly tokenFetch: Shared<string>;
   /** The API user the token belongs to (the token's `scope`), for `check()`. */
   identity: string | undefined;
   private readonly counters: ClientStats = {
@@ -99,6 +148,8 @@ export class MarketoClient {
     quotaExhausted: 0,
     protocolErrors: 0,
     callsToday: 0,
+    longUriRetries: 0,
+    uriLimit: MARKETO_URI_LIMIT,
   };
   private today = centralDay();
   private readonly callsMetric: Counter<'kind' | 'outcome'>;
@@ -112,10 +163,13 @@ export class MarketoClient {
     this.limits = { ...DEFAULT_LIMITS, ...config.limits };
     this.limiter = new Limiter(this.limits);
     this.base = config.baseUrl.replace(/\/+$/, '');
+    this.host = new URL(this.base).host;
+    this.instance = instanceOf(this.base);
     // Marketo's own timeouts reach 90 s (Sync Leads) and 300 s (paging tokens): do not give up before it does.
     this.timeoutMs = config.requestTimeoutMs ?? 120_000;
     this.maxAttempts = config.maxAttempts ?? 6;
     this.backoff = { baseMs: config.backoff?.baseMs ?? 1000, maxMs: config.backoff?.maxMs ?? 20_000 };
+    this.tokenFetch = new Shared((signal) => this.fetchToken(signal), false);
     // Several connector instances may share one registry: reuse the metric when it already exists.
     this.callsMetric = sharedMetric(
       metrics,
@@ -150,37 +204,30 @@ export class MarketoClient {
     if (dispatcher instanceof Agent) await dispatcher.close();
   }
 
+  /**
+   * A read. One whose URI would pass the longest one known to get through (Marketo's 8 KB, or less once a proxy
+   * refused a shorter one) goes as POST with `_method=GET`, so every call carries its whole batch.
+   */
   get(path: string, query: Query, signal?: AbortSignal): Promise<Envelope> {
-    return this.call('GET', path, query, undefined, signal);
+    const req: RestRequest = { method: 'GET', path, query };
+    return this.call(this.url(`/rest${path}`, query).length > this.counters.uriLimit ? asPost(req) : req, signal);
   }
 
   post(path: string, body: unknown, signal?: AbortSignal): Promise<Envelope> {
-    return this.call('POST', path, {}, body, signal);
+    return this.call({ method: 'POST', path, query: {}, body }, signal);
   }
 
   /**
-   * A GET whose query string would pass Marketo's 8 KB URI limit (414), sent the documented way: POST with
-   * `_method=GET` in the URL and the query form-encoded in the body. Still a read: safe to send again.
+   * One REST call with its retries. 601/602 get a new token and one more try; a read refused for its URI goes
+   * again at once as POST `_method=GET`; retryable failures back off with jitter up to `maxAttempts`; the rest
+   * surface as typed errors.
    */
-  getViaPost(path: string, query: Query, signal?: AbortSignal): Promise<Envelope> {
-    const form = new URLSearchParams();
-    for (const [key, value] of Object.entries(query)) if (value !== undefined) form.set(key, String(value));
-    return this.call('POST', path, { _method: 'GET' }, form, signal);
-  }
-
-  /**
-   * One REST call with its retries. 601/602 get a new token and one more try; retryable failures back off
-   * with jitter up to `maxAttempts`; the rest surface as typed errors.
-   */
-  async call(
-    method: 'GET' | 'POST',
-    path: string,
-    query: Query,
-    body: unknown,
-    signal?: AbortSignal,
-  ): Promise<Envelope> {
+  private async call(first: RestRequest, signal?: AbortSignal): Promise<Envelope> {
+    let req = first;
     let tokenRetried = false;
     let concurrencyRetries = 0;
+    /** The URI length of a GET whose connection closed, proven too long once the same read as POST gets through. */
+    let suspectLength: number | undefined;
     for (let attempt = 1; ; attempt++) {
       signal?.throwIfAborted();
       let token: string;
@@ -196,19 +243,32 @@ export class MarketoClient {
       await this.limiter.acquire(signal);
       let outcome: Attempt;
       try {
-        outcome = await this.attempt(method, path, query, body, token, signal);
+        outcome = await this.attempt(req, token, signal);
       } finally {
         this.limiter.release();
       }
-      if (outcome.kind === 'ok') return outcome.envelope;
+      if (outcome.kind === 'ok') {
+        if (suspectLength !== undefined) this.lowerUriLimit(suspectLength);
+        return outcome.envelope;
+      }
       if (outcome.kind === 'fail') throw outcome.error;
+      if (outcome.kind === 'uri') {
+        // Only a GET is ever refused for its URI, so this happens once per call.
+        this.counters.longUriRetries++;
+        if (outcome.refused) this.lowerUriLimit(outcome.length);
+        else suspectLength = outcome.length;
+        req = asPost(req);
+        attempt--;
+        continue;
+      }
       if (outcome.kind === 'token') {
         // The token was revoked or expired early: drop it, fetch a new one, and retry once.
         if (this.token?.value === token) this.token = undefined;
         if (tokenRetried) {
-          throw new ConnectorAuthError(`Marketo refused a fresh access token (${outcome.code} ${outcome.message})`, {
-            details: { code: outcome.code },
-          });
+          throw new ConnectorAuthError(
+            `Marketo at ${this.host} refused a fresh access token (${outcome.code} ${outcome.message}); check ${CREDENTIALS.join(' and ')}`,
+            { details: { code: outcome.code } },
+          );
         }
         tokenRetried = true;
         attempt--;
@@ -227,9 +287,23 @@ export class MarketoClient {
       }
       const wait = this.backoffMs(attempt, outcome.error.retryAfterMs);
       if (outcome.throttled) this.limiter.pause(wait);
-      this.logger.debug({ path, attempt, wait, code: outcome.error.details?.code }, 'marketo: retrying');
+      this.logger.debug({ path: req.path, attempt, wait, code: outcome.error.details?.code }, 'marketo: retrying');
       await delay(wait, signal);
     }
+  }
+
+  /**
+   * Something between here and Marketo refused a URI of `length`: from now on reads go as GET only up to half of
+   * it (each refusal at least halves the limit, so a process pays a handful of refused calls at most).
+   */
+  private lowerUriLimit(length: number): void {
+    const limit = Math.floor(length / 2);
+    if (limit >= this.counters.uriLimit) return;
+    this.counters.uriLimit = limit;
+    this.logger.warn(
+      { refusedLength: length, uriLimit: limit },
+      'marketo: a read was refused for its URI length (a proxy?); longer reads go as POST with _method=GET',
+    );
   }
 
   /** Exponential backoff with full jitter, never below the server's hint. */
@@ -250,17 +324,12 @@ export class MarketoClient {
     this.dailyMetric.set(this.counters.callsToday);
   }
 
-  private async attempt(
-    method: 'GET' | 'POST',
-    path: string,
-    query: Query,
-    body: unknown,
-    token: string,
-    signal: AbortSignal | undefined,
-  ): Promise<Attempt> {
+  private async attempt(req: RestRequest, token: string, signal: AbortSignal | undefined): Promise<Attempt> {
     this.counters.requests++;
-    const url = this.url(`/rest${path}`, query);
-    const payload = encodeBody(body);
+    const { method, path } = req;
+    const url = this.url(`/rest${path}`, req.query);
+    const payload = encodeBody(req.body);
+    const isRead = method === 'GET' || req.viaPost === true;
     let status: number;
     let text: string;
     let contentType: string;
@@ -282,19 +351,33 @@ export class MarketoClient {
     } catch (error) {
       signal?.throwIfAborted();
       this.countCall('rest', 'error');
-      const tls = tlsFailure(error, this.base);
-      if (tls) return { kind: 'fail', error: tls };
-      const message = `Marketo ${method} ${path} failed: ${error instanceof Error ? error.message : String(error)}`;
-      // A POST that timed out may have been applied: only reads are safe to send again.
-      if (method === 'GET' || payload?.isQuery || !isTimeout(error))
-        return { kind: 'retry', error: new RetryableError(message, { cause: error }), throttled: false };
-      return { kind: 'fail', error: new RetryableError(message, { cause: error }) };
+      const failure = networkFailure(error);
+      // Some proxies close the connection on a URI they will not take instead of answering 414.
+      if (method === 'GET' && failure.kind === 'closed' && url.length >= SHORTEST_REFUSED_URI) {
+        return { kind: 'uri', length: url.length, refused: false };
+      }
+      const message = this.connectionMessage(failure, `${method} ${path}`, error);
+      if (failure.kind === 'tls')
+        return {
+          kind: 'fail',
+          error: new ConnectorRequestError(message, { cause: error, details: { code: failure.code } }),
+        };
+      const retryable = new RetryableError(message, { cause: error, details: { code: failure.code } });
+      // A write that may have reached Marketo (the connection closed, or no answer came in time) must not be sent
+      // again blindly; one that never left (no address, refused, no connection made) may.
+      const neverSent = failure.kind === 'dns' || failure.kind === 'refused' || failure.kind === 'timeout';
+      if (isRead || neverSent) return { kind: 'retry', error: retryable, throttled: false };
+      return { kind: 'fail', error: retryable };
+    }
+    if (method === 'GET' && (status === 414 || status === 431)) {
+      this.countCall('rest', 'error');
+      return { kind: 'uri', length: url.length, refused: true };
     }
     if (status >= 500 || status === 429) {
       this.countCall('rest', 'error');
       return {
         kind: 'retry',
-        error: new RetryableError(`Marketo ${path} answered HTTP ${status}`, { details: { status } }),
+        error: new RetryableError(`Marketo at ${this.host}: ${path} answered HTTP ${status}`, { details: { status } }),
         throttled: status === 429,
       };
     }
@@ -302,14 +385,19 @@ export class MarketoClient {
       this.countCall('rest', 'error');
       return {
         kind: 'fail',
-        error: new ConnectorAuthError(`Marketo ${path} answered HTTP ${status}`, { details: { status } }),
+        error: new ConnectorAuthError(
+          `Marketo at ${this.host}: ${path} answered HTTP ${status}; check ${CREDENTIALS.join(' and ')}`,
+          { details: { status } },
+        ),
       };
     }
     if (status !== 200) {
       this.countCall('rest', 'error');
       return {
         kind: 'fail',
-        error: new ConnectorRequestError(`Marketo ${path} answered HTTP ${status}`, { details: { status } }),
+        error: new ConnectorRequestError(`Marketo at ${this.host}: ${path} answered HTTP ${status}`, {
+          details: { status },
+        }),
       };
     }
     const parsed = this.parse(path, contentType, text);
@@ -345,7 +433,10 @@ export class MarketoClient {
       this.countCall('rest', throttled ? 'throttled' : 'error');
       return {
         kind: 'retry',
-        error: new RetryableError(`Marketo ${path}: ${code} ${message}`, { details }),
+        error: new RetryableError(`Marketo ${path}: ${code} ${message}`, {
+          details,
+          ...(code === '606' ? { retryAfterMs: this.rateWindowMs(message) } : {}),
+        }),
         throttled,
         concurrency: code === '615',
       };
@@ -354,9 +445,40 @@ export class MarketoClient {
     if (code === '603')
       return {
         kind: 'fail',
-        error: new ConnectorAuthError(`Marketo ${path}: access denied (603 ${message})`, { details }),
+        error: new ConnectorAuthError(
+          `Marketo at ${this.host}: ${path}: access denied (603 ${message}); the API user's role lacks a permission, or an IP allowlist blocks this host`,
+          { details },
+        ),
       };
     return { kind: 'fail', error: new ConnectorRequestError(`Marketo ${path}: ${code} ${message}`, { details }) };
+  }
+
+  /**
+   * How long to hold every call back after a 606. A throttled call counts toward the rate limit too (only the
+   * starred codes of error-codes.md do not count), so a retry inside the window only keeps it full: wait for the
+   * whole window, which the 606 message names ("Max rate limit '100' exceeded with in '20' secs"), else the
+   * configured one.
+   */
+  private rateWindowMs(message: string): number {
+    const seconds = Number(/with ?in '([\d.]+)' secs/.exec(message)?.[1]);
+    return Number.isFinite(seconds) && seconds > 0 ? Math.round(seconds * 1000) : this.limits.windowMs;
+  }
+
+  /** A failed connection, for an operator: Marketo, the host, what failed, the step, and what to check. */
+  private connectionMessage(failure: NetworkFailure, step: string, error: unknown): string {
+    const detail = this.redact(error instanceof Error ? error.message : String(error));
+    const tlsCa = failure.kind === 'tls' ? ' (or the tlsCa setting)' : '';
+    return `Marketo at ${this.host}: ${failure.what} (${failure.code}: ${detail}) on ${step}; check ${failure.check.join(' and ')}${tlsCa}`;
+  }
+
+  /** Never a secret in a message: the client secret and the access token are blanked out. */
+  private redact(text: string): string {
+    let out = text;
+    for (const secret of [this.config.clientSecret, this.token?.value]) {
+      if (!secret) continue;
+      for (const form of new Set([secret, encodeURIComponent(secret)])) out = out.split(form).join('[redacted]');
+    }
+    return out;
   }
 
   /** Parses a body as a JSON object, or explains clearly what came back instead. */
@@ -367,14 +489,16 @@ export class MarketoClient {
     } catch (error) {
       this.counters.protocolErrors++;
       const what = /html/i.test(contentType) || /^\s*</.test(text) ? 'an HTML page' : 'malformed JSON';
-      return new ProtocolError(`Marketo ${path} answered ${what} instead of a JSON envelope: ${snippet(text)}`, {
-        cause: error,
-        details: { contentType },
-      });
+      return new ProtocolError(
+        `Marketo at ${this.host}: ${path} answered ${what} instead of a JSON envelope: ${this.snippet(text)}`,
+        { cause: error, details: { contentType } },
+      );
     }
     if (!isRecord(value) || typeof value.success !== 'boolean') {
       this.counters.protocolErrors++;
-      return new ProtocolError(`Marketo ${path} answered JSON without the response envelope: ${snippet(text)}`);
+      return new ProtocolError(
+        `Marketo at ${this.host}: ${path} answered JSON without the response envelope: ${this.snippet(text)}`,
+      );
     }
     return value;
   }
@@ -392,21 +516,21 @@ export class MarketoClient {
     };
   }
 
-  /** The cached token, or a new one; refreshed a minute before expiry; concurrent callers share one fetch. */
+  /**
+   * The cached token, or a new one; refreshed a minute before expiry. Concurrent callers share one fetch, which
+   * each waits for with its own signal; the fetch is dropped once none waits.
+   */
   private async accessToken(signal?: AbortSignal): Promise<string> {
     if (this.token && Date.now() < this.token.refreshAt) return this.token.value;
-    // One fetch shared by every caller, so it does not take any one caller's signal (only the timeout).
-    this.tokenRequest ??= this.fetchToken().finally(() => {
-      this.tokenRequest = undefined;
-    });
-    const token = await this.tokenRequest;
-    signal?.throwIfAborted();
-    return token;
+    return this.tokenFetch.get(signal);
   }
 
-  private async fetchToken(): Promise<string> {
+  private async fetchToken(signal: AbortSignal): Promise<string> {
     this.counters.identityCalls++;
     this.counters.tokenRefreshes++;
+    const endpoint = `${this.base}/identity/oauth/token`;
+    // GET with the three parameters in the query, as the Identity endpoint documents them
+    // (https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/authentication).
     const url = this.url('/identity/oauth/token', {
       grant_type: 'client_credentials',
       client_id: this.config.clientId,
@@ -419,21 +543,19 @@ export class MarketoClient {
       const response = await request(url, {
         method: 'GET',
         ...this.dispatcherOption(),
-        signal: this.withTimeout(undefined),
+        signal: this.withTimeout(signal),
       });
       status = response.statusCode;
       contentType = String(response.headers['content-type'] ?? '');
       text = await response.body.text();
     } catch (error) {
+      signal.throwIfAborted();
       this.countCall('identity', 'error');
-      const tls = tlsFailure(error, this.base);
-      if (tls) throw tls;
-      throw new RetryableError(
-        `Marketo identity endpoint unreachable: ${error instanceof Error ? error.message : String(error)}`,
-        {
-          cause: error,
-        },
-      );
+      const failure = networkFailure(error);
+      const message = this.connectionMessage(failure, 'the access token request', error);
+      if (failure.kind === 'tls')
+        throw new ConnectorRequestError(message, { cause: error, details: { code: failure.code } });
+      throw new RetryableError(message, { cause: error, details: { code: failure.code } });
     }
     let body: unknown;
     try {
@@ -442,21 +564,22 @@ export class MarketoClient {
       this.countCall('identity', 'error');
       const what = /html/i.test(contentType) || /^\s*</.test(text) ? 'an HTML page' : 'malformed JSON';
       throw new ProtocolError(
-        `Marketo token endpoint ${this.base}/identity/oauth/token answered ${what} (HTTP ${status}) instead of a token; check MARKETO_BASE_URL: ${snippet(text)}`,
+        `Marketo token endpoint ${endpoint} answered ${what} (HTTP ${status}) instead of a token; check MARKETO_BASE_URL: ${this.snippet(text)}`,
       );
     }
+    // The Identity endpoint answers 401 for a bad client id or secret (error-codes.md); 400 and 403 alike.
     if (status === 401 || status === 400 || status === 403) {
       this.countCall('identity', 'error');
       const reason = isRecord(body)
         ? [body.error, body.error_description].filter((v) => typeof v === 'string').join(': ')
         : '';
       throw new ConnectorAuthError(
-        `Marketo refused the client credentials (HTTP ${status}${reason ? `, ${reason}` : ''})`,
+        `Marketo at ${this.host} refused the client credentials (HTTP ${status}${reason ? `, ${this.redact(reason)}` : ''}); check ${CREDENTIALS.join(' and ')}`,
       );
     }
     if (status >= 500) {
       this.countCall('identity', 'error');
-      throw new RetryableError(`Marketo identity endpoint answered HTTP ${status}`);
+      throw new RetryableError(`Marketo at ${this.host}: the token endpoint answered HTTP ${status}`);
     }
     if (
       !isRecord(body) ||
@@ -465,7 +588,9 @@ export class MarketoClient {
       typeof body.expires_in !== 'number'
     ) {
       this.countCall('identity', 'error');
-      throw new ProtocolError(`Marketo token endpoint answered an unexpected shape (HTTP ${status}): ${snippet(text)}`);
+      throw new ProtocolError(
+        `Marketo token endpoint ${endpoint} answered an unexpected shape (HTTP ${status}): ${this.snippet(text)}`,
+      );
     }
     this.countCall('identity', 'ok');
     if (typeof body.scope === 'string') this.identity = body.scope;
@@ -508,34 +633,9 @@ export class MarketoClient {
     }
     return { dispatcher: this.dispatcher };
   }
-}
 
-/**
- * A certificate the connector does not trust will not fix itself: not retryable, and the message says how
- * to trust a private CA.
- */
-function tlsFailure(error: unknown, base: string): ConnectorRequestError | undefined {
-  const code = (e: unknown) => (e instanceof Error && 'code' in e && typeof e.code === 'string' ? e.code : '');
-  const found = [code(error), code(error instanceof Error ? error.cause : undefined)].find((c) =>
-    /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS/.test(c),
-  );
-  if (!found) return undefined;
-  return new ConnectorRequestError(
-    `TLS certificate of ${base} is not trusted (${found}: ${error instanceof Error ? error.message : String(error)}); ` +
-      'give its CA as the tlsCa setting or through NODE_EXTRA_CA_CERTS',
-    { cause: error, details: { code: found } },
-  );
-}
-
-function isTimeout(error: unknown): boolean {
-  return (
-    error instanceof undiciErrors.HeadersTimeoutError ||
-    error instanceof undiciErrors.BodyTimeoutError ||
-    (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError'))
-  );
-}
-
-function snippet(text: string): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  return JSON.stringify(flat.length > 120 ? `${flat.slice(0, 120)}…` : flat);
+  private snippet(text: string): string {
+    const flat = this.redact(text).replace(/\s+/g, ' ').trim();
+    return JSON.stringify(flat.length > 120 ? `${flat.slice(0, 120)}…` : flat);
+  }
 }

@@ -63,11 +63,22 @@ export class MarketoConnector implements Connector {
     this.activities = new ActivityLog(this.client, logger, config.activityTypeApiName ?? 'tandemSync');
   }
 
+  /**
+   * Reads the lead description (the first time a token and one REST call: credentials, network and the Read Lead
+   * permission; later from the cache, until Marketo says a field is gone).
+   * `instance` is the munchkin id of a `https://<munchkin>.mktorest.com` base URL, else the base URL's origin:
+   * Marketo's REST API has no call that says which instance answers, and the munchkin id is what names one.
+   */
   async check(signal?: AbortSignal): Promise<CheckResult> {
     try {
       await this.describer.describe(signal);
-      return { ok: true, ...(this.client.identity ? { identity: this.client.identity } : {}) };
+      return {
+        ok: true,
+        ...(this.client.identity ? { identity: this.client.identity } : {}),
+        instance: this.client.instance,
+      };
     } catch (error) {
+      signal?.throwIfAborted();
       this.logger.warn({ err: error }, 'marketo: check failed');
       return { ok: false, message: error instanceof Error ? error.message : String(error) };
     }

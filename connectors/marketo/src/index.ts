@@ -1,10 +1,11 @@
 /**
  * `@tandem/connector-marketo`: the plugin definition. Importing it has no side effects and `register` does
- * no I/O; the sandbox module is loaded only when sandbox mode starts it.
+ * no I/O. Its simulator is a package of its own, `@tandem/sandbox-marketo`, named in the manifest: core loads it
+ * in sandbox mode only.
  */
 import { Lifecycle, type DependencyContainer } from 'tsyringe';
-import { defineConnector, PluginTokens, type Connector, type SandboxStartOptions } from '@tandem/core/plugin';
-import { MARKETO_ENV, MarketoConfigSchema, type MarketoConfig } from './config';
+import { defineConnector, PluginTokens, type Connector } from '@tandem/core/plugin';
+import { MARKETO_ENV, MarketoConfigSchema } from './config';
 import { MarketoConnector } from './connector';
 
 export const marketoConnector = defineConnector({
@@ -24,23 +25,6 @@ export const marketoConnector = defineConnector({
       const connector = container.resolve<Connector>(PluginTokens.Connector);
       if (connector instanceof MarketoConnector) await connector.close();
     }
-  },
-  sandbox: {
-    async start(options: SandboxStartOptions = {}) {
-      const { MarketoSandbox } = await import('./sandbox/server.js');
-      const sandbox = new MarketoSandbox();
-      const running = await sandbox.start({
-        host: options.host ?? '127.0.0.1',
-        port: options.port ?? 0,
-        seed: options.seed ?? false,
-      });
-      const config: MarketoConfig = {
-        baseUrl: running.url,
-        clientId: sandbox.clientId,
-        clientSecret: sandbox.clientSecret,
-      };
-      return { url: running.url, config, close: running.close };
-    },
   },
 });
 

@@ -46,6 +46,9 @@ export class Limiter {
         onAbort: () => {
           const index = this.queue.indexOf(waiter);
           if (index >= 0) this.queue.splice(index, 1);
+          // The wake-up timer was armed for waiters: with none left it must go, or it keeps the process alive
+          // (up to a window, 20 s) after everyone gave up.
+          this.drain();
           reject(signal?.reason);
         },
       };

@@ -28,7 +28,12 @@ describe('describe, get and findByEmail', () => {
     });
     const id = d.fields.find((f) => f.name === 'id');
     assert.equal(id?.updatable, false);
-    assert.equal(d.fields.find((f) => f.name === 'microsoftIsDeleted')?.type, 'boolean');
+    assert.equal(d.fields.find((f) => f.name === 'unsubscribed')?.type, 'boolean');
+    assert.equal(
+      d.fields.find((f) => f.name === 'microsoftType'),
+      undefined,
+      'a vanilla instance',
+    );
     assert.equal(d.fields.find((f) => f.name === 'updatedAt')?.type, 'datetime');
   });
 
@@ -70,8 +75,12 @@ describe('describe, get and findByEmail', () => {
     });
   });
 
-  test('check reports the API user', async () => {
-    assert.deepEqual(await h.connector.check(), { ok: true, identity: 'tandem-api@example.com' });
+  test('check reports the API user and the instance: the sandbox instance id', async () => {
+    assert.deepEqual(await h.connector.check(), {
+      ok: true,
+      identity: 'tandem-api@example.com',
+      instance: h.running.instanceId,
+    });
   });
 });
 
@@ -262,6 +271,71 @@ describe('readChanges', () => {
   });
 });
 
+describe('paging as documented', () => {
+  test('an empty instance: no leads, no activities, one last page that is done', async () => {
+    const h = await startHarness();
+    try {
+      const pages = await collect(h.connector.readChanges('lead', null, { fields: FIELDS }));
+      assert.deepEqual(
+        pages.map((p) => [p.records.length, p.deletedIds.length, p.done]),
+        [[0, 0, true]],
+      );
+      // The scan reads ids until maxIdGap (3000) in a row are missing: ten ranges of 300 (plus what was read ahead).
+      const leads = h.sandbox.counters.byEndpoint['GET /v1/leads.json'] ?? 0;
+      assert.ok(leads >= 10 && leads <= 14, `${leads} calls`);
+      assert.equal(h.sandbox.counters.byEndpoint['GET /v1/activities/leadchanges.json'], 1);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('a leadchanges page with nothing asked for while moreResult is true: the feed reads on', async () => {
+    const h = await startHarness({ seed: true, people: 3 });
+    try {
+      const cursor = (await collect(h.connector.readChanges('lead', null, { fields: FIELDS }))).at(-1)?.cursor ?? '';
+      // 300 changes of a field not asked for fill a whole page; the change asked for is on the next one.
+      for (let i = 0; i < 300; i++) h.sandbox.editPerson(1, { city: `City ${i}` });
+      h.sandbox.editPerson(2, { title: 'Found on page two' });
+      h.sandbox.resetCounters();
+      const pages = await collect(h.connector.readChanges('lead', cursor, { fields: FIELDS }));
+      assert.deepEqual(
+        pages.flatMap((p) => p.records.map((r) => [r.id, r.fields.title])),
+        [['2', 'Found on page two']],
+      );
+      assert.equal(pages.at(-1)?.done, true);
+      assert.equal(h.sandbox.counters.byEndpoint['GET /v1/activities/leadchanges.json'], 2);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('Get Leads by filter past 1000 matches', () => {
+  test('"1003 Too many results match the filter" splits the values and asks again', async () => {
+    const h = await startHarness();
+    try {
+      const emails = ['shared.a@example.com', 'shared.b@example.com', 'shared.c@example.com'];
+      for (const email of emails) for (let i = 0; i < 400; i++) h.sandbox.createPerson({ email });
+      await h.connector.describe('lead');
+      h.sandbox.resetCounters();
+      const found = await h.connector.findByEmail('lead', emails, { fields: ['email'] });
+      assert.equal(found.length, 1200);
+      assert.equal(new Set(found.map((r) => r.id)).size, 1200);
+      // 1200 matches: 1003; then [a, b] (800 matches, 3 pages) and [c] (400, 2 pages).
+      assert.equal(h.sandbox.counters.byErrorCode['1003'], 1);
+      assert.equal(h.sandbox.counters.byEndpoint['GET /v1/leads.json'], 1 + 3 + 2);
+      // One email held by more than 1000 leads cannot be asked for: a clear error.
+      for (let i = 0; i < 601; i++) h.sandbox.createPerson({ email: emails[0] ?? '' });
+      await assert.rejects(
+        h.connector.findByEmail('lead', [emails[0] ?? ''], { fields: ['email'] }),
+        /one email matches more than 1000 leads/,
+      );
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('write', () => {
   let h: Harness;
   before(async () => {
@@ -293,7 +367,7 @@ describe('write', () => {
       ],
     );
     assert.deepEqual(results[1], { ref: 'r2', status: 'rejected', code: '1005', message: 'Lead already exists' });
-    assert.equal(results[4]?.status === 'rejected' && results[4].code, '1003');
+    assert.equal(results[4]?.status === 'rejected' && results[4].code, '1001', 'a type mismatch (error-codes.md)');
     assert.equal(h.sandbox.getPerson(3)?.values.title, 'Updated');
     const created = results[0];
     assert.ok(created?.status === 'created');

@@ -1,19 +1,22 @@
 /**
- * Test helpers: a sandbox on a free loopback port and a connector resolved the way the host does it (a child
- * container holding Logger, Config and Metrics, then `definition.register`).
+ * Test helpers: a sandbox on a free loopback port, its connection built the way sandbox mode builds it (the
+ * sandbox's environment through the connector's env bindings), and a connector resolved the way the host does
+ * it (a child container holding Logger, Config and Metrics, then `definition.register`).
  */
 import 'reflect-metadata';
 import { container } from 'tsyringe';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { PluginTokens, type Connector } from '@tandem/core/plugin';
+import { sandboxConnectorConfig } from '@tandem/core';
+import { PluginTokens, type Connector, type RunningSandbox } from '@tandem/core/plugin';
+import { MarketoSandbox, type MarketoSandboxOptions, type MarketoStartOptions } from '@tandem/sandbox-marketo';
 import definition from '../src/index';
 import type { MarketoConfig } from '../src/config';
 import type { MarketoConnector } from '../src/connector';
-import { MarketoSandbox, type SandboxStartOptions } from '../src/sandbox';
 
 export interface Harness {
   sandbox: MarketoSandbox;
+  running: RunningSandbox;
   url: string;
   config: MarketoConfig;
   connector: MarketoConnector;
@@ -23,15 +26,14 @@ export interface Harness {
 }
 
 export async function startHarness(
-  options: SandboxStartOptions = {},
+  options: MarketoStartOptions & Pick<MarketoSandboxOptions, 'extras'> = {},
   overrides: Partial<MarketoConfig> = {},
 ): Promise<Harness> {
-  const sandbox = new MarketoSandbox();
-  const running = await sandbox.start({ seed: false, ...options });
+  const { extras, ...start } = options;
+  const sandbox = new MarketoSandbox({ extras: extras ?? false });
+  const running = await sandbox.start({ seed: false, ...start });
   const config: MarketoConfig = {
-    baseUrl: running.url,
-    clientId: sandbox.clientId,
-    clientSecret: sandbox.clientSecret,
+    ...(sandboxConnectorConfig(definition, running) as MarketoConfig),
     // Short backoff so retry tests stay quick; the production default starts at 1 s.
     backoff: { baseMs: 200, maxMs: 2000 },
     ...overrides,
@@ -39,18 +41,14 @@ export async function startHarness(
   const connectors: MarketoConnector[] = [];
   const metrics = new Registry();
   const connect = (more: Partial<MarketoConfig> = {}): MarketoConnector => {
-    const child = container.createChildContainer();
-    child.register(PluginTokens.Logger, { useValue: pino({ level: 'silent' }) });
-    child.register(PluginTokens.Config, { useValue: { ...config, ...more } });
-    child.register(PluginTokens.Metrics, { useValue: metrics });
-    definition.register(child);
-    const connector = child.resolve<Connector>(PluginTokens.Connector) as MarketoConnector;
+    const connector = resolveConnector({ ...config, ...more }, metrics);
     connectors.push(connector);
     return connector;
   };
   const connector = connect();
   return {
     sandbox,
+    running,
     url: running.url,
     config,
     connector,
@@ -61,6 +59,16 @@ export async function startHarness(
       await running.close();
     },
   };
+}
+
+/** A connector for `config`, resolved as the plugin host resolves it. */
+export function resolveConnector(config: MarketoConfig, metrics = new Registry()): MarketoConnector {
+  const child = container.createChildContainer();
+  child.register(PluginTokens.Logger, { useValue: pino({ level: 'silent' }) });
+  child.register(PluginTokens.Config, { useValue: config });
+  child.register(PluginTokens.Metrics, { useValue: metrics });
+  definition.register(child);
+  return child.resolve<Connector>(PluginTokens.Connector) as MarketoConnector;
 }
 
 /** Collects every page of an async iterable. */

@@ -15,26 +15,7 @@ test('300 long emails are looked up in one call: POST with _method=GET past the 
     assert.equal(h.sandbox.counters.restCalls, 1, 'one call for 300 emails');
     assert.equal(h.sandbox.counters.byEndpoint['GET /v1/leads.json'], 1);
     assert.equal(h.sandbox.counters.byEndpoint['POST /v1/leads.json'] ?? 0, 0, 'not counted as a write');
-  } finally {
-    await h.close();
-  }
-});
-
-test('the sandbox still refuses a form body on Sync Leads (612), as Marketo does', async () => {
-  const h = await startHarness();
-  try {
-    const token = await fetch(
-      `${h.url}/identity/oauth/token?grant_type=client_credentials&client_id=${h.config.clientId}&client_secret=${h.config.clientSecret}`,
-    );
-    const { access_token } = (await token.json()) as { access_token: string };
-    const response = await fetch(`${h.url}/rest/v1/leads.json`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${access_token}`, 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'action=createOnly',
-    });
-    const body = (await response.json()) as { success: boolean; errors: Array<{ code: string }> };
-    assert.equal(body.success, false);
-    assert.equal(body.errors[0]?.code, '612');
+    assert.equal(h.sandbox.counters.byErrorCode['414'] ?? 0, 0, 'never sent as a GET');
   } finally {
     await h.close();
   }

@@ -13,6 +13,8 @@ test('isoDate writes Marketo datetimes as toISOString does, offsets and roll-ove
   assert.equal(isoDate('2024-01-31T09:30:05Z'), '2024-01-31T09:30:05.000Z');
   assert.equal(isoDate('2024-01-31T09:30:05+0000'), '2024-01-31T09:30:05.000Z');
   assert.equal(isoDate('2024-01-31T09:30:05-0130'), '2024-01-31T11:00:05.000Z');
+  // Get Lead by Id's example writes offsets with a colon (leads.md): `2015-05-07T11:47:30-08:00`.
+  assert.equal(isoDate('2015-05-07T11:47:30-08:00'), '2015-05-07T19:47:30.000Z');
   assert.equal(isoDate('2024-01-31T09:30:05.250Z'), '2024-01-31T09:30:05.250Z');
   // Date.parse rolls these over; the short way must not answer otherwise.
   assert.equal(isoDate('2024-02-30T00:00:00Z'), '2024-03-01T00:00:00.000Z');

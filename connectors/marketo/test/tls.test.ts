@@ -1,4 +1,4 @@
-/** HTTPS with a private CA: the sandbox serves a self-signed certificate, the connector trusts it via `tlsCa`. */
+/** HTTPS with a private CA: the sandbox serves HTTPS (`https: true`), the connector trusts its CA via `tlsCa`. */
 import 'reflect-metadata';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -6,7 +6,6 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generate } from 'selfsigned';
 import { ConnectorRequestError } from '@tandem/core/plugin';
 import { startHarness, type Harness } from './helpers';
 
@@ -14,37 +13,29 @@ let h: Harness;
 let ca = '';
 
 before(async () => {
-  const pems = await generate([{ name: 'commonName', value: 'tandem-sandbox.test' }], {
-    keySize: 2048,
-    algorithm: 'sha256',
-    extensions: [
-      { name: 'basicConstraints', cA: true },
-      {
-        name: 'subjectAltName',
-        altNames: [
-          { type: 7, ip: '127.0.0.1' },
-          { type: 2, value: 'localhost' },
-        ],
-      },
-    ],
-  });
-  ca = pems.cert;
-  h = await startHarness({ seed: true, people: 3, https: { key: pems.private, cert: pems.cert } });
+  h = await startHarness({ seed: true, people: 3, https: true });
+  ca = h.running.caPem ?? '';
 });
 after(() => h.close());
 
-test('the sandbox serves HTTPS and the connector trusts the private CA given as tlsCa', async () => {
+test('the sandbox serves HTTPS; sandbox mode trusts its CA through tlsCa', async () => {
   assert.match(h.url, /^https:\/\/127\.0\.0\.1:\d+$/);
-  const c = h.connect({ tlsCa: ca });
-  const records = await c.get('lead', ['1', '2', '3'], { fields: ['email'] });
+  assert.equal(h.config.tlsCa, ca, 'sandboxConnectorConfig sets tlsCa from caPem');
+  const records = await h.connector.get('lead', ['1', '2', '3'], { fields: ['email'] });
   assert.equal(records.length, 3);
 });
 
-test('without the CA the certificate is refused (a clear error, no crash)', async () => {
-  const c = h.connect();
+test('without the CA the certificate is refused: a clear error naming Marketo, the host and what to check', async () => {
+  const c = h.connect({ tlsCa: undefined });
   await assert.rejects(c.get('lead', ['1'], { fields: ['email'] }), (error: unknown) => {
     assert.ok(error instanceof ConnectorRequestError, String(error));
-    assert.match(error.message, /certificate .* not trusted .*tlsCa.*NODE_EXTRA_CA_CERTS/);
+    const host = new URL(h.url).host;
+    assert.ok(error.message.startsWith(`Marketo at ${host}: its TLS certificate is not trusted (`), error.message);
+    assert.match(
+      error.message,
+      /on the access token request; check MARKETO_BASE_URL and NODE_EXTRA_CA_CERTS \(or the tlsCa setting\)$/,
+    );
+    assert.ok(!error.message.includes(h.config.clientSecret), 'no secret in the message');
     return true;
   });
 });
@@ -53,12 +44,13 @@ test('NODE_EXTRA_CA_CERTS is honoured without tlsCa (a separate process: Node re
   const dir = mkdtempSync(join(tmpdir(), 'tandem-ca-'));
   const file = join(dir, 'ca.pem');
   writeFileSync(file, ca);
+  const { tlsCa: _ca, ...config } = h.config;
   const script = `
     require('reflect-metadata');
     const { MarketoClient } = require(${JSON.stringify(join(__dirname, '..', 'src', 'index.js'))});
     const pino = require('pino');
     const { Registry } = require('prom-client');
-    const client = new MarketoClient(${JSON.stringify(h.config)}, pino({ level: 'silent' }), new Registry());
+    const client = new MarketoClient(${JSON.stringify(config)}, pino({ level: 'silent' }), new Registry());
     client.get('/v1/leads.json', { filterType: 'id', filterValues: '1,2' })
       .then((e) => { process.stdout.write(String(e.result.length)); return client.close(); })
       .catch((err) => { process.stderr.write(String(err && err.message)); process.exitCode = 1; });

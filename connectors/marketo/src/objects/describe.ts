@@ -1,6 +1,6 @@
 /**
  * Lead field descriptions from Describe2 (falling back to Describe, which the Swagger marks superseded but
- * every instance still serves), cached for the connector's lifetime: fields change rarely, and the cache
+ * every instance still serves), cached until Marketo says a field is gone: fields change rarely, and the cache
  * also answers "is this a known field?" for every read.
  */
 import {
@@ -12,6 +12,7 @@ import {
 } from '@tandem/core/plugin';
 import type { MarketoClient } from '../client';
 import { isRecord } from '../client';
+import { Shared } from '../shared';
 import { asRecord } from './shapes';
 
 const TYPES: Record<string, FieldType> = {
@@ -50,17 +51,23 @@ function field(
 }
 
 export class LeadDescriber {
-  private cached: Promise<ObjectDescription> | undefined;
+  /** The description, fetched once and kept (a failure is not kept: the next call tries again). */
+  private readonly cache: Shared<ObjectDescription>;
 
-  constructor(private readonly client: MarketoClient) {}
+  constructor(private readonly client: MarketoClient) {
+    this.cache = new Shared((signal) => this.load(signal), true);
+  }
 
   describe(signal?: AbortSignal): Promise<ObjectDescription> {
-    // A failed describe is not cached: the next call tries again.
-    this.cached ??= this.load(signal).catch((error: unknown) => {
-      this.cached = undefined;
-      throw error;
-    });
-    return this.cached;
+    return this.cache.get(signal);
+  }
+
+  /**
+   * Marketo answered that a field does not exist: the description no longer tells the truth (a field hidden since
+   * it was read), so the next `describe()` reads it again.
+   */
+  invalidate(): void {
+    this.cache.clear();
   }
 
   async fieldNames(signal?: AbortSignal): Promise<Set<string>> {

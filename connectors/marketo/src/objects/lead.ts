@@ -24,22 +24,11 @@ import {
   type WriteOp,
   type WriteResult,
 } from '@tandem/core/plugin';
-import type { MarketoClient } from '../client';
+import type { Envelope, MarketoClient, Query } from '../client';
 import type { LeadDescriber } from './describe';
 import { asFieldValue, asId, asRecord, chunk, firstReason, isoDate } from './shapes';
 
 export const BATCH = 300;
-
-/** Marketo rejects URIs over 8 KB (414); past this many query characters a read goes as POST `_method=GET`. */
-const MAX_QUERY_CHARS = 7000;
-
-function queryLength(query: Record<string, string | number | undefined>): number {
-  let length = 0;
-  for (const [key, value] of Object.entries(query)) {
-    if (value !== undefined) length += key.length + 2 + encodeURIComponent(String(value)).length;
-  }
-  return length;
-}
 
 type Cursor =
   | {
@@ -297,7 +286,7 @@ export class LeadObject {
     const changeFields = (watched.length > 0 ? watched : ['email']).join(',');
     let token = start;
     for (;;) {
-      const envelope = await this.client.get(
+      const envelope = await this.read(
         '/v1/activities/leadchanges.json',
         { nextPageToken: token, fields: changeFields, batchSize: BATCH },
         signal,
@@ -369,8 +358,8 @@ export class LeadObject {
   }
 
   /**
-   * Get Leads by filter, 300 values per call, chunks in parallel. A query too long for Marketo's 8 KB URI
-   * limit (300 emails often are) goes as POST with `_method=GET`, so every call carries a full batch.
+   * Get Leads by filter, 300 values per call, chunks in parallel. A query too long for a URI (300 emails often
+   * are) goes as POST with `_method=GET` (see `MarketoClient.get`), so every call carries a full batch.
    */
   private async byFilter(
     filterType: 'id' | 'email',
@@ -382,31 +371,87 @@ export class LeadObject {
   ): Promise<RemoteRecord[]> {
     const asked = [...new Set([...fields, 'updatedAt', ...(keep ? ['createdAt'] : [])])];
     const pages = await Promise.all(
-      chunk(values, BATCH).map(async (chunkOf) => {
-        const out: RemoteRecord[] = [];
-        let nextPageToken: string | undefined;
-        do {
-          const query = {
+      chunk(values, BATCH).map((part) => this.byFilterValues(filterType, part, asked, fields, signal, keep)),
+    );
+    return pages.flat();
+  }
+
+  /**
+   * One Get Leads by filter call and its pages. More than 1000 matches is "1003 Too many results match the
+   * filter" (https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/lead-database/leads,
+   * "Query"): the values are split in halves and asked again, down to a single value.
+   */
+  private async byFilterValues(
+    filterType: 'id' | 'email',
+    values: readonly string[],
+    asked: readonly string[],
+    fields: readonly string[],
+    signal: AbortSignal | undefined,
+    keep: ((item: Record<string, unknown>) => boolean) | undefined,
+  ): Promise<RemoteRecord[]> {
+    const out: RemoteRecord[] = [];
+    let nextPageToken: string | undefined;
+    try {
+      do {
+        const envelope = await this.read(
+          '/v1/leads.json',
+          {
             filterType,
-            filterValues: chunkOf.join(','),
+            filterValues: values.join(','),
             fields: asked.join(','),
             batchSize: BATCH,
             nextPageToken,
-          };
-          const envelope =
-            queryLength(query) > MAX_QUERY_CHARS
-              ? await this.client.getViaPost('/v1/leads.json', query, signal)
-              : await this.client.get('/v1/leads.json', query, signal);
-          for (const item of envelope.result) {
-            const lead = asRecord(item, 'lead');
-            if (!keep || keep(lead)) out.push(toRecord(lead, fields));
-          }
-          nextPageToken = envelope.moreResult ? envelope.nextPageToken : undefined;
-        } while (nextPageToken);
-        return out;
-      }),
+          },
+          signal,
+        );
+        for (const item of envelope.result) {
+          const lead = asRecord(item, 'lead');
+          if (!keep || keep(lead)) out.push(toRecord(lead, fields));
+        }
+        nextPageToken = envelope.moreResult ? envelope.nextPageToken : undefined;
+      } while (nextPageToken);
+    } catch (error) {
+      if (!isTooManyMatches(error)) throw error;
+      if (values.length < 2) {
+        throw new ConnectorRequestError(
+          `Marketo: one ${filterType} matches more than 1000 leads, more than Get Leads can answer`,
+          { cause: error, details: { code: '1003', filterType } },
+        );
+      }
+      const half = Math.ceil(values.length / 2);
+      const parts = await Promise.all(
+        [values.slice(0, half), values.slice(half)].map((part) =>
+          this.byFilterValues(filterType, part, asked, fields, signal, keep),
+        ),
+      );
+      return parts.flat();
+    }
+    return out;
+  }
+
+  /**
+   * A read. Marketo answers 1006 for a field it does not have: one the cached description still lists was hidden
+   * since, so the description is dropped (the next `describe()` reads the instance again) and the error says which
+   * field is gone, as `UNKNOWN_FIELD`.
+   */
+  private async read(path: string, query: Query, signal: AbortSignal | undefined): Promise<Envelope> {
+    try {
+      return await this.client.get(path, query, signal);
+    } catch (error) {
+      throw this.unknownField(error) ?? error;
+    }
+  }
+
+  private unknownField(error: unknown): TandemError | undefined {
+    if (!(error instanceof ConnectorRequestError) || error.details?.code !== '1006') return undefined;
+    this.describer.invalidate();
+    const message = typeof error.details.message === 'string' ? error.details.message : '';
+    const field = fieldOf(message);
+    return new TandemError(
+      'UNKNOWN_FIELD',
+      `Marketo lead has no field '${field ?? '?'}' any more (${message}): it was hidden or removed since it was described`,
+      { status: 400, cause: error, details: { objectType: 'lead', ...(field ? { field } : {}) } },
     );
-    return pages.flat();
   }
 
   /**
@@ -464,6 +509,7 @@ export class LeadObject {
       for (const part of chunk(creates, BATCH)) await run('createOnly', part);
     })();
     await Promise.all([createRun, ...chunk(updates, BATCH).map((part) => run('updateOnly', part))]);
+    await this.recheckUnknownFields(results, signal);
     return results.map(
       (r, i) =>
         r ?? {
@@ -474,6 +520,38 @@ export class LeadObject {
           retryable: true,
         },
     );
+  }
+
+  /**
+   * A record skipped with 1006 names a field Marketo does not have. The description is read again: a field it no
+   * longer lists was hidden since the plan was made, so the write failed for a reason the next cycle's plan
+   * removes (a retryable `UNKNOWN_FIELD` failure); a field still listed is Marketo refusing this record, a
+   * rejection like any other reason.
+   */
+  private async recheckUnknownFields(results: Array<WriteResult | undefined>, signal?: AbortSignal): Promise<void> {
+    const named = (r: WriteResult | undefined) => (r?.status === 'rejected' && r.code === '1006' ? r : undefined);
+    if (!results.some(named)) return;
+    this.describer.invalidate();
+    let known: Set<string>;
+    try {
+      known = await this.describer.fieldNames(signal);
+    } catch (error) {
+      signal?.throwIfAborted();
+      if (error instanceof QuotaExhaustedError || error instanceof ConnectorAuthError) throw error;
+      return;
+    }
+    results.forEach((result, i) => {
+      const rejected = named(result);
+      const field = rejected ? fieldOf(rejected.message) : undefined;
+      if (!rejected || field === undefined || known.has(field)) return;
+      results[i] = {
+        ref: rejected.ref,
+        status: 'failed',
+        code: 'UNKNOWN_FIELD',
+        message: `Marketo lead has no field '${field}' any more (${rejected.message}): it was hidden or removed since it was described`,
+        retryable: true,
+      };
+    });
   }
 }
 
@@ -520,4 +598,15 @@ function toFailure(error: unknown): { status: 'failed'; code: string; message: s
     message: error instanceof Error ? error.message : String(error),
     retryable: false,
   };
+}
+
+/** The field a Marketo message names: "Field 'x' not found". */
+function fieldOf(message: string): string | undefined {
+  return /Field '([^']+)'/.exec(message)?.[1];
+}
+
+function isTooManyMatches(error: unknown): boolean {
+  return (
+    error instanceof ConnectorRequestError && error.details?.code === '1003' && /too many results/i.test(error.message)
+  );
 }

@@ -1,10 +1,21 @@
 /**
  * The documented REST endpoints, as pure functions of a request onto the store. Auth, limits and fault
  * injection happen before these run (see `server.ts`); these only implement each endpoint's semantics.
+ * Pages cited: https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/ + `lead-database/leads`,
+ * `activities`, `paging-tokens`, `error-codes`; the Swagger at https://developer.adobe.com/marketo-apis/api/mapi.
  */
-import { DEFAULT_READ_FIELDS, FIELD_BY_NAME, LEAD_FIELDS, SEARCHABLE_FIELDS, type SandboxField } from './fields';
+import { DEFAULT_READ_FIELDS, type SandboxField } from './fields';
 import { MarketoApiError, csv, decodeToken, issueToken, type SuccessBody } from './envelope';
-import { ACTIVITY, type ActivityRecord, type SandboxStore, type SandboxValue, type WriteRecordResult } from './store';
+import {
+  ACTIVITY,
+  marketoDate,
+  offsetDate,
+  type ActivityRecord,
+  type CustomActivityType,
+  type SandboxStore,
+  type SandboxValue,
+  type WriteRecordResult,
+} from './store';
 
 export interface RestRequest {
   query: Record<string, unknown>;
@@ -12,12 +23,18 @@ export interface RestRequest {
   body: unknown;
 }
 
+/** Records per call, filter values per call and the largest `batchSize` (leads.md; lead-database.md). */
 const MAX_BATCH = 300;
+/** More matches than this for Get Leads by Filter Type is "1003, Too many results match the filter" (leads.md). */
+const MAX_FILTER_MATCHES = 1000;
+/** Text area fields hold up to 30,000 bytes (field-types.md). */
+const TEXT_AREA_BYTES = 30_000;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** A missing required parameter is 701 "%s cannot be blank" (error-codes.md). */
 function required(query: Record<string, unknown>, name: string): string {
   const value = query[name];
   if (typeof value !== 'string' || value.trim() === '') throw new MarketoApiError('701', `${name} cannot be blank`);
@@ -31,10 +48,15 @@ function batchSize(query: Record<string, unknown>): number {
   return size;
 }
 
-function knownFields(names: string[]): string[] {
+/** Field names of a `fields` parameter; one the instance lacks is 1006 "Field '%s' not found" (error-codes.md). */
+function knownFields(store: SandboxStore, names: string[]): string[] {
   for (const name of names)
-    if (!FIELD_BY_NAME.has(name)) throw new MarketoApiError('1006', `Field '${name}' not found`);
+    if (!store.schema.field(name)) throw new MarketoApiError('1006', `Field '${name}' not found`);
   return names;
+}
+
+function readFields(store: SandboxStore, req: RestRequest): string[] {
+  return req.query.fields === undefined ? [...DEFAULT_READ_FIELDS] : knownFields(store, csv(req.query.fields));
 }
 
 function body(req: RestRequest): Record<string, unknown> {
@@ -49,26 +71,27 @@ function input(req: RestRequest): unknown[] {
   return list;
 }
 
-export function describe(): SuccessBody {
+export function describe(store: SandboxStore): SuccessBody {
   return {
-    result: LEAD_FIELDS.map((field) => ({
+    result: store.schema.fields.map((field) => ({
       id: field.id,
       displayName: field.displayName,
       dataType: field.dataType,
       ...(field.length ? { length: field.length } : {}),
       rest: { name: field.name, readOnly: !field.updateable },
-      soap: { name: field.name, readOnly: !field.updateable },
+      soap: { name: field.name.charAt(0).toUpperCase() + field.name.slice(1), readOnly: !field.updateable },
     })),
   };
 }
 
-export function describe2(): SuccessBody {
+/** Describe2: `searchableFields` is a list of keys, each a list of field names (Swagger `LeadAttribute2`). */
+export function describe2(store: SandboxStore): SuccessBody {
   return {
     result: [
       {
         name: 'API Lead',
-        searchableFields: SEARCHABLE_FIELDS.map((name) => [name]),
-        fields: LEAD_FIELDS.map((field) => ({
+        searchableFields: store.schema.searchable.map((name) => [name]),
+        fields: store.schema.fields.map((field) => ({
           name: field.name,
           displayName: field.displayName,
           dataType: field.dataType,
@@ -81,32 +104,38 @@ export function describe2(): SuccessBody {
   };
 }
 
-/** Get Leads by filter type: `filterType`/`filterValues` (≤300), `fields`, `batchSize`, `nextPageToken`. */
+/** A filter type or lookup field that is no searchable field: 1011 "Field '%s' not supported" (or 1006). */
+function searchable(store: SandboxStore, name: string): string {
+  if (store.schema.searchable.includes(name)) return name;
+  if (!store.schema.field(name)) throw new MarketoApiError('1006', `Field '${name}' not found`);
+  throw new MarketoApiError('1011', `Field '${name}' not supported`);
+}
+
+/** Get Leads by Filter Type: `filterType`/`filterValues` (≤300), `fields`, `batchSize`, `nextPageToken`. */
 export function getLeads(store: SandboxStore, req: RestRequest): SuccessBody {
-  const filterType = required(req.query, 'filterType');
+  const filterType = searchable(store, required(req.query, 'filterType'));
   const values = csv(required(req.query, 'filterValues'));
-  if (!(SEARCHABLE_FIELDS as readonly string[]).includes(filterType)) {
-    throw new MarketoApiError('1011', `Field '${filterType}' not supported`);
-  }
   if (values.length > MAX_BATCH) throw new MarketoApiError('1003', `filterValues exceeds ${MAX_BATCH}`);
-  const fields = req.query.fields === undefined ? [...DEFAULT_READ_FIELDS] : knownFields(csv(req.query.fields));
+  const fields = readFields(store, req);
   const size = batchSize(req.query);
   const seen = new Set<number>();
   const matches = values
     .flatMap((value) => store.find(filterType, value))
     .filter((p) => !seen.has(p.id) && seen.add(p.id));
-  if (matches.length > 1000) throw new MarketoApiError('1003', 'Too many results match the filter');
+  if (matches.length > MAX_FILTER_MATCHES) throw new MarketoApiError('1003', 'Too many results match the filter');
   const offset = typeof req.query.nextPageToken === 'string' ? decodeToken('leads', req.query.nextPageToken) : 0;
   const page = matches.slice(offset, offset + size);
   const more = offset + size < matches.length;
+  // No match is success with an empty result array (leads.md).
   return {
     result: page.map((person) => store.view(person, fields)),
     ...(more ? { moreResult: true, nextPageToken: issueToken('leads', offset + size) } : {}),
   };
 }
 
+/** Get Lead by Id. What an unknown id answers is not documented; here an empty result. */
 export function getLead(store: SandboxStore, req: RestRequest): SuccessBody {
-  const fields = req.query.fields === undefined ? [...DEFAULT_READ_FIELDS] : knownFields(csv(req.query.fields));
+  const fields = readFields(store, req);
   const person = store.persons.get(Number(req.params.id));
   return { result: person ? [store.view(person, fields)] : [] };
 }
@@ -116,65 +145,76 @@ const skip = (code: string, message: string): WriteRecordResult => ({
   reasons: [{ code, message }],
 });
 
-/** Checks one value against its field's type; returns a reason message, or undefined if it is fine. */
-function invalidValue(field: SandboxField, value: unknown): string | undefined {
+const typeMismatch = (value: unknown, field: SandboxField) =>
+  skip('1001', `Invalid value '${String(value)}'. Required of type '${field.dataType}'`);
+
+/** Checks one value against its field's type (field-types.md); returns the skip reason, if any. */
+function invalidValue(field: SandboxField, value: unknown): WriteRecordResult | undefined {
   if (value === null) return undefined;
   switch (field.dataType) {
     case 'boolean':
-      return typeof value === 'boolean' ? undefined : `Invalid value for field '${field.name}'`;
+      return typeof value === 'boolean' ? undefined : typeMismatch(value, field);
     case 'integer':
-      return Number.isInteger(value) ? undefined : `Invalid value for field '${field.name}'`;
+      return Number.isInteger(value) ? undefined : typeMismatch(value, field);
+    case 'float':
+    case 'currency':
+      return typeof value === 'number' && Number.isFinite(value) ? undefined : typeMismatch(value, field);
+    case 'date':
+      return typeof value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(value) && !Number.isNaN(Date.parse(value))
+        ? undefined
+        : typeMismatch(value, field);
+    case 'datetime':
+      return typeof value === 'string' && !Number.isNaN(Date.parse(value)) ? undefined : typeMismatch(value, field);
     case 'email':
-      // Marketo allows only ASCII in email values ([MK-DEV] leads.md).
-      return typeof value === 'string' && /^[\x20-\x7e]*$/.test(value) ? undefined : 'Invalid email address';
+      // Only ASCII characters are supported in email values (leads.md, "Create and Update").
+      if (typeof value !== 'string') return typeMismatch(value, field);
+      if (!/^[\x20-\x7e]*$/.test(value)) return skip('1003', 'Invalid data');
+      return value.length > (field.length ?? Infinity) ? skip('1003', 'Invalid data') : undefined;
+    case 'text':
+      if (typeof value !== 'string') return typeMismatch(value, field);
+      return Buffer.byteLength(value) > TEXT_AREA_BYTES ? skip('1003', 'Invalid data') : undefined;
     default:
-      if (typeof value !== 'string' && typeof value !== 'number') return `Invalid value for field '${field.name}'`;
-      return field.length && String(value).length > field.length
-        ? `Value too long for field '${field.name}'`
-        : undefined;
+      if (typeof value !== 'string' && typeof value !== 'number') return typeMismatch(value, field);
+      return field.length && String(value).length > field.length ? skip('1003', 'Invalid data') : undefined;
   }
 }
+
+const ACTIONS = ['createOnly', 'updateOnly', 'createOrUpdate', 'createDuplicate'];
 
 /** Sync Leads: the four actions, lookupField, and one record-level status per input, in input order. */
 export function syncLeads(store: SandboxStore, req: RestRequest): SuccessBody {
   const records = input(req);
   const action = body(req).action ?? 'createOrUpdate';
   const lookupField = body(req).lookupField ?? 'email';
-  if (
-    typeof action !== 'string' ||
-    !['createOnly', 'updateOnly', 'createOrUpdate', 'createDuplicate'].includes(action)
-  ) {
+  if (typeof action !== 'string' || !ACTIONS.includes(action)) {
     throw new MarketoApiError('1003', `Invalid action '${String(action)}'`);
   }
-  if (typeof lookupField !== 'string' || !(SEARCHABLE_FIELDS as readonly string[]).includes(lookupField)) {
-    throw new MarketoApiError('1011', `Field '${String(lookupField)}' not supported`);
-  }
+  if (typeof lookupField !== 'string') throw new MarketoApiError('1003', 'Invalid lookupField');
+  searchable(store, lookupField);
   const result = records.map((record): WriteRecordResult => {
     if (!isRecord(record)) return skip('1003', 'Invalid data');
     const values: Record<string, SandboxValue> = {};
     for (const [name, value] of Object.entries(record)) {
-      const field = FIELD_BY_NAME.get(name);
+      const field = store.schema.field(name);
       if (!field) return skip('1006', `Field '${name}' not found`);
-      if (name === 'id') continue;
-      if (!field.updateable) continue;
+      if (name === 'id' || !field.updateable) continue;
       const problem = invalidValue(field, value);
-      if (problem) return skip('1003', problem);
+      if (problem) return problem;
       values[name] = value as SandboxValue;
     }
-    if (record.id !== undefined && action !== 'updateOnly')
-      return skip('1003', "Field 'id' is not allowed for this action");
+    // `id` is system managed: only updateOnly takes it (leads.md), else 1003 (error-codes.md).
+    if (record.id !== undefined && action !== 'updateOnly') return skip('1003', 'Invalid data');
     const key = record[lookupField];
     const matches = key === undefined || key === null || key === '' ? [] : store.find(lookupField, String(key));
     if (action === 'createDuplicate' || (action !== 'updateOnly' && matches.length === 0)) {
-      if (action === 'createOnly' && matches.length > 0) return skip('1005', 'Lead already exists');
       return { id: store.createPerson(values, 'Web service API').id, status: 'created' };
     }
     if (action === 'createOnly') return skip('1005', 'Lead already exists');
     if (key === undefined || key === null || key === '')
-      return skip('1003', `Value for lookup field '${lookupField}' not specified`);
+      return skip('1002', `Missing value for the required parameter '${lookupField}'`);
     const [match, ...others] = matches;
     if (!match) return skip('1004', 'Lead not found');
-    if (others.length > 0) return skip('1007', 'Multiple lead match lookup criteria');
+    if (others.length > 0) return skip('1007', 'Multiple leads match the lookup criteria');
     store.editPerson(match.id, values, 'Web service API');
     return { id: match.id, status: 'updated' };
   });
@@ -190,17 +230,18 @@ export function deleteLeads(store: SandboxStore, req: RestRequest): SuccessBody 
   };
 }
 
+/** A date-based paging token: `sinceDatetime` a full ISO 8601 datetime with an offset or `Z` (paging-tokens.md). */
 export function pagingToken(store: SandboxStore, req: RestRequest): SuccessBody {
   const since = required(req.query, 'sinceDatetime');
-  // A full datetime with an offset or Z is required ([MK-DEV] paging-tokens.md).
   const ms = /T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(since) ? Date.parse(since) : NaN;
   if (Number.isNaN(ms)) throw new MarketoApiError('704', 'Invalid date format');
+  // No `result` member: `{requestId, success, nextPageToken}` (paging-tokens.md).
   return { nextPageToken: issueToken('act', store.positionAt(ms)) };
 }
 
-function attributesOf(activity: ActivityRecord): Array<{ name: string; value: SandboxValue }> {
-  // Attributes with empty values are left out ([MK-DEV] activities.md).
-  return activity.attributes.filter((a) => a.value !== null && a.value !== '');
+/** Attributes with empty values are left out of an activity (activities.md, "Describe"). */
+function present(attributes: ActivityRecord['attributes']): ActivityRecord['attributes'] {
+  return attributes.filter((a) => a.value !== null && a.value !== '');
 }
 
 /** Scans up to `batchSize` activities from the token's position; pages may hold fewer matches than that. */
@@ -220,25 +261,39 @@ function scan(
   return { items, next: issueToken('act', end), more: end < store.activities.length };
 }
 
+/**
+ * An activities page. These endpoints always answer `nextPageToken`, and `moreResult` may be true on a page
+ * shorter than `batchSize` (activities.md, "Page through results"). With nothing found the `result` member is
+ * left out, as the paging token answer leaves it out (clients must read a missing `result` as empty).
+ */
 function page(items: unknown[], next: string, more: boolean): SuccessBody {
-  // With nothing found Marketo leaves `result` out but still answers `nextPageToken` and `moreResult`.
   return { ...(items.length > 0 ? { result: items } : {}), nextPageToken: next, moreResult: more };
 }
 
 /** The members every activity item carries (lead changes, activities, deleted leads). */
-function activityBase(a: ActivityRecord) {
+function activityBase(a: ActivityRecord, date: (ms: number) => string) {
   return {
     id: a.id,
     marketoGUID: a.marketoGUID,
     leadId: a.leadId,
-    activityDate: a.activityDate,
+    activityDate: date(a.at),
     activityTypeId: a.activityTypeId,
   };
 }
 
-/** Lead changes: New Lead (12) and Change Data Value (13) for the requested fields only. */
+/** A changed value as Get Lead Changes reports it: text (Swagger `LeadChangeField`: newValue, oldValue strings). */
+function asText(value: SandboxValue): string | null {
+  return value === null ? null : String(value);
+}
+
+/**
+ * Lead changes: New Lead (12) and Change Data Value (13) for the requested fields only. A change item is shaped
+ * as activities.md's example (`fields` with id, name, newValue, oldValue; Reason, Source and Lead ID
+ * attributes), a New Lead item as the developer blog's lead-changes sample (no `fields`; the lead id and name
+ * as primary attribute; Created Date and Source Type). Dates in the `+0000` form of the example.
+ */
 export function leadChanges(store: SandboxStore, req: RestRequest): SuccessBody {
-  const fields = new Set(knownFields(csv(required(req.query, 'fields'))));
+  const fields = new Set(knownFields(store, csv(required(req.query, 'fields'))));
   const { items, next, more } = scan(
     store,
     req,
@@ -247,29 +302,39 @@ export function leadChanges(store: SandboxStore, req: RestRequest): SuccessBody 
       (a.activityTypeId === ACTIVITY.changeDataValue && (a.fields ?? []).some((f) => fields.has(f.name))),
   );
   return page(
-    items.map((a) => ({
-      ...activityBase(a),
-      ...(a.activityTypeId === ACTIVITY.newLead
-        ? { primaryAttributeValueId: a.primaryAttributeValueId, primaryAttributeValue: a.primaryAttributeValue }
-        : {}),
-      fields: (a.fields ?? []).filter((f) => fields.has(f.name)),
-      attributes: attributesOf(a),
-    })),
+    items.map((a) => {
+      if (a.activityTypeId === ACTIVITY.newLead) {
+        return {
+          ...activityBase(a, offsetDate),
+          primaryAttributeValueId: a.primaryAttributeValueId,
+          primaryAttributeValue: a.primaryAttributeValue,
+          attributes: present(a.attributes),
+        };
+      }
+      return {
+        ...activityBase(a, offsetDate),
+        fields: (a.fields ?? [])
+          .filter((f) => fields.has(f.name))
+          .map((f) => ({ id: f.id, name: f.name, newValue: asText(f.newValue), oldValue: asText(f.oldValue) })),
+        attributes: present(a.attributes.filter((attr) => attr.name !== 'New Value' && attr.name !== 'Old Value')),
+      };
+    }),
     next,
     more,
   );
 }
 
+/** Get Lead Activities: up to 10 `activityTypeIds`; dates in the `Z` form of its example (activities.md). */
 export function activities(store: SandboxStore, req: RestRequest): SuccessBody {
   const types = csv(required(req.query, 'activityTypeIds')).map(Number);
   if (types.length > 10) throw new MarketoApiError('1003', 'activityTypeIds exceeds 10');
   const { items, next, more } = scan(store, req, (a) => types.includes(a.activityTypeId));
   return page(
     items.map((a) => ({
-      ...activityBase(a),
+      ...activityBase(a, marketoDate),
       ...(a.primaryAttributeValueId === undefined ? {} : { primaryAttributeValueId: a.primaryAttributeValueId }),
       ...(a.primaryAttributeValue === undefined ? {} : { primaryAttributeValue: a.primaryAttributeValue }),
-      attributes: attributesOf(a),
+      attributes: present(a.attributes),
     })),
     next,
     more,
@@ -280,7 +345,7 @@ export function deletedLeads(store: SandboxStore, req: RestRequest): SuccessBody
   const { items, next, more } = scan(store, req, (a) => a.activityTypeId === ACTIVITY.deleteLead);
   return page(
     items.map((a) => ({
-      ...activityBase(a),
+      ...activityBase(a, offsetDate),
       primaryAttributeValueId: a.primaryAttributeValueId,
       primaryAttributeValue: a.primaryAttributeValue,
       attributes: [],
@@ -297,7 +362,10 @@ export function activityTypes(store: SandboxStore): SuccessBody {
       name: 'New Lead',
       description: 'New person',
       primaryAttribute: { name: 'Lead ID', dataType: 'integer' },
-      attributes: [],
+      attributes: [
+        { name: 'Created Date', dataType: 'date' },
+        { name: 'Source Type', dataType: 'string' },
+      ],
     },
     {
       id: ACTIVITY.changeDataValue,
@@ -319,8 +387,9 @@ export function activityTypes(store: SandboxStore): SuccessBody {
       attributes: [],
     },
   ];
+  // Custom types are listed too, without saying which are custom (activities.md, "Query Types").
   const custom = [...store.customTypes.values()]
-    .filter((t) => t.status === 'approved')
+    .filter((t) => t.status !== 'draft')
     .map((t) => ({
       id: t.id,
       name: t.name,
@@ -331,12 +400,29 @@ export function activityTypes(store: SandboxStore): SuccessBody {
   return { result: [...standard, ...custom] };
 }
 
-function typeView(t: ReturnType<SandboxStore['createType']>): Record<string, unknown> {
-  return { ...t };
+/** A type as Get Custom Activity Types lists it (activities.md, "Get types"). */
+function listedType(t: CustomActivityType): Record<string, unknown> {
+  return {
+    id: t.id,
+    apiName: t.apiName,
+    name: t.name,
+    ...(t.description === undefined ? {} : { description: t.description }),
+    triggerName: t.triggerName,
+    filterName: t.filterName,
+    createdAt: marketoDate(t.createdAt),
+    updatedAt: marketoDate(t.updatedAt),
+    status: t.status,
+  };
+}
+
+/** A type with its attributes (Describe Custom Activity Type; the draft's attributes with `draft=true`). */
+function describedType(t: CustomActivityType, draft = false): Record<string, unknown> {
+  const attributes = draft ? [...t.attributes, ...t.draftAttributes] : t.attributes;
+  return { ...listedType(t), primaryAttribute: t.primaryAttribute, attributes };
 }
 
 export function customTypes(store: SandboxStore): SuccessBody {
-  return { result: [...store.customTypes.values()].map(typeView) };
+  return { result: [...store.customTypes.values()].map(listedType) };
 }
 
 function str(record: Record<string, unknown>, name: string): string {
@@ -345,14 +431,14 @@ function str(record: Record<string, unknown>, name: string): string {
   return value;
 }
 
+/** Create Custom Activity Type: a draft, answered as the example answers it (no id: activities.md, "Create type"). */
 export function createCustomType(store: SandboxStore, req: RestRequest): SuccessBody {
   const b = body(req);
   const apiName = str(b, 'apiName');
   const primary = isRecord(b.primaryAttribute) ? b.primaryAttribute : undefined;
   if (!primary) throw new MarketoApiError('701', 'primaryAttribute cannot be blank');
-  if (store.customTypes.has(apiName)) throw new MarketoApiError('1003', `Activity type '${apiName}' already exists`);
-  if (store.customTypes.size >= 10)
-    throw new MarketoApiError('1027', 'Maximum number of custom activity types reached');
+  if (store.customTypes.has(apiName)) throw new MarketoApiError('1017', 'Object already exists');
+  if (store.customTypes.size >= 10) throw new MarketoApiError('1027', 'Max Activity Type Limit Reached');
   const type = store.createType({
     apiName,
     name: str(b, 'name'),
@@ -366,15 +452,29 @@ export function createCustomType(store: SandboxStore, req: RestRequest): Success
       dataType: 'string',
     },
   });
-  return { result: [typeView(type)] };
+  const { apiName: api, name, description, triggerName, filterName, status, primaryAttribute } = type;
+  return {
+    result: [
+      {
+        apiName: api,
+        name,
+        ...(description === undefined ? {} : { description }),
+        triggerName,
+        filterName,
+        status,
+        primaryAttribute,
+      },
+    ],
+  };
 }
 
-function typeByApiName(store: SandboxStore, req: RestRequest): ReturnType<SandboxStore['createType']> {
+function typeByApiName(store: SandboxStore, req: RestRequest): CustomActivityType {
   const type = store.customTypes.get(req.params.apiName ?? '');
-  if (!type) throw new MarketoApiError('610', 'Requested resource not found');
+  if (!type) throw new MarketoApiError('1013', 'Object not found');
   return type;
 }
 
+/** Valid attribute data types (activities.md, "Custom Activity Type Attributes"). */
 const ATTRIBUTE_TYPES = [
   'string',
   'boolean',
@@ -389,37 +489,41 @@ const ATTRIBUTE_TYPES = [
   'text',
 ];
 
+/** Adds secondary attributes to the type's draft (an approved type becomes "approved with draft"). */
 export function createCustomTypeAttributes(store: SandboxStore, req: RestRequest): SuccessBody {
   const type = typeByApiName(store, req);
   const list = body(req).attributes;
   if (!Array.isArray(list) || list.length === 0) throw new MarketoApiError('701', 'attributes cannot be blank');
-  if (type.attributes.length + list.length > 20)
-    throw new MarketoApiError('1028', 'Maximum of 20 secondary attributes reached');
+  if (type.attributes.length + type.draftAttributes.length + list.length > 20)
+    throw new MarketoApiError('1028', 'Max field limit reached');
   for (const item of list) {
-    if (!isRecord(item)) throw new MarketoApiError('1003', 'Invalid attribute');
+    if (!isRecord(item)) throw new MarketoApiError('1003', 'Invalid data');
     const dataType = str(item, 'dataType');
-    if (!ATTRIBUTE_TYPES.includes(dataType)) throw new MarketoApiError('1003', `Invalid dataType '${dataType}'`);
-    type.attributes.push({
+    if (!ATTRIBUTE_TYPES.includes(dataType)) throw new MarketoApiError('1003', 'Invalid data');
+    type.draftAttributes.push({
       apiName: str(item, 'apiName'),
       name: str(item, 'name'),
       dataType,
       ...(typeof item.description === 'string' ? { description: item.description } : {}),
     });
   }
-  return { result: [typeView(type)] };
+  if (type.status === 'approved') type.status = 'approved with draft';
+  type.updatedAt = Date.now();
+  return { result: [describedType(type, true)] };
 }
 
 export function approveCustomType(store: SandboxStore, req: RestRequest): SuccessBody {
   const type = typeByApiName(store, req);
+  type.attributes.push(...type.draftAttributes.splice(0));
   type.status = 'approved';
-  return { result: [typeView(type)] };
+  return { result: [describedType(type)] };
 }
 
 export function describeCustomType(store: SandboxStore, req: RestRequest): SuccessBody {
-  return { result: [typeView(typeByApiName(store, req))] };
+  return { result: [describedType(typeByApiName(store, req), req.query.draft === 'true')] };
 }
 
-/** Add Custom Activities: record-level failures come under `errors` here, not `reasons` ([MK-DEV] activities.md). */
+/** Add Custom Activities: record-level failures come under `errors` here, not `reasons` (activities.md). */
 export function addCustomActivities(store: SandboxStore, req: RestRequest): SuccessBody {
   const records = input(req);
   return {
@@ -427,15 +531,14 @@ export function addCustomActivities(store: SandboxStore, req: RestRequest): Succ
       const fail = (code: string, message: string) => ({ status: 'skipped', errors: [{ code, message }] });
       if (!isRecord(record)) return fail('1003', 'Invalid data');
       for (const name of ['leadId', 'activityDate', 'activityTypeId', 'primaryAttributeValue', 'attributes']) {
-        if (record[name] === undefined) return fail('1002', `Missing value for required parameter '${name}'`);
+        if (record[name] === undefined) return fail('1002', `Missing value for the required parameter '${name}'`);
       }
-      const type = [...store.customTypes.values()].find(
-        (t) => t.id === record.activityTypeId && t.status === 'approved',
-      );
-      if (!type) return fail('1013', 'Activity type not found');
+      // A type takes activities once approved (activities.md, "Create type").
+      const type = [...store.customTypes.values()].find((t) => t.id === record.activityTypeId && t.status !== 'draft');
+      if (!type) return fail('1013', 'Object not found');
       const leadId = Number(record.leadId);
       if (!store.persons.has(leadId)) return fail('1004', 'Lead not found');
-      if (!Array.isArray(record.attributes)) return fail('1003', 'Invalid attributes');
+      if (!Array.isArray(record.attributes)) return fail('1003', 'Invalid data');
       const attributes: Array<{ name: string; value: SandboxValue }> = [];
       for (const item of record.attributes) {
         const key = isRecord(item) ? (item.apiName ?? item.name) : undefined;
@@ -447,15 +550,16 @@ export function addCustomActivities(store: SandboxStore, req: RestRequest): Succ
           value: typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? value : null,
         });
       }
-      if (JSON.stringify(attributes).length > 65536) return fail('1049', 'Failed to create activity');
+      if (Buffer.byteLength(JSON.stringify(record.attributes)) > 65536)
+        return fail('1049', 'Failed to Create Activity');
       const date = typeof record.activityDate === 'string' ? Date.parse(record.activityDate) : NaN;
-      if (Number.isNaN(date)) return fail('1003', 'Invalid activityDate');
+      if (Number.isNaN(date)) return fail('1003', 'Invalid data');
       const activity = store.log({
         leadId,
         activityTypeId: type.id,
         primaryAttributeValue: String(record.primaryAttributeValue),
         attributes,
-        activityDate: new Date(date).toISOString().replace(/\.\d{3}Z$/, '+0000'),
+        at: Math.floor(date / 1000) * 1000,
       });
       return { id: activity.id, marketoGUID: activity.marketoGUID, status: 'added' };
     }),

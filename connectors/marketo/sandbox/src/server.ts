@@ -1,20 +1,28 @@
 /**
  * The Marketo sandbox: a Fastify server speaking the documented REST protocol over `SandboxStore`, with the
- * instance-wide limits (606/615/607), token expiry (601/602), and fault injection and control hooks under
- * `/__sandbox/...` so tests and other processes can drive it.
+ * instance-wide limits (606/615/607), token expiry (601/602), the 8 KB URI limit (414), and fault injection and
+ * control hooks under `/__sandbox/...` so tests and other processes can drive it.
  */
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import formbody from '@fastify/formbody';
+import type { RunningSandbox } from '@tandem/core/plugin';
+import { makeCertificate } from './cert';
 import { failure, success, type SuccessBody, MarketoApiError } from './envelope';
+import { LeadSchema } from './fields';
 import * as routes from './routes';
 import { SandboxStore, type SandboxValue } from './store';
 
 export interface SandboxLimits {
+  /** Calls per rolling window: 100 per 20 s per instance (rest-api.md, "Quotas and limits"); 606 beyond. */
   callsPerWindow: number;
   windowMs: number;
+  /** Calls in progress at once: 10 (615 beyond). */
   maxConcurrent: number;
+  /** Calls per day, reset at midnight US Central: 50,000 (607 beyond). */
   dailyQuota: number;
+  /** Longest request URI: 8 KB (414 beyond; error-codes.md, "HTTP-Level errors"). */
+  maxUriBytes: number;
 }
 
 export interface SandboxFaults {
@@ -26,27 +34,39 @@ export interface SandboxFaults {
   failWrites?: number;
   /** Added to every REST call, inside the concurrency window. */
   latencyMs?: number;
+  /** Added to every token request. */
+  tokenLatencyMs?: number;
   /** The token endpoint answers an HTML page (a proxy's login or maintenance page). */
   tokenHtml?: boolean;
   /** Enforce the rate, concurrency and quota limits (on by default). */
   throttle?: boolean;
 }
 
-export interface SandboxStartOptions {
+export interface MarketoSandboxOptions {
+  clientId?: string;
+  clientSecret?: string;
+  limits?: Partial<SandboxLimits>;
+  /** Access token lifetime in seconds (Marketo: 3600). */
+  tokenTtlSeconds?: number;
+  /** Add what a vanilla instance lacks (see `fields.ts`). */
+  extras?: boolean;
+}
+
+export interface MarketoStartOptions {
   host?: string;
+  /** 0 or unset: a free port. */
   port?: number;
   seed?: boolean;
   /** How many sample people to seed (default 300: `SANDBOX_SEED.marketo`). */
   people?: number;
   limits?: Partial<SandboxLimits>;
-  https?: { key: string; cert: string };
-  clientId?: string;
-  clientSecret?: string;
-  /** Access token lifetime in seconds (Marketo: 3600). */
+  /** Serve HTTPS: `true` with a private CA made at start (its PEM is `caPem`), or this key and certificate. */
+  https?: true | { key: string; cert: string };
   tokenTtlSeconds?: number;
 }
 
 export interface SandboxCounters {
+  /** REST calls received, whatever they were answered (414 included). */
   restCalls: number;
   identityCalls: number;
   byEndpoint: Record<string, number>;
@@ -62,6 +82,16 @@ export interface SandboxCounters {
 const INVALID_JSON = Symbol('invalid-json');
 const INVALID_CONTENT_TYPE = Symbol('invalid-content-type');
 
+/** The documented environment of the Marketo connection (CONTRACT.md), pointed at this sandbox. */
+export const ENV = {
+  baseUrl: 'MARKETO_BASE_URL',
+  clientId: 'MARKETO_CLIENT_ID',
+  clientSecret: 'MARKETO_CLIENT_SECRET',
+} as const;
+
+/** The API-only user the custom service belongs to: Identity answers it as `scope` (authentication.md). */
+export const API_USER = 'tandem-api@example.com';
+
 function isForm(req: FastifyRequest): boolean {
   return String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
 }
@@ -71,7 +101,17 @@ export const DEFAULT_SANDBOX_LIMITS: SandboxLimits = {
   windowMs: 20_000,
   maxConcurrent: 10,
   dailyQuota: 50_000,
+  maxUriBytes: 8 * 1024,
 };
+
+/**
+ * Codes whose calls count neither toward the daily quota nor the rate limit (the starred codes of
+ * error-codes.md); every other answer counts, 606 and 615 included.
+ */
+const UNCOUNTED_CODES = new Set(['601', '602', '604', '605', '608', '611']);
+
+/** The calendar day in US Central time, when Marketo's daily quota resets (error-codes.md, 607). */
+const centralDay = new Intl.DateTimeFormat('en-CA', { timeZone: 'America/Chicago' });
 
 type Handler = (req: routes.RestRequest) => SuccessBody;
 
@@ -79,22 +119,16 @@ type Handler = (req: routes.RestRequest) => SuccessBody;
 const SYNC_LEADS = 'POST /v1/leads.json';
 
 export class MarketoSandbox {
-  readonly store = new SandboxStore();
+  readonly store: SandboxStore;
   readonly clientId: string;
   readonly clientSecret: string;
   limits: SandboxLimits;
-  faults: {
-    failEvery: { n: number; code: number; message?: string } | null;
-    malformedEvery: number | null;
-    failWrites: number;
-    latencyMs: number;
-    tokenHtml: boolean;
-    throttle: boolean;
-  } = {
+  faults: Required<{ [K in keyof SandboxFaults]: Exclude<SandboxFaults[K], undefined> }> = {
     failEvery: null,
     malformedEvery: null,
     failWrites: 0,
     latencyMs: 0,
+    tokenLatencyMs: 0,
     tokenHtml: false,
     throttle: true,
   };
@@ -103,15 +137,16 @@ export class MarketoSandbox {
   private token: { value: string; expiresAt: number } | undefined;
   private readonly knownTokens = new Map<string, number>();
   private window: number[] = [];
-  private quotaUsed = 0;
+  private quota = { day: '', used: 0 };
   private inFlight = 0;
   private app: FastifyInstance | undefined;
 
-  constructor(options: Pick<SandboxStartOptions, 'clientId' | 'clientSecret' | 'limits' | 'tokenTtlSeconds'> = {}) {
+  constructor(options: MarketoSandboxOptions = {}) {
     this.clientId = options.clientId ?? randomUUID();
     this.clientSecret = options.clientSecret ?? randomUUID().replace(/-/g, '');
     this.limits = { ...DEFAULT_SANDBOX_LIMITS, ...options.limits };
     this.tokenTtlMs = (options.tokenTtlSeconds ?? 3600) * 1000;
+    this.store = new SandboxStore(new LeadSchema(options.extras ?? false));
   }
 
   static emptyCounters(): SandboxCounters {
@@ -128,18 +163,31 @@ export class MarketoSandbox {
     };
   }
 
-  async start(options: SandboxStartOptions = {}): Promise<{ url: string; close(): Promise<void> }> {
+  /**
+   * Listens and answers what a Marketo connection needs: the base URL, the documented environment variables
+   * with this sandbox's credentials, and its instance id. Marketo has no call that names an instance; an
+   * instance is named by its REST host (`https://<munchkin>.mktorest.com`), so a sandbox is named by its origin,
+   * which is what the connector's `check()` reports for it.
+   */
+  async start(options: MarketoStartOptions = {}): Promise<RunningSandbox> {
     if (options.limits) this.setLimits(options.limits);
     if (options.tokenTtlSeconds !== undefined) this.tokenTtlMs = options.tokenTtlSeconds * 1000;
     if (options.seed) this.store.seed(options.people);
-    const app = this.build(options.https);
+    const host = options.host ?? '127.0.0.1';
+    const tls = options.https === true ? await makeCertificate(host) : options.https;
+    const app = this.build(tls);
     this.app = app;
-    await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
+    await app.listen({ host, port: options.port ?? 0 });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : options.port;
-    const host = options.host ?? '127.0.0.1';
-    const url = `${options.https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
-    return { url, close: () => this.close() };
+    const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    return {
+      url,
+      env: { [ENV.baseUrl]: url, [ENV.clientId]: this.clientId, [ENV.clientSecret]: this.clientSecret },
+      ...(tls ? { caPem: tls.cert } : {}),
+      instanceId: new URL(url).origin,
+      close: () => this.close(),
+    };
   }
 
   async close(): Promise<void> {
@@ -162,6 +210,10 @@ export class MarketoSandbox {
   deletePerson(id: number) {
     return this.store.deletePerson(id);
   }
+  /** Hides a lead field, as an admin can (fields are never deleted): gone from Describe, 1006 when used. */
+  hideField(name: string): boolean {
+    return this.store.schema.hide(name);
+  }
   listPersons() {
     return [...this.store.persons.values()];
   }
@@ -173,6 +225,11 @@ export class MarketoSandbox {
   }
   expireTokens(): void {
     for (const token of this.knownTokens.keys()) this.knownTokens.set(token, 0);
+    this.token = undefined;
+  }
+  /** Revokes every token: they become unknown (601) rather than expired (602). */
+  revokeTokens(): void {
+    this.knownTokens.clear();
     this.token = undefined;
   }
   setLimits(limits: Partial<SandboxLimits>): void {
@@ -189,7 +246,7 @@ export class MarketoSandbox {
   }
   /** Starts a new day: the daily quota comes back (Marketo resets it at midnight US Central). */
   resetQuota(): void {
-    this.quotaUsed = 0;
+    this.quota.used = 0;
   }
   /** Forgets the calls in the rolling window (as if the window had passed). */
   resetWindow(): void {
@@ -198,10 +255,14 @@ export class MarketoSandbox {
 
   // ---- HTTP ----------------------------------------------------------------------------------------------
 
-  private build(https: SandboxStartOptions['https']): FastifyInstance {
+  private build(tls: { key: string; cert: string } | undefined): FastifyInstance {
     // Close every connection on close, even keep-alive ones a client abandoned mid-request (aborted reads).
+    // Node's own header limit (16 KB) must not answer before the 8 KB URI limit below does.
+    const server = { maxHeaderSize: 64 * 1024 };
     const options = { forceCloseConnections: true } as const;
-    const app = (https ? Fastify({ ...options, https }) : Fastify(options)) as unknown as FastifyInstance;
+    const app = (tls
+      ? Fastify({ ...options, https: { ...tls, ...server } })
+      : Fastify({ ...options, http: server })) as unknown as FastifyInstance;
     void app.register(formbody);
     // Marketo answers 609 for a body that is not JSON and 612 for a wrong content type, inside the envelope.
     app.removeAllContentTypeParsers();
@@ -214,6 +275,15 @@ export class MarketoSandbox {
     });
     app.addContentTypeParser('*', { parseAs: 'string' }, (_req, _raw, done) => done(null, INVALID_CONTENT_TYPE));
 
+    // A request URI over the limit is answered 414 before anything else (error-codes.md, "HTTP-Level errors").
+    app.addHook('onRequest', async (req, reply) => {
+      if (req.url.startsWith('/__sandbox')) return;
+      if (Buffer.byteLength(req.url) <= this.limits.maxUriBytes) return;
+      if (req.url.startsWith('/rest/')) this.counters.restCalls++;
+      this.countError('414');
+      return reply.code(414).type('text/html').send('<html><body><h1>414 Request-URI Too Long</h1></body></html>');
+    });
+
     app.route({
       method: ['GET', 'POST'],
       url: '/identity/oauth/token',
@@ -221,25 +291,31 @@ export class MarketoSandbox {
     });
 
     const readers = new Map<string, Handler>();
+    const known: Array<{ method: string; url: string; pattern: RegExp }> = [];
     const rest = (method: 'GET' | 'POST', url: string, handler: Handler) => {
       if (method === 'GET') readers.set(url, handler);
+      known.push({ method, url, pattern: new RegExp(`^/rest${url.replace(/\./g, '\\.').replace(/:\w+/g, '[^/]+')}$`) });
       app.route({
         method,
         url: `/rest${url}`,
         handler: (req, reply) => {
-          // POST with `_method=GET`: the documented way to send a query longer than the 8 KB URI limit.
+          // POST with `_method=GET` and the query form-encoded in the body: how a query longer than the URI limit
+          // is sent (error-codes.md, 414; lead-database.md, "Long URIs").
           const reader =
             method === 'POST' && isObject(req.query) && req.query._method === 'GET' ? readers.get(url) : undefined;
           if (reader && isForm(req) && isObject(req.body)) {
-            return this.rest(`GET ${url}`, req, reply, reader, stringParams(req.body));
+            return this.rest(`GET ${url}`, req, reply, reader, {
+              ...stringParams(req.query),
+              ...stringParams(req.body),
+            });
           }
           return this.rest(`${method} ${url}`, req, reply, handler);
         },
       });
     };
     const s = this.store;
-    rest('GET', '/v1/leads/describe.json', () => routes.describe());
-    rest('GET', '/v1/leads/describe2.json', () => routes.describe2());
+    rest('GET', '/v1/leads/describe.json', () => routes.describe(s));
+    rest('GET', '/v1/leads/describe2.json', () => routes.describe2(s));
     rest('GET', '/v1/leads.json', (r) => routes.getLeads(s, r));
     rest('POST', '/v1/leads.json', (r) => routes.syncLeads(s, r));
     rest('GET', '/v1/lead/:id.json', (r) => routes.getLead(s, r));
@@ -257,29 +333,52 @@ export class MarketoSandbox {
     rest('POST', '/v1/activities/external/type/:apiName/approve.json', (r) => routes.approveCustomType(s, r));
     rest('GET', '/v1/activities/external/type/:apiName/describe.json', (r) => routes.describeCustomType(s, r));
     rest('POST', '/v1/activities/external.json', (r) => routes.addCustomActivities(s, r));
+    // Every read takes the POST `_method=GET` form (error-codes.md names it as the remedy for any 414; paging
+    // tokens can make activity reads that long: paging-tokens.md); a POST without it is not supported.
+    for (const [url, reader] of readers) {
+      if (known.some((k) => k.method === 'POST' && k.url === url)) continue;
+      app.post(`/rest${url}`, (req, reply) => {
+        if (isObject(req.query) && req.query._method === 'GET' && isForm(req) && isObject(req.body)) {
+          return this.rest(`GET ${url}`, req, reply, reader, { ...stringParams(req.query), ...stringParams(req.body) });
+        }
+        return this.unsupported(reply, '605');
+      });
+    }
 
     app.setNotFoundHandler((req, reply) => {
-      if (req.url.startsWith('/rest/')) return reply.send(failure('610', 'Requested resource not found'));
-      return reply.code(404).send({ error: 'not found' });
+      const path = req.url.split('?')[0] ?? '';
+      if (!path.startsWith('/rest/')) return reply.code(404).send({ error: 'not found' });
+      // A known resource asked with another method is 605 "HTTP Method not supported"; else 610.
+      return this.unsupported(reply, known.some((k) => k.pattern.test(path)) ? '605' : '610');
     });
     this.controlRoutes(app);
     return app;
   }
 
-  private identity(req: FastifyRequest, reply: FastifyReply) {
+  /** 605 or 610, answered before auth and limits (a 605 counts toward neither: error-codes.md). */
+  private unsupported(reply: FastifyReply, code: '605' | '610') {
+    this.counters.restCalls++;
+    this.countError(code);
+    return reply.send(failure(code, code === '605' ? 'HTTP Method not supported' : 'Requested resource not found'));
+  }
+
+  private async identity(req: FastifyRequest, reply: FastifyReply) {
     this.counters.identityCalls++;
+    if (this.faults.tokenLatencyMs > 0) await new Promise((r) => setTimeout(r, this.faults.tokenLatencyMs));
     if (this.faults.tokenHtml) {
       return reply.type('text/html').send('<html><body><h1>Service Unavailable</h1></body></html>');
     }
+    // The Swagger declares the three parameters as query parameters, for GET and POST alike.
     const params = { ...(isObject(req.body) ? req.body : {}), ...(isObject(req.query) ? req.query : {}) };
     if (params.grant_type !== 'client_credentials') {
       return reply.code(400).send({ error: 'unsupported_grant_type', error_description: 'Unsupported grant type' });
     }
+    // HTTP 401 for a bad client id or secret (error-codes.md); the body is not documented.
     if (params.client_id !== this.clientId || params.client_secret !== this.clientSecret) {
       return reply.code(401).send({ error: 'invalid_client', error_description: 'Bad client credentials' });
     }
     const now = Date.now();
-    // Calling again before expiry returns the same token with its remaining lifetime ([MK-DEV] authentication.md).
+    // Calling again before expiry returns the same token with its remaining lifetime (authentication.md).
     if (!this.token || this.token.expiresAt <= now) {
       this.token = { value: `${randomUUID()}:int`, expiresAt: now + this.tokenTtlMs };
       this.knownTokens.set(this.token.value, this.token.expiresAt);
@@ -288,7 +387,7 @@ export class MarketoSandbox {
       access_token: this.token.value,
       token_type: 'bearer',
       expires_in: Math.max(0, Math.floor((this.token.expiresAt - now) / 1000) - 1),
-      scope: 'tandem-api@example.com',
+      scope: API_USER,
     });
   }
 
@@ -299,29 +398,50 @@ export class MarketoSandbox {
     if (code === '607') this.counters.quota607++;
   }
 
-  /** Auth, then fault injection, then limits; only calls that pass count toward the window and the quota. */
+  /** Counts a call toward the rolling window and the day's quota. */
+  private charge(now: number): void {
+    this.window.push(now);
+    this.quota.used++;
+  }
+
+  /**
+   * Auth, then fault injection, then limits. Calls answered with a starred code of error-codes.md (601, 602,
+   * 604, 605, 608, 611) count toward neither the window nor the quota; the rest do, 606 and 615 included.
+   */
   private gate(req: FastifyRequest, endpoint: string): string | undefined {
     const header = req.headers.authorization;
     const query = isObject(req.query) ? req.query : {};
+    // The header, or the `access_token` parameter that is being removed (authentication.md) but still works.
     const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : query.access_token;
     const expiresAt = typeof token === 'string' ? this.knownTokens.get(token) : undefined;
     if (expiresAt === undefined) return '601';
     if (expiresAt <= Date.now()) return '602';
+    const now = Date.now();
     const failEvery = this.faults.failEvery;
-    if (failEvery && failEvery.n > 0 && this.counters.restCalls % failEvery.n === 0) return String(failEvery.code);
+    if (failEvery && failEvery.n > 0 && this.counters.restCalls % failEvery.n === 0) {
+      const code = String(failEvery.code);
+      if (!UNCOUNTED_CODES.has(code)) this.charge(now);
+      return code;
+    }
     if (this.faults.failWrites > 0 && endpoint === SYNC_LEADS) {
       this.faults.failWrites -= 1;
       return '604';
     }
+    const day = centralDay.format(now);
+    if (day !== this.quota.day) this.quota = { day, used: 0 };
     if (this.faults.throttle) {
-      const now = Date.now();
       this.window = this.window.filter((t) => t > now - this.limits.windowMs);
-      if (this.quotaUsed >= this.limits.dailyQuota) return '607';
-      if (this.window.length >= this.limits.callsPerWindow) return '606';
-      if (this.inFlight >= this.limits.maxConcurrent) return '615';
-      this.window.push(now);
+      if (this.quota.used >= this.limits.dailyQuota) return '607';
+      if (this.window.length >= this.limits.callsPerWindow) {
+        this.charge(now);
+        return '606';
+      }
+      if (this.inFlight >= this.limits.maxConcurrent) {
+        this.charge(now);
+        return '615';
+      }
     }
-    this.quotaUsed++;
+    this.charge(now);
     return undefined;
   }
 
@@ -401,6 +521,11 @@ export class MarketoSandbox {
     );
     app.delete('/__sandbox/persons/:id', async (req) => ({ deleted: this.deletePerson(id(req)) }));
     app.get('/__sandbox/persons/:id/activities', async (req) => this.activityLog(id(req)));
+    app.post('/__sandbox/fields/:name/hide', async (req, reply) =>
+      this.hideField(stringParams(req.params).name ?? '')
+        ? { hidden: true }
+        : reply.code(404).send({ error: 'no such field' }),
+    );
     app.get('/__sandbox/counters', async () => this.counters);
     app.post('/__sandbox/counters/reset', async () => {
       this.resetCounters();
@@ -439,6 +564,7 @@ function stringParams(params: unknown): Record<string, string> {
   return out;
 }
 
+/** The messages of error-codes.md (606's template filled in as Marketo does). */
 function errorMessage(code: string, limits: SandboxLimits, custom: string | undefined): string {
   if (custom) return custom;
   switch (code) {
@@ -446,14 +572,18 @@ function errorMessage(code: string, limits: SandboxLimits, custom: string | unde
       return 'Access token invalid';
     case '602':
       return 'Access token expired';
+    case '604':
+      return 'Request time-out';
     case '606':
       return `Max rate limit '${limits.callsPerWindow}' exceeded with in '${limits.windowMs / 1000}' secs`;
     case '607':
-      return `Max daily quota '${limits.dailyQuota}' exceeded`;
+      return 'Daily quota reached';
+    case '608':
+      return 'API Temporarily Unavailable';
+    case '611':
+      return 'System error';
     case '615':
-      return `Concurrent access limit '${limits.maxConcurrent}' reached`;
-    case '604':
-      return 'Request timed out';
+      return 'Concurrent access limit reached';
     default:
       return 'Injected failure';
   }
