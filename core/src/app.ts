@@ -22,8 +22,8 @@ import type { ConnectorDefinition } from './plugin';
 import { discoverPlugins, findProjectRoot, loadPlugins, PluginHost, startSandboxes } from './plugins';
 import { AuditRepository, PipelinesRepository, PolicySettingsRepository } from './repositories';
 import { SyncStore } from './repositories/sync-store';
-import { DEFAULT_MAPPINGS } from './sync/mappings';
-import { startSync, type SyncRuntime } from './sync/runtime';
+import { migrateFirstVersion, presetPipelines } from './pipelines/presets';
+import { SyncRuntime } from './pipelines/runtime';
 
 export interface StartOptions {
   /** Environment variables (CONTRACT.md); defaults to `process.env`. */
@@ -61,13 +61,10 @@ export interface RunningTandem {
   url: string;
   token: string;
   config: TandemConfig;
-  /** The sync engine, when it runs (both connectors loaded). */
-  sync: SyncRuntime | undefined;
+  /** The sync engine (every pipeline's schedule and cycles). */
+  sync: SyncRuntime;
   close(): Promise<void>;
 }
-
-/** Sandbox mode without a connector is legal (the packages may not be built yet), but worth saying. */
-const EXPECTED_CONNECTORS = ['marketo', 'dynamics'];
 
 export async function startTandem(options: StartOptions = {}): Promise<RunningTandem> {
   const env = options.env ?? process.env;
@@ -138,7 +135,6 @@ export async function startTandem(options: StartOptions = {}): Promise<RunningTa
       else logger.info('sandbox mode: MongoDB data lives in memory');
     }
 
-    const missing = EXPECTED_CONNECTORS.filter((id) => !connectorDefinitions.some((d) => d.id === id));
     if (config.mode === 'sandbox') {
       logger.info('no connector variable set: sandbox mode (local simulators seeded with sample people)');
       await startSandboxes(
@@ -151,10 +147,14 @@ export async function startTandem(options: StartOptions = {}): Promise<RunningTa
         },
       );
     }
-    if (missing.length > 0) {
-      logger.warn(
-        `connector plugin(s) not available: ${missing.join(', ')} (not installed, or not built: run npm run build); nothing will sync until they are`,
+    for (const id of connectorEnv.absent) {
+      logger.info(
+        { connector: id },
+        `connector ${id} is installed but none of its variables is set: it is not a connection`,
       );
+    }
+    if (connectorDefinitions.length === 0) {
+      logger.warn('no connector plugin is installed (or built: run npm run build); nothing will sync until one is');
     }
 
     const metrics = createMetrics();
@@ -179,41 +179,34 @@ export async function startTandem(options: StartOptions = {}): Promise<RunningTa
     await policySettings.ensureIndexes();
     await audit.ensureIndexes();
     await store.ensureIndexes();
-    await pipelines.upsertDefault({
-      id: 'default',
-      name: 'Marketo persons with Dynamics contacts and leads',
-      mappings: DEFAULT_MAPPINGS,
-      intervalMinutes: config.syncIntervalMinutes,
-    });
-
     const connectors = host.connectors();
     const connections = new Connections(connectors, config.mode, logger.child({ component: 'connections' }));
     // Asked at start, in the background: an unreachable system must not hold up start-up; `/ready` shows it.
     void connections.checkAll();
-    const absent = EXPECTED_CONNECTORS.filter((id) => !connectors.has(id));
-    let sync: SyncRuntime | undefined;
-    let syncUnavailable: string | undefined;
-    if (absent.length === 0) {
-      sync = await startSync({
-        store,
-        logger: logger.child({ component: 'sync' }),
-        registry: metrics.registry,
-        connectors,
-        connections,
-        policies: host.policies(),
-        pipelines,
-        policySettings,
-        instanceId: options.instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
-        intervalMinutes: config.syncIntervalMinutes,
-        leaseTtlMs: config.leaseSeconds * 1000,
-        schedule: options.schedule ?? true,
-      });
-      const running = sync;
-      closers.push({ name: 'sync engine', close: () => running.stop() });
-    } else {
-      syncUnavailable = `The sync engine is not running: connector plugin(s) ${absent.join(', ')} not loaded`;
-      logger.warn(syncUnavailable);
+    // Documents of the first version are converted before anything reads them.
+    await migrateFirstVersion(mongo.db, logger);
+    for (const preset of presetPipelines(
+      new Set(connectors.keys()),
+      config.syncIntervalMinutes,
+      config.mode === 'sandbox',
+    )) {
+      await pipelines.upsertPreset(preset);
     }
+    const sync = new SyncRuntime({
+      store,
+      logger: logger.child({ component: 'sync' }),
+      registry: metrics.registry,
+      connections,
+      policies: host.policies(),
+      pipelines,
+      policySettings,
+      instanceId: options.instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
+      intervalMinutes: config.syncIntervalMinutes,
+      leaseTtlMs: config.leaseSeconds * 1000,
+      schedule: options.schedule ?? true,
+    });
+    await sync.start();
+    closers.push({ name: 'sync engine', close: () => sync.stop() });
 
     const app = await buildApp({
       logger,
@@ -225,9 +218,11 @@ export async function startTandem(options: StartOptions = {}): Promise<RunningTa
       policySettings,
       audit,
       mode: config.mode,
-      connections: host.configs(),
-      ...(sync ? { sync, analyze: sync.analyze.bind(sync) } : {}),
-      ...(syncUnavailable ? { syncUnavailable } : {}),
+      connectionConfigs: host.configs(),
+      connections,
+      store,
+      sync,
+      absentConnectors: connectorEnv.absent,
     });
     closers.push({ name: 'REST API', close: () => app.close() });
     await app.listen({ host: config.host, port: config.port });

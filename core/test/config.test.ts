@@ -86,12 +86,14 @@ test('connector variables: none set is sandbox mode; all set is live with defaul
   });
 });
 
-test('connector variables: one side only, or a half-configured side, refuses to start naming the variables', () => {
+test('connector variables: a connector with none set is simply absent; a half-configured one refuses to start, naming the variables', () => {
+  const dynamicsOnly = parseConnectorEnv({ DYNAMICS_URL: 'https://org.crm.dynamics.com' }, [marketo, dynamics]);
+  assert.equal(dynamicsOnly.mode, 'live');
+  assert.deepEqual([...dynamicsOnly.configs.keys()], ['dynamics']);
+  assert.deepEqual(dynamicsOnly.absent, ['marketo']);
   assert.throws(
-    () => parseConnectorEnv({ DYNAMICS_URL: 'https://org.crm.dynamics.com' }, [marketo, dynamics]),
-    badConfig(
-      /Only dynamics is configured\. Set MARKETO_BASE_URL, MARKETO_CLIENT_ID, MARKETO_CLIENT_SECRET \(marketo\)/,
-    ),
+    () => parseConnectorEnv({ MARKETO_BASE_URL: 'https://123-abc-456.mktorest.com' }, [marketo, dynamics]),
+    badConfig(/MARKETO_CLIENT_ID is required/),
   );
   const half = {
     MARKETO_BASE_URL: 'ftp://nope',

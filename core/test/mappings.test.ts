@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { analyzeMappings, DEFAULT_MAPPINGS, type Mappings } from '../src/sync/mappings';
+import { analyzeMappings, directionTarget, normalizeMappings, type Mappings } from '../src/sync/mappings';
+import { DEFAULT_MAPPINGS } from '../src/pipelines/presets';
 import type { FieldDescription, ObjectDescription } from '../src/plugin';
+import type { DescribedSide } from '../src/sync/mappings';
 
 const f = (name: string, over: Partial<FieldDescription> = {}): FieldDescription => ({
   name,
@@ -12,7 +14,14 @@ const f = (name: string, over: Partial<FieldDescription> = {}): FieldDescription
   ...over,
 });
 
-const marketo: ObjectDescription = {
+const crm = (objectType: string, fields: FieldDescription[]): ObjectDescription => ({
+  objectType,
+  idField: `${objectType}id`,
+  emailField: 'emailaddress1',
+  fields,
+});
+
+const people: ObjectDescription = {
   objectType: 'lead',
   idField: 'id',
   emailField: 'email',
@@ -20,132 +29,138 @@ const marketo: ObjectDescription = {
     f(n, n === 'createdAt' ? { updatable: false, creatable: false } : {}),
   ),
 };
-const contact: ObjectDescription = {
-  objectType: 'contact',
-  idField: 'contactid',
-  emailField: 'emailaddress1',
-  fields: [
-    f('emailaddress1'),
-    f('firstname'),
-    f('jobtitle', { updatable: false, creatable: false, note: 'not valid for update' }),
-    f('mkt_leadscore', { readable: false, updatable: false, secured: true, note: 'secured column' }),
-    f('createdon', { updatable: false, creatable: false }),
-  ],
-};
+const contact = crm('contact', [
+  f('emailaddress1'),
+  f('firstname'),
+  f('jobtitle', { updatable: false, creatable: false, note: 'not valid for update' }),
+  f('mkt_leadscore', { readable: false, updatable: false, secured: true, note: 'secured column' }),
+  f('createdon', { updatable: false, creatable: false }),
+]);
 
-const mappings = (fields: Mappings['objects'][number]['fields']): Mappings => ({
-  objects: [{ marketo: 'lead', dynamics: 'contact', fields }],
+const SIDES = { left: 'mkt', right: 'crm' };
+const described = (left: ObjectDescription[], right: ObjectDescription[]) => ({
+  left: { label: 'Mkt', objects: new Map(left.map((d) => [d.objectType, d])) } as DescribedSide,
+  right: { label: 'Crm', objects: new Map(right.map((d) => [d.objectType, d])) } as DescribedSide,
+});
+const one = (fields: Mappings['objects'][number]['fields'], extra: Record<string, unknown> = {}): Mappings => ({
+  objects: [{ mkt: 'lead', crm: 'contact', fields, ...extra }],
+});
+const analyze = (mappings: Mappings, left = [people], right = [contact]) =>
+  analyzeMappings(normalizeMappings(mappings, SIDES), described(left, right));
+const field = (mkt: string, crm: string, direction = 'both', optional?: boolean) => ({
+  mkt,
+  crm,
+  direction,
+  ...(optional === undefined ? {} : { optional }),
+});
+
+test('directions: both, to:<connection>, and the first version camel names', () => {
+  assert.equal(directionTarget('both'), undefined);
+  assert.equal(directionTarget('to:dynamics'), 'dynamics');
+  assert.equal(directionTarget('toDynamics'), 'dynamics');
+  assert.equal(directionTarget('toMarketo'), 'marketo');
 });
 
 test('unreadable and read-only fields are reported with the reason and reduced', () => {
-  const analysis = analyzeMappings(
-    mappings([
-      { marketo: 'email', dynamics: 'emailaddress1', direction: 'both' },
-      { marketo: 'title', dynamics: 'jobtitle', direction: 'both' },
-      { marketo: 'leadScore', dynamics: 'mkt_leadscore', direction: 'both' },
-      { marketo: 'createdAt', dynamics: 'createdon', direction: 'toMarketo' },
+  const analysis = analyze(
+    one([
+      field('email', 'emailaddress1'),
+      field('title', 'jobtitle'),
+      field('leadScore', 'mkt_leadscore'),
+      field('createdAt', 'createdon', 'to:mkt'),
     ]),
-    { marketo, dynamics: { contact } },
   );
   assert.deepEqual(analysis.errors, []);
-  const byName = new Map(analysis.objects[0]?.fields.map((x) => [x.marketo, x]));
-  assert.equal(byName.get('email')?.effective, 'both');
-  assert.equal(byName.get('title')?.effective, 'toMarketo');
-  assert.match(byName.get('title')?.problems[0] ?? '', /cannot be written/);
-  assert.equal(byName.get('leadScore')?.effective, 'none');
+  const byName = new Map(analysis.objects[0]?.fields.map((x) => [x.names.left, x]));
+  assert.deepEqual(byName.get('email')?.to, { left: true, right: true });
+  assert.deepEqual(byName.get('title')?.to, { left: true, right: false });
+  assert.match(byName.get('title')?.problems[0] ?? '', /Crm contact\.jobtitle cannot be written by the Crm sync user/);
+  assert.deepEqual(byName.get('leadScore')?.to, { left: false, right: false });
   assert.match(byName.get('leadScore')?.problems[0] ?? '', /not readable.*secured column/);
-  assert.equal(byName.get('createdAt')?.effective, 'none');
+  assert.deepEqual(byName.get('createdAt')?.to, { left: false, right: false });
 });
 
-test('a field a system lacks does not sync, says why, and is listed as missing; the rest still syncs', () => {
-  const analysis = analyzeMappings(
-    mappings([
-      { marketo: 'email', dynamics: 'emailaddress1', direction: 'both' },
-      { marketo: 'firstName', dynamics: 'nosuchcolumn', direction: 'both' },
-      { marketo: 'nosuchfield', dynamics: 'jobtitle', direction: 'toDynamics' },
+test('a field a side lacks does not sync, says why, and is listed as missing; the rest still syncs', () => {
+  const analysis = analyze(
+    one([
+      field('email', 'emailaddress1'),
+      field('firstName', 'nosuchcolumn'),
+      field('nosuchfield', 'jobtitle', 'to:crm'),
     ]),
-    { marketo, dynamics: { contact } },
   );
   assert.deepEqual(analysis.errors, [], 'nothing that stops a cycle');
-  const byName = new Map(analysis.objects[0]?.fields.map((x) => [x.marketo, x]));
-  assert.equal(byName.get('email')?.effective, 'both');
-  assert.equal(byName.get('firstName')?.effective, 'none');
-  assert.match(byName.get('firstName')?.problems[0] ?? '', /Dynamics contact has no column "nosuchcolumn"/);
-  assert.equal(byName.get('nosuchfield')?.effective, 'none');
+  const byName = new Map(analysis.objects[0]?.fields.map((x) => [x.names.left, x]));
+  assert.deepEqual(byName.get('email')?.to, { left: true, right: true });
+  assert.deepEqual(byName.get('firstName')?.to, { left: false, right: false });
+  assert.match(byName.get('firstName')?.problems[0] ?? '', /Crm contact has no field "nosuchcolumn"/);
   assert.deepEqual(analysis.missing, [
-    'objects[lead->contact]: Dynamics contact has no column "nosuchcolumn"',
-    'objects[lead->contact]: Marketo has no lead field "nosuchfield"',
+    'objects[lead->contact]: Crm contact has no field "nosuchcolumn"',
+    'objects[lead->contact]: Mkt lead has no field "nosuchfield"',
   ]);
 });
 
-test('an optional field or flag a system lacks is reported but not listed as missing', () => {
-  const analysis = analyzeMappings(
-    {
-      objects: [
-        {
-          marketo: 'lead',
-          dynamics: 'contact',
-          fields: [
-            { marketo: 'email', dynamics: 'emailaddress1', direction: 'both' },
-            { marketo: 'leadScore', dynamics: 'mkt_extra', direction: 'both', optional: true },
-          ],
-          typeField: { field: 'microsoftType', optional: true },
-          deletedFlagField: 'microsoftIsDeleted',
-        },
-      ],
-    },
-    { marketo, dynamics: { contact } },
+test('an optional field or flag a side lacks is reported but not listed as missing', () => {
+  const analysis = analyze(
+    one([field('email', 'emailaddress1'), field('leadScore', 'mkt_extra', 'both', true)], {
+      typeField: { field: 'microsoftType', optional: true },
+      deletedFlagField: 'microsoftIsDeleted',
+    }),
   );
   assert.deepEqual(analysis.errors, []);
   const object = analysis.objects[0];
-  assert.equal(object?.fields[1]?.effective, 'none');
+  assert.deepEqual(object?.fields[1]?.to, { left: false, right: false });
   assert.match(object?.fields[1]?.problems[0] ?? '', /optional field, synced only where both systems have it/);
   assert.deepEqual(
-    object?.flags.map((f) => [f.role, f.available]),
+    object?.flags.map((x) => [x.role, x.side, x.available]),
     [
-      ['deleted', false],
-      ['type', false],
+      ['deleted', 'left', false],
+      ['type', 'left', false],
     ],
   );
-  assert.deepEqual(analysis.missing, ['objects[lead->contact]: Marketo has no lead field "microsoftIsDeleted"']);
+  assert.deepEqual(analysis.missing, ['objects[lead->contact]: Mkt lead has no field "microsoftIsDeleted"']);
+});
+
+test('a flag keyed by connection belongs to that side', () => {
+  const analysis = analyze(one([field('email', 'emailaddress1')], { typeField: { crm: 'firstname' } }));
+  assert.deepEqual(
+    analysis.objects[0]?.flags.map((x) => [x.side, x.field, x.available]),
+    [['right', 'firstname', true]],
+  );
 });
 
 test('duplicates and a missing or one-way email pair are errors that say what to map', () => {
-  const duplicate = analyzeMappings(
-    mappings([
-      { marketo: 'firstName', dynamics: 'firstname', direction: 'both' },
-      { marketo: 'firstName', dynamics: 'jobtitle', direction: 'both' },
-    ]),
-    { marketo, dynamics: { contact } },
-  );
-  assert.ok(duplicate.errors.some((e) => e.includes('"firstName" is mapped twice')));
-  assert.ok(
-    duplicate.errors.some((e) => e.includes('map Marketo "email" to Dynamics "emailaddress1" with direction "both"')),
-  );
-  const oneWay = analyzeMappings(mappings([{ marketo: 'email', dynamics: 'emailaddress1', direction: 'toMarketo' }]), {
-    marketo,
-    dynamics: { contact },
-  });
+  const duplicate = analyze(one([field('firstName', 'firstname'), field('firstName', 'jobtitle')]));
+  assert.ok(duplicate.errors.some((e) => e.includes('Mkt field "firstName" is mapped twice')));
+  assert.ok(duplicate.errors.some((e) => e.includes('map Mkt "email" to Crm "emailaddress1" with direction "both"')));
+  const oneWay = analyze(one([field('email', 'emailaddress1', 'to:mkt')]));
   assert.ok(oneWay.errors.some((e) => e.includes('matched by email')));
-  const gone = analyzeMappings(mappings([{ marketo: 'email', dynamics: 'emailaddress1', direction: 'both' }]), {
-    marketo,
-    dynamics: { contact: { ...contact, fields: contact.fields.filter((x) => x.name !== 'emailaddress1') } },
-  });
+  const gone = analyze(
+    one([field('email', 'emailaddress1')]),
+    [people],
+    [{ ...contact, fields: contact.fields.filter((x) => x.name !== 'emailaddress1') }],
+  );
   assert.ok(
     gone.errors.some((e) => e.includes('matched by email')),
     'an email column that vanished stops the cycle',
   );
 });
 
-test('an object type Dynamics does not have is an error', () => {
-  const analysis = analyzeMappings(DEFAULT_MAPPINGS, { marketo, dynamics: { contact } });
-  assert.ok(analysis.errors.some((e) => e.includes('no object type "lead"')));
+test("names that are not the pipeline's connections, and object types a side lacks, are errors", () => {
+  const stray = normalizeMappings(
+    { objects: [{ mkt: 'lead', other: 'contact', fields: [field('email', 'x')] }] },
+    SIDES,
+  );
+  assert.ok(stray.errors.some((e) => e.includes('"other" is not a connection of this pipeline')));
+  const direction = normalizeMappings(one([field('email', 'emailaddress1', 'to:nowhere')]), SIDES);
+  assert.ok(direction.errors.some((e) => e.includes('direction "to:nowhere" names no connection')));
+  const noType = analyze({ objects: [{ mkt: 'lead', crm: 'lead', fields: [field('email', 'emailaddress1')] }] });
+  assert.ok(noType.errors.some((e) => e.includes('Crm has no object type "lead"')));
 });
 
 test('the default mapping on vanilla orgs: standard fields sync, the extras are listed as optional and absent', () => {
   const standard = ['email', 'firstName', 'lastName', 'title', 'phone', 'mobilePhone', 'address', 'city', 'state'];
   const vanillaMarketo: ObjectDescription = {
-    ...marketo,
+    ...people,
     fields: [...standard, 'country', 'postalCode', 'unsubscribed', 'doNotCall', 'company', 'leadScore'].map((n) =>
       f(n),
     ),
@@ -165,21 +180,26 @@ test('the default mapping on vanilla orgs: standard fields sync, the extras are 
     'donotbulkemail',
     'donotphone',
   ];
-  const table = (objectType: string, extra: string[]): ObjectDescription => ({
-    objectType,
-    idField: `${objectType}id`,
-    emailField: 'emailaddress1',
-    fields: [...columns, ...extra].map((n) => f(n)),
-  });
-  const analysis = analyzeMappings(DEFAULT_MAPPINGS, {
-    marketo: vanillaMarketo,
-    dynamics: { contact: table('contact', []), lead: table('lead', ['companyname']) },
+  const table = (objectType: string, extra: string[]) =>
+    crm(
+      objectType,
+      [...columns, ...extra].map((n) => f(n)),
+    );
+  const analysis = analyzeMappings(normalizeMappings(DEFAULT_MAPPINGS, { left: 'marketo', right: 'dynamics' }), {
+    left: { label: 'Marketo', objects: new Map([['lead', vanillaMarketo]]) },
+    right: {
+      label: 'Dynamics',
+      objects: new Map([
+        ['contact', table('contact', [])],
+        ['lead', table('lead', ['companyname'])],
+      ]),
+    },
   });
   assert.deepEqual(analysis.errors, []);
   assert.deepEqual(analysis.missing, [], 'only optional extras are absent');
   const notSyncing = analysis.objects.flatMap((o) => [
-    ...o.fields.filter((x) => x.effective === 'none').map((x) => `${o.dynamics}:${x.marketo}`),
-    ...o.flags.filter((x) => !x.available).map((x) => `${o.dynamics}:${x.field}`),
+    ...o.fields.filter((x) => !x.to.left && !x.to.right).map((x) => `${o.types.right}:${x.names.left}`),
+    ...o.flags.filter((x) => !x.available).map((x) => `${o.types.right}:${x.field}`),
   ]);
   assert.deepEqual(notSyncing, [
     'contact:leadScore',

@@ -1,20 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mergeRecord, valuesForCreate } from '../src/sync/merge';
-import type { ObjectPlan } from '../src/sync/plan';
-import type { Collision, RemoteRecord, Side } from '../src/plugin';
+import { mergeRecord, valuesForCreate, type FieldCollision } from '../src/sync/merge';
+import type { ObjectPairPlan } from '../src/sync/field-plan';
+import type { RemoteRecord } from '../src/plugin';
+import type { SideKey } from '../src/sync/model';
 
-const plan: ObjectPlan = {
-  dynamicsType: 'contact',
+const both = { left: true, right: true };
+const plan: ObjectPairPlan = {
+  key: 'lead->contact',
+  types: { left: 'lead', right: 'contact' },
   fields: [
-    { marketo: 'email', dynamics: 'emailaddress1', toDynamics: true, toMarketo: true },
-    { marketo: 'firstName', dynamics: 'firstname', toDynamics: true, toMarketo: true },
-    { marketo: 'title', dynamics: 'jobtitle', toDynamics: true, toMarketo: true },
-    { marketo: 'leadScore', dynamics: 'mkt_leadscore', toDynamics: false, toMarketo: true },
+    { names: { left: 'email', right: 'emailaddress1' }, to: both },
+    { names: { left: 'firstName', right: 'firstname' }, to: both },
+    { names: { left: 'title', right: 'jobtitle' }, to: both },
+    { names: { left: 'leadScore', right: 'mkt_leadscore' }, to: { left: true, right: false } },
   ],
-  dynamicsRead: ['emailaddress1', 'firstname', 'jobtitle', 'mkt_leadscore'],
-  marketoEmail: 'email',
-  dynamicsEmail: 'emailaddress1',
+  email: { left: 'email', right: 'emailaddress1' },
 };
 
 const m = (fields: RemoteRecord['fields'], at?: string): RemoteRecord => ({
@@ -30,20 +31,13 @@ const d = (fields: RemoteRecord['fields'], at?: string): RemoteRecord => ({
 
 function merge(
   base: RemoteRecord['fields'] | undefined,
-  marketo: RemoteRecord,
-  dynamics: RemoteRecord,
-  winner: Side = 'dynamics',
+  left: RemoteRecord,
+  right: RemoteRecord,
+  winner: SideKey = 'right',
 ) {
-  const seen: Collision[] = [];
-  const result = mergeRecord({
-    pipelineId: 'p',
-    plan,
-    base,
-    marketo,
-    dynamics,
-    resolve: (c) => (seen.push(c), winner),
-  });
-  return { result, seen };
+  const seen: FieldCollision[] = [];
+  const result = mergeRecord({ pair: plan, base, records: { left, right }, resolve: (c) => (seen.push(c), winner) });
+  return { result, seen, toLeft: result.writes.left, toRight: result.writes.right };
 }
 
 test('one side changed: its value is copied to the other side', () => {
@@ -53,23 +47,24 @@ test('one side changed: its value is copied to the other side', () => {
     m({ email: 'a@x.com', firstName: 'Anna', title: 'CTO' }),
     d({ emailaddress1: 'a@x.com', firstname: 'Ann', jobtitle: 'CFO' }),
   );
-  assert.deepEqual(result.toDynamics, { firstname: 'Anna' });
-  assert.deepEqual(result.toMarketo, { title: 'CFO' });
+  assert.deepEqual(result.writes.right, { firstname: 'Anna' });
+  assert.deepEqual(result.writes.left, { title: 'CFO' });
   assert.deepEqual(result.snapshot, { email: 'a@x.com', firstName: 'Anna', title: 'CFO' });
   assert.equal(seen.length, 0);
 });
 
 test('both changed differently: a collision decided by the resolver, both ways', () => {
   const base = { email: 'a@x.com', title: 'CTO' };
-  const both = (winner: Side) =>
+  const twice = (winner: SideKey) =>
     merge(base, m({ email: 'a@x.com', title: 'VP' }), d({ emailaddress1: 'a@x.com', jobtitle: 'CFO' }), winner);
-  const dyn = both('dynamics');
-  assert.deepEqual(dyn.result.toMarketo, { title: 'CFO' });
-  assert.deepEqual(dyn.result.toDynamics, {});
+  const dyn = twice('right');
+  assert.deepEqual(dyn.result.writes.left, { title: 'CFO' });
+  assert.deepEqual(dyn.result.writes.right, {});
   assert.equal(dyn.result.collisions.length, 1);
-  assert.equal(dyn.seen[0]?.dynamicsObject, 'contact');
-  const mkt = both('marketo');
-  assert.deepEqual(mkt.result.toDynamics, { jobtitle: 'VP' });
+  assert.deepEqual(dyn.seen[0]?.field.names, { left: 'title', right: 'jobtitle' });
+  assert.equal(dyn.seen[0]?.base, 'CTO');
+  const mkt = twice('left');
+  assert.deepEqual(mkt.result.writes.right, { jobtitle: 'VP' });
   assert.equal(mkt.result.snapshot.title, 'VP');
 });
 
@@ -80,15 +75,15 @@ test('echo: values equal to the snapshot write nothing', () => {
     m({ email: 'a@x.com', firstName: 'Ann', title: '' }),
     d({ emailaddress1: 'A@x.com '.trim().toLowerCase(), firstname: 'Ann', jobtitle: null }),
   );
-  assert.deepEqual(result.toDynamics, {});
-  assert.deepEqual(result.toMarketo, {});
+  assert.deepEqual(result.writes.right, {});
+  assert.deepEqual(result.writes.left, {});
 });
 
 test('an unknown (absent) Dynamics field is never treated as blank', () => {
   const base = { email: 'a@x.com', leadScore: 40 };
   const { result } = merge(base, m({ email: 'a@x.com', leadScore: 99 }), d({ emailaddress1: 'a@x.com' }));
-  assert.deepEqual(result.toDynamics, {});
-  assert.deepEqual(result.toMarketo, {});
+  assert.deepEqual(result.writes.right, {});
+  assert.deepEqual(result.writes.left, {});
   assert.equal(result.snapshot.leadScore, 40);
 });
 
@@ -98,8 +93,8 @@ test('first link: blanks are filled from the other side without a collision', ()
     m({ email: 'a@x.com', firstName: null, title: 'CTO' }),
     d({ emailaddress1: 'a@x.com', firstname: 'Ann', jobtitle: null }),
   );
-  assert.deepEqual(result.toMarketo, { firstName: 'Ann' });
-  assert.deepEqual(result.toDynamics, { jobtitle: 'CTO' });
+  assert.deepEqual(result.writes.left, { firstName: 'Ann' });
+  assert.deepEqual(result.writes.right, { jobtitle: 'CTO' });
   assert.equal(seen.length, 0);
   assert.equal(result.collisions.length, 0);
 });
@@ -110,9 +105,9 @@ test('one-way field: the source wins without asking the policy', () => {
     base,
     m({ email: 'a@x.com', leadScore: 5 }),
     d({ emailaddress1: 'a@x.com', mkt_leadscore: 7 }),
-    'marketo',
+    'left',
   );
-  assert.deepEqual(result.toMarketo, { leadScore: 7 });
+  assert.deepEqual(result.writes.left, { leadScore: 7 });
   assert.equal(seen.length, 0);
 });
 
@@ -120,7 +115,7 @@ test('values for a create follow the allowed directions and skip blanks', () => 
   const { values, snapshot } = valuesForCreate(
     plan,
     m({ email: 'a@x.com', firstName: 'Ann', title: null, leadScore: 3 }),
-    'dynamics',
+    'right',
   );
   assert.deepEqual(values, { emailaddress1: 'a@x.com', firstname: 'Ann' });
   assert.deepEqual(snapshot, { email: 'a@x.com', firstName: 'Ann', title: null });

@@ -25,24 +25,33 @@ const installed = new Map<string, Policy>([
   ['authority', authority as CollisionPolicy],
   ['validation', halting as RejectionPolicy],
 ]);
+const side = (connection: string, value: string, changedAt: string) => ({
+  connection,
+  connector: connection,
+  objectType: 'contact',
+  field: 'title',
+  value,
+  changedAt,
+});
 const collision: Collision = {
   pipelineId: 'p',
-  dynamicsObject: 'contact',
-  marketoField: 'title',
-  dynamicsField: 'jobtitle',
+  sides: [side('marketo', 'b', '2026-01-01T10:00:00Z'), side('dynamics', 'c', '2026-01-01T09:00:00Z')],
   base: 'a',
-  marketo: { value: 'b', changedAt: '2026-01-01T10:00:00Z' },
-  dynamics: { value: 'c', changedAt: '2026-01-01T09:00:00Z' },
+};
+const rejection = {
+  pipelineId: 'p',
+  connection: 'dynamics',
+  connector: 'dynamics',
+  objectType: 'contact',
+  code: 'x',
+  message: 'y',
 };
 const logger = pino({ level: 'silent' });
 
 test('defaults apply when nothing is stored', () => {
   const active = activePolicies(installed, [], logger);
   assert.equal(active.resolveCollision(collision), 'marketo');
-  assert.equal(
-    active.onRejected({ pipelineId: 'p', system: 'dynamics', objectType: 'contact', code: 'x', message: 'y' }),
-    'continue',
-  );
+  assert.equal(active.onRejected(rejection), 'continue');
 });
 
 test('stored settings and toggles win; disabled authority means the most recent change wins', () => {
@@ -59,7 +68,10 @@ test('stored settings and toggles win; disabled authority means the most recent 
   );
   assert.equal(disabled.resolveCollision(collision), 'marketo');
   assert.equal(
-    disabled.resolveCollision({ ...collision, marketo: { value: 'b', changedAt: '2026-01-01T08:00:00Z' } }),
+    disabled.resolveCollision({
+      ...collision,
+      sides: [side('marketo', 'b', '2026-01-01T08:00:00Z'), collision.sides[1]],
+    }),
     'dynamics',
   );
   const halt = activePolicies(
@@ -67,10 +79,7 @@ test('stored settings and toggles win; disabled authority means the most recent 
     [{ policyId: 'validation', enabled: true, settings: { mode: 'halt' } }],
     logger,
   );
-  assert.equal(
-    halt.onRejected({ pipelineId: 'p', system: 'dynamics', objectType: 'contact', code: 'x', message: 'y' }),
-    'halt',
-  );
+  assert.equal(halt.onRejected(rejection), 'halt');
 });
 
 test('settings that no longer match the schema fall back to the defaults', () => {
@@ -80,4 +89,12 @@ test('settings that no longer match the schema fall back to the defaults', () =>
     logger,
   );
   assert.equal(active.resolveCollision(collision), 'marketo');
+});
+
+test('a policy naming a connection the pipeline lacks, or none, lets the most recent change win', () => {
+  const naming = (answer: string | undefined): Map<string, Policy> =>
+    new Map([['authority', { ...authority, resolve: () => answer } as CollisionPolicy]]);
+  assert.equal(activePolicies(naming('salesforce'), [], logger).resolveCollision(collision), 'marketo');
+  assert.equal(activePolicies(naming(undefined), [], logger).resolveCollision(collision), 'marketo');
+  assert.equal(activePolicies(naming('dynamics'), [], logger).resolveCollision(collision), 'dynamics');
 });

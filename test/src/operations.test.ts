@@ -126,12 +126,12 @@ describe('operations', () => {
       const intent = (id: number, i: number) => ({
         _id: `stale-${i}`,
         pipelineId: PIPELINE,
-        marketoId: String(id),
-        dynamicsType: 'lead',
+        left: { type: 'lead', id: String(id) },
+        right: { type: 'lead' },
         email: email(i),
         state: 'creating',
         snapshot: {},
-        createIntent: { side: 'dynamics', at },
+        createIntent: { side: 'right', at },
         createdAt: at,
         updatedAt: at,
       });

@@ -47,7 +47,13 @@ function normalise(config: DynamicsConfig): DynamicsConfig {
 @injectable()
 export class DynamicsConnector implements Connector {
   readonly id = 'dynamics';
+  readonly label = 'Dynamics';
   readonly objectTypes = OBJECT_TYPES;
+  /**
+   * Qualifying a lead makes a contact of the same person (the lead stays, qualified): the contact takes over the
+   * person's link from the lead.
+   */
+  readonly supersedes = { contact: ['lead'] } as const;
   private readonly agent: Agent;
   private readonly metrics: DynamicsMetrics;
   private readonly client: DataverseClient;

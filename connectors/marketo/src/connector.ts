@@ -31,7 +31,10 @@ import { LeadObject } from './objects/lead';
 @injectable()
 export class MarketoConnector implements Connector {
   readonly id = 'marketo';
+  readonly label = 'Marketo';
   readonly objectTypes = ['lead'] as const;
+  /** Lead ids count up as leads are created: of several leads sharing an email, the lowest is the oldest. */
+  readonly idOrder = 'numeric' as const;
   readonly client: MarketoClient;
   private readonly describer: LeadDescriber;
   private readonly leads: LeadObject;

@@ -10,6 +10,7 @@ import { bearerAuth } from './auth';
 import type { ApiDeps } from './deps';
 import { errorHandler, notFoundHandler } from './problem';
 import { healthRoutes } from './routes/health';
+import { connectionRoutes } from './routes/connections';
 import { pipelineRoutes } from './routes/pipelines';
 import { pluginRoutes } from './routes/plugins';
 import { policyRoutes } from './routes/policies';
@@ -56,6 +57,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
 
   await app.register(healthRoutes, { deps });
   await app.register(pluginRoutes, { deps });
+  await app.register(connectionRoutes, { deps });
   await app.register(pipelineRoutes, { deps });
   await app.register(policyRoutes, { deps });
   await app.register(syncRoutes, { deps });

@@ -1,12 +1,13 @@
 /** What the REST API needs from the rest of Tandem; `buildApp` gets it all explicitly (no container lookups). */
 import type { Logger } from 'pino';
 import type { RunMode } from '../config';
+import type { Connections } from '../connections/connections';
 import type { MongoInfo } from '../db';
 import type { Metrics } from '../observability';
+import type { SyncRuntime } from '../pipelines/runtime';
 import type { PluginHost } from '../plugins';
 import type { AuditRepository, PipelinesRepository, PolicySettingsRepository } from '../repositories';
-import type { Mappings, MappingAnalysis } from '../sync/mappings';
-import type { SyncService } from '../sync/service';
+import type { SyncStore } from '../repositories/sync-store';
 
 export interface ApiDeps {
   logger: Logger;
@@ -18,18 +19,16 @@ export interface ApiDeps {
   pipelines: PipelinesRepository;
   policySettings: PolicySettingsRepository;
   audit: AuditRepository;
+  store: SyncStore;
   mode: RunMode;
-  /** Connector configs by connector id (masked before they are shown). */
-  connections: ReadonlyMap<string, unknown>;
-  /** The sync engine; without it the runs/push/links/activity routes answer 501. */
-  sync?: SyncService;
-  /**
-   * Checks mappings against both systems; the sync engine's version caches field descriptions (they cost
-   * API calls). Without it the API asks the connectors itself.
-   */
-  analyze?: (mappings: Mappings) => Promise<MappingAnalysis>;
-  /** Why `sync` is missing, for the 501's detail. */
-  syncUnavailable?: string;
+  /** The connections, with their last checks. */
+  connections: Connections;
+  /** Each connection's config by connection id (masked before it is shown). */
+  connectionConfigs: ReadonlyMap<string, unknown>;
+  /** Live mode: installed connectors with none of their variables set. */
+  absentConnectors: readonly string[];
+  /** The sync engine: every pipeline's cycles, runs, links, activity, pushes, resets. */
+  sync: SyncRuntime;
   /** Extra reasons `/ready` must answer 503 (e.g. a plugin failed after start). */
   notReadyReasons?: () => string[];
 }

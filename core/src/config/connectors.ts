@@ -1,10 +1,10 @@
 /**
- * Connector settings come from each connector definition's `env` bindings, so core never hard-codes
- * MARKETO_* or DYNAMICS_*. No connector variable set at all means sandbox mode; a connector that is only
- * half-configured (or one side configured without the other) refuses to start, naming the variables.
+ * Connector settings come from each connector definition's `env` bindings, so core never hard-codes any
+ * system's variables. No connector variable set at all means sandbox mode; in live mode a connector with none
+ * of its variables set is simply not a connection, and one only half-configured refuses to start, naming the
+ * variables.
  */
 import { Value } from '@sinclair/typebox/value';
-import type { TSchema } from '@sinclair/typebox';
 import { TandemError, type ConnectorDefinition, type EnvBinding } from '../plugin';
 import { envValue, type Env } from './env';
 import { registerFormats } from './formats';
@@ -15,15 +15,12 @@ export interface ConnectorEnvResult {
   mode: RunMode;
   /** Config per connector id, validated against its configSchema (defaults applied). Empty in sandbox mode. */
   configs: Map<string, unknown>;
+  /** Live mode: installed connectors with none of their variables set (not connections). */
+  absent: string[];
 }
 
 function badConfig(message: string, variables: string[]): TandemError {
   return new TandemError('BAD_CONFIG', message, { status: 500, details: { variables } });
-}
-
-function requiredKeys(schema: TSchema): Set<string> {
-  const required: unknown = schema['required'];
-  return new Set(Array.isArray(required) ? required.filter((k): k is string => typeof k === 'string') : []);
 }
 
 function convert(binding: EnvBinding, raw: string): string | number | boolean {
@@ -92,20 +89,8 @@ export function connectorConfigFromEnv(env: Env, definition: ConnectorDefinition
 
 export function parseConnectorEnv(env: Env, definitions: readonly ConnectorDefinition[]): ConnectorEnvResult {
   const configured = definitions.filter((d) => d.env.some((b) => envValue(env, b.variable) !== undefined));
-  if (configured.length === 0) return { mode: 'sandbox', configs: new Map() };
-  const unconfigured = definitions.filter((d) => !configured.includes(d));
-  if (unconfigured.length > 0) {
-    const missing = unconfigured.map((d) => {
-      const required = requiredKeys(d.configSchema);
-      const vars = d.env.filter((b) => required.size === 0 || required.has(b.key)).map((b) => b.variable);
-      return { id: d.id, vars };
-    });
-    throw badConfig(
-      `Only ${configured.map((d) => d.id).join(', ')} is configured. Set ${missing
-        .map((m) => `${m.vars.join(', ')} (${m.id})`)
-        .join(' and ')}, or unset every connector variable to run in sandbox mode.`,
-      missing.flatMap((m) => m.vars),
-    );
-  }
-  return { mode: 'live', configs: new Map(definitions.map((d) => [d.id, connectorConfigFromEnv(env, d)])) };
+  if (configured.length === 0) return { mode: 'sandbox', configs: new Map(), absent: [] };
+  // A connector with none of its variables set is simply not a connection; one half-configured stops start-up.
+  const absent = definitions.filter((d) => !configured.includes(d)).map((d) => d.id);
+  return { mode: 'live', configs: new Map(configured.map((d) => [d.id, connectorConfigFromEnv(env, d)])), absent };
 }

@@ -4,7 +4,7 @@
  * engine's identity guard all read from here, so a connection is asked once and everyone sees the same answer.
  */
 import type { Logger } from 'pino';
-import type { CheckResult, Connector } from '../plugin';
+import type { CheckResult, Connector, ObjectDescription } from '../plugin';
 
 export type ConnectionMode = 'live' | 'sandbox';
 
@@ -23,14 +23,41 @@ export interface CheckRecord extends CheckResult {
 /** How long a check may take before it counts as failed (an unreachable host must not hold up `/ready`). */
 export const CHECK_TIMEOUT_MS = 20_000;
 
+/** How long field descriptions are kept (they cost API calls; field security rarely changes). */
+export const DESCRIBE_TTL_MS = 15 * 60_000;
+
 export class Connections {
   private readonly checks = new Map<string, CheckRecord>();
+  private readonly descriptions = new Map<string, { at: number; value: Promise<ObjectDescription> }>();
 
   constructor(
     private readonly connectors: ReadonlyMap<string, Connector>,
     private readonly mode: ConnectionMode,
     private readonly logger: Logger,
+    private readonly describeTtlMs = DESCRIBE_TTL_MS,
   ) {}
+
+  /**
+   * A connection's description of an object type for its sync user, shared by every pipeline and the API and
+   * kept for a while (a failed describe is not kept).
+   */
+  describe(id: string, objectType: string, signal?: AbortSignal): Promise<ObjectDescription> {
+    const connector = this.connectors.get(id);
+    if (!connector) return Promise.reject(new Error(`No connection "${id}"`));
+    const key = `${id}|${objectType}`;
+    const cached = this.descriptions.get(key);
+    if (cached && Date.now() - cached.at < this.describeTtlMs) return cached.value;
+    const value = connector.describe(objectType, signal);
+    this.descriptions.set(key, { at: Date.now(), value });
+    value.catch(() => this.descriptions.delete(key));
+    return value;
+  }
+
+  /** Forgets the descriptions of `id` (all connections when not given): a field was deleted meanwhile. */
+  forgetDescriptions(id?: string): void {
+    for (const key of [...this.descriptions.keys()])
+      if (id === undefined || key.startsWith(`${id}|`)) this.descriptions.delete(key);
+  }
 
   list(): ConnectionInfo[] {
     return [...this.connectors].map(([id, c]) => ({

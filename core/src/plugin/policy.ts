@@ -2,28 +2,42 @@
  * Policies decide at one decision point of a sync cycle. They are stateless: the engine passes the
  * pipeline's stored settings (validated against `settingsSchema`) with every call, so a PATCH takes effect
  * at the next cycle without a restart.
+ *
+ * Plugin API 2 names a pipeline's sides by connection id (`marketo`, `dynamics`, `salesforce`, or whatever
+ * an operator called a connection), so one policy serves every pipeline.
  */
 import type { TSchema } from '@sinclair/typebox';
 import type { FieldValue } from './connector';
 
-export type Side = 'marketo' | 'dynamics';
-
-export interface Collision {
-  pipelineId: string;
-  /** The Dynamics object type of the pair (`contact` or `lead`). */
-  dynamicsObject: string;
-  /** The Marketo field name and the Dynamics field name of the mapping. */
-  marketoField: string;
-  dynamicsField: string;
-  base: FieldValue | undefined;
-  marketo: { value: FieldValue; changedAt?: string };
-  dynamics: { value: FieldValue; changedAt?: string };
+/** One side of a collision: which connection, its object type and field, and what it holds now. */
+export interface CollisionSide {
+  /** The connection id. */
+  connection: string;
+  /** The connector plugin's id (what kind of system this is). */
+  connector: string;
+  objectType: string;
+  field: string;
+  value: FieldValue;
+  /** When the field (or else the record) last changed, where the system says so. ISO 8601. */
+  changedAt?: string;
 }
 
+/** A field changed on both sides since the last sync, to different values. */
+export interface Collision {
+  pipelineId: string;
+  /** The pipeline's two sides, in the order its definition lists them. */
+  sides: readonly [CollisionSide, CollisionSide];
+  /** The value both sides last agreed on (undefined: none yet). */
+  base: FieldValue | undefined;
+}
+
+/** A write a system refused (a validation rule, a plug-in, a bad format, a duplicate rule). */
 export interface Rejection {
   pipelineId: string;
-  /** The system that refused the write. */
-  system: Side;
+  /** The connection that refused the write. */
+  connection: string;
+  /** Its connector plugin's id. */
+  connector: string;
   objectType: string;
   recordId?: string;
   code: string;
@@ -41,8 +55,11 @@ interface PolicyBase<S> {
 
 export interface CollisionPolicy<S = unknown> extends PolicyBase<S> {
   readonly decisionPoint: 'collision';
-  /** Which side's value wins. Only called while the policy is enabled. */
-  resolve(collision: Collision, settings: S): Side;
+  /**
+   * The connection id whose value wins, or `undefined` when the policy has no opinion on this collision (the
+   * engine then lets the most recent change win). Only called while the policy is enabled.
+   */
+  resolve(collision: Collision, settings: S): string | undefined;
 }
 
 export interface RejectionPolicy<S = unknown> extends PolicyBase<S> {
@@ -54,13 +71,15 @@ export interface RejectionPolicy<S = unknown> extends PolicyBase<S> {
 export type Policy = CollisionPolicy | RejectionPolicy;
 
 /**
- * The engine's rule when no collision policy is enabled: the most recent change wins. Times are parsed (not
- * compared as strings, which gets offsets and fractions wrong); a missing time loses; a tie goes to Dynamics.
+ * The engine's rule when no collision policy decides: the most recent change wins. Times are parsed (not
+ * compared as strings, which gets offsets and fractions wrong); a missing time loses; a tie goes to the
+ * pipeline's second side. Answers the winning connection id.
  */
-export function mostRecentWins(collision: Pick<Collision, 'marketo' | 'dynamics'>): Side {
-  const m = collision.marketo.changedAt ? Date.parse(collision.marketo.changedAt) : Number.NaN;
-  const d = collision.dynamics.changedAt ? Date.parse(collision.dynamics.changedAt) : Number.NaN;
-  if (Number.isNaN(m)) return 'dynamics';
-  if (Number.isNaN(d)) return 'marketo';
-  return m > d ? 'marketo' : 'dynamics';
+export function mostRecentWins(collision: Pick<Collision, 'sides'>): string {
+  const [first, second] = collision.sides;
+  const a = first.changedAt ? Date.parse(first.changedAt) : Number.NaN;
+  const b = second.changedAt ? Date.parse(second.changedAt) : Number.NaN;
+  if (Number.isNaN(a)) return second.connection;
+  if (Number.isNaN(b)) return first.connection;
+  return a > b ? first.connection : second.connection;
 }

@@ -91,4 +91,9 @@ export class PolicySettingsRepository {
     if (!after) throw new Error(`policy setting ${pipelineId}/${policyId} vanished right after its upsert`);
     return { before: before ? toSetting(before) : null, after };
   }
+
+  /** A deleted pipeline's settings go with it. */
+  async deletePipeline(pipelineId: string): Promise<void> {
+    await this.collection.deleteMany({ pipelineId });
+  }
 }

@@ -1,24 +1,30 @@
 /**
- * One sync cycle of one pipeline: read each side's changes since its cursor, page by page; pair records by
- * link (new people by email); merge against the snapshot; write both sides in batches; save links and
- * snapshots; only then advance the cursors. Every step works on a whole write set (pages of one or more
- * streams), so MongoDB and API work grow with the number of changes, not with the database, and a crash
- * re-reads at most one write set.
+ * One sync cycle of one pipeline, as a straight line: read what changed on each side since its cursor, page by
+ * page, into write sets → pair each record with its link (new people by email) → plan the writes (pure: the
+ * three-way merge, collisions to the policies) → write both sides in batches, intents before creates →
+ * interpret the results (pure) → save links, snapshots and activity, and only then advance the cursors. Each
+ * stage returns what it produced; the cycle adds up the counts. A crash re-reads at most one write set.
  */
+import { isTandemError, QuotaExhaustedError, type ChangePage, type RemoteRecord } from '../plugin';
+import { CursorsRepository } from '../repositories/cursors';
+import type { SideProgress } from '../repositories/runs';
 import {
-  isTandemError,
-  QuotaExhaustedError,
-  type ChangePage,
-  type RemoteRecord,
-  type Side,
-  type WriteOp,
-} from '../plugin';
-import type { LinkDoc } from '../repositories/sync-store';
-import { CycleContext, HaltCycle, MARKETO_OBJECT, type CycleDeps, type CycleOutcome, type Pair } from './cycle-context';
+  HaltCycle,
+  Lookups,
+  PendingLinks,
+  type ActivityNote,
+  type CycleDeps,
+  type Pair,
+  type RemoteEventNote,
+} from './cycle-deps';
+import { applyDeletes } from './deletes';
+import { interpretResults } from './interpreting';
+import { addCounts, SIDE_KEYS, type Counts, type SideKey } from './model';
 import { Pairing } from './pairing';
-import { PairWriter } from './writing';
-
-export { MARKETO_OBJECT, type CycleDeps, type CycleOutcome } from './cycle-context';
+import { planWrites } from './planning';
+import { recover } from './recovery';
+import { saveActivity, saveLinks } from './saving';
+import { recordCreateIntents, writeBothSides } from './writing';
 
 /**
  * Records gathered from consecutive pages (of one or more streams) before they are paired and written
@@ -26,6 +32,13 @@ export { MARKETO_OBJECT, type CycleDeps, type CycleOutcome } from './cycle-conte
  * and so one batch, while what a set holds (records, pairs, link documents) stays a few MB.
  */
 export const WRITE_SET_RECORDS = 3000;
+
+export type CycleOutcome = {
+  status: 'succeeded' | 'partial' | 'failed';
+  error?: string;
+  /** A system no longer has a field the plan reads or writes (deleted since it was described): plan again. */
+  fieldsChanged?: boolean;
+};
 
 /**
  * Consecutive pages of one stream as one: records de-duplicated by id (the later read wins), all deletes, and
@@ -45,9 +58,10 @@ export function combinePages(pages: readonly ChangePage[]): ChangePage {
   };
 }
 
+/** One change feed: a side's object type. */
 interface Stream {
-  side: Side;
-  objectType: string;
+  side: SideKey;
+  type: string;
 }
 
 /** One stream's pages within a write set. */
@@ -59,32 +73,36 @@ interface Slice {
 }
 
 export class SyncCycle {
-  private readonly ctx: CycleContext;
-  private readonly pairing: Pairing;
-  private readonly writer: PairWriter;
+  /** The run's running totals. */
+  readonly counts: Record<string, number> = {};
+  /** Per connection: records read and written. */
+  readonly sides: Record<string, SideProgress>;
+  private readonly lookups: Lookups;
+  private notes: ActivityNote[] = [];
+  private events: RemoteEventNote[] = [];
+  private retryLater = false;
 
-  constructor(deps: CycleDeps) {
-    this.ctx = new CycleContext(deps);
-    this.pairing = new Pairing(this.ctx);
-    this.writer = new PairWriter(this.ctx);
+  constructor(private readonly deps: CycleDeps) {
+    this.lookups = new Lookups(deps);
+    this.sides = Object.fromEntries(SIDE_KEYS.map((s) => [deps.sides[s].connection, { read: 0, written: 0 }]));
   }
 
-  async run(
-    cursors: Map<string, string>,
-    cursorId: (system: string, objectType: string) => string,
-  ): Promise<CycleOutcome> {
-    const { deps } = this.ctx;
-    // Dynamics first: its emails are normalized here and looked up in Marketo, which matches a record typed
-    // " Person@Example.com " in Dynamics; the other way round, Dataverse's `eq` would miss it.
-    const streams: Stream[] = [
-      ...[...deps.plan.objects.keys()].map((objectType) => ({ side: 'dynamics' as const, objectType })),
-      { side: 'marketo', objectType: MARKETO_OBJECT },
-    ];
-    const position = new Map(streams.map((s) => [s, cursors.get(cursorId(s.side, s.objectType)) ?? null]));
-    const label = (s: Stream) => `${s.side} ${s.objectType}`;
-    // A rewrite of links cut short by a crash is finished before any link is read.
-    await deps.store.finishLinkRewrites(deps.pipelineId);
-    await this.resolveStaleIntents();
+  /** The streams in reading order: the second side's object types, then the first's, each in its side's order. */
+  private streams(): Stream[] {
+    const { plan, sides } = this.deps;
+    return (['right', 'left'] as const).flatMap((side) => {
+      const types = new Set(plan.types(side));
+      return sides[side].objects.filter((t) => types.has(t)).map((type) => ({ side, type }));
+    });
+  }
+
+  async run(cursors: ReadonlyMap<string, string>): Promise<CycleOutcome> {
+    const { deps } = this;
+    const streams = this.streams();
+    const cursorId = (s: Stream) => CursorsRepository.id(deps.pipelineId, deps.sides[s.side].connection, s.type);
+    const position = new Map(streams.map((s) => [s, cursors.get(cursorId(s)) ?? null]));
+    const label = (s: Stream) => `${deps.sides[s.side].connection} ${s.type}`;
+    await recover(deps, this.lookups);
     const failures: string[] = [];
     const failedStreams = new Set<Stream>();
     let fieldsChanged = false;
@@ -94,8 +112,8 @@ export class SyncCycle {
     };
 
     // Pages are gathered into write sets of about WRITE_SET_RECORDS records, across streams too, so each set
-    // fills the other side's batches (300 per Marketo call, 1000 per $batch) instead of one batch per page or
-    // per stream. A stream's cursor is stored only once the set holding its pages is saved.
+    // fills the other side's batches instead of one batch per page or per stream. A stream's cursor is stored
+    // only once the set holding its pages is saved.
     let set: Slice[] = [];
     let setSize = 0;
     /** The streams of the set being written, for the failure report if writing it throws. */
@@ -106,23 +124,27 @@ export class SyncCycle {
       set = [];
       setSize = 0;
       writing = slices.map((s) => s.stream);
-      this.ctx.retryLater = false;
+      this.retryLater = false;
       await this.processSet(slices);
-      await this.ctx.flushActivity();
+      await this.saveNotes();
       writing = [];
-      if (this.ctx.retryLater) {
+      if (this.retryLater) {
         // Something in this write set failed in a way worth retrying: keep the cursors so it is read again.
         for (const { stream } of slices) fail(stream, 'some writes failed and will be retried next cycle');
         return false;
       }
       for (const { stream, page } of slices) {
         if (page.cursor === position.get(stream)) continue;
-        await deps.store.saveCursor(deps.pipelineId, stream.side, stream.objectType, page.cursor);
+        await deps.store.cursors.save(deps.pipelineId, deps.sides[stream.side].connection, stream.type, page.cursor);
         position.set(stream, page.cursor);
       }
       const last = slices[slices.length - 1] as { stream: Stream; page: ChangePage };
-      const progress = last.page.progress?.phase === 'initial' ? 'initial load' : 'changes';
-      await deps.report(`${label(last.stream)}: ${progress}, ${deps.counts.read} read so far`);
+      const phase = last.page.progress?.phase === 'initial' ? 'initial load' : 'changes';
+      await deps.report({
+        counts: this.counts,
+        sides: this.sides,
+        text: `${label(last.stream)}: ${phase}, ${this.counts['read'] ?? 0} read so far`,
+      });
       return true;
     };
     /** The cycle's end for errors that stop it; `undefined` for a failure of some streams only. */
@@ -135,27 +157,22 @@ export class SyncCycle {
       if (deps.signal.aborted) throw error;
       if (isTandemError(error) && error.code === 'UNKNOWN_FIELD') fieldsChanged = true;
       const message = error instanceof Error ? error.message : String(error);
-      deps.logger.warn({ err: error, streams: affected }, 'sync stream failed; the other streams go on');
+      deps.logger.warn({ err: error, streams: affected.map(label) }, 'sync stream failed; the other streams go on');
       for (const stream of affected) fail(stream, message);
       return undefined;
     };
 
     for (const stream of streams) {
-      const connector = stream.side === 'marketo' ? deps.marketo : deps.dynamics;
-      const fields =
-        stream.side === 'marketo'
-          ? deps.plan.marketoRead
-          : (deps.plan.objects.get(stream.objectType)?.dynamicsRead ?? []);
+      const { connector } = deps.sides[stream.side];
       try {
-        const pages = connector.readChanges(stream.objectType, position.get(stream) ?? null, {
-          fields,
+        const pages = connector.readChanges(stream.type, position.get(stream) ?? null, {
+          fields: deps.plan.read(stream.side, stream.type),
           signal: deps.signal,
         });
         for await (const page of pages) {
           deps.signal.throwIfAborted();
           const size = page.records.length + page.deletedIds.length;
-          // A set stays within WRITE_SET_RECORDS where pages allow (3 Marketo pages of 300, not 4), so its
-          // writes fill whole batches rather than spilling a few into one more.
+          // A set stays within WRITE_SET_RECORDS where pages allow, so its writes fill whole batches.
           if (setSize > 0 && setSize + size > WRITE_SET_RECORDS && !(await flush())) break;
           const tail = set[set.length - 1];
           if (tail?.stream === stream) {
@@ -166,7 +183,7 @@ export class SyncCycle {
           if (setSize >= WRITE_SET_RECORDS && !(await flush())) break;
         }
       } catch (error) {
-        await this.ctx.flushActivity().catch(() => undefined);
+        await this.saveNotes().catch(() => undefined);
         // Pages this stream read before it failed are dropped (read again next cycle); earlier streams' stay.
         const affected = writing.length > 0 ? writing : [stream];
         writing = [];
@@ -179,7 +196,7 @@ export class SyncCycle {
     try {
       await flush();
     } catch (error) {
-      await this.ctx.flushActivity().catch(() => undefined);
+      await this.saveNotes().catch(() => undefined);
       const outcome = failed(error, writing);
       if (outcome) return outcome;
     }
@@ -191,118 +208,101 @@ export class SyncCycle {
     };
   }
 
-  // ---- crash recovery ------------------------------------------------------------------------------
-
-  /**
-   * Creates whose outcome was never recorded (the process died between intent and result) and whose page will
-   * not come back: look the record up by email; adopt it if it exists, else drop the intent so the next change
-   * creates it. Fresh intents are left alone: the re-read page handles them, and a push may be in flight.
-   */
-  private async resolveStaleIntents(): Promise<void> {
-    const { deps } = this.ctx;
-    const cutoff = Date.now() - 60_000;
-    const stale = (await deps.store.pendingCreates(deps.pipelineId)).filter(
-      (d) => d.createIntent !== undefined && d.createIntent.at.getTime() < cutoff && d.email !== undefined,
-    );
-    if (stale.length === 0) return;
-    // One batched look-up per side (and Dynamics object type), not one call per person.
-    const emailsOf = (docs: LinkDoc[]) => docs.map((d) => d.email as string);
-    const creatingMarketo = stale.filter((d) => d.createIntent?.side === 'marketo');
-    const foundInMarketo = await this.ctx.findMarketoByEmail(emailsOf(creatingMarketo));
-    const foundInDynamics = new Map<string, Map<string, RemoteRecord>>();
-    for (const type of new Set(stale.filter((d) => d.createIntent?.side !== 'marketo').map((d) => d.dynamicsType))) {
-      const docs = stale.filter((d) => d.createIntent?.side !== 'marketo' && d.dynamicsType === type);
-      foundInDynamics.set(type, await this.ctx.findDynamicsByEmail(type, emailsOf(docs)));
-    }
-    const adopted: LinkDoc[] = [];
-    const unfinished: string[] = [];
-    const dropped: string[] = [];
-    for (const doc of stale) {
-      const side = doc.createIntent?.side;
-      const email = doc.email as string;
-      const record = side === 'marketo' ? foundInMarketo.get(email) : foundInDynamics.get(doc.dynamicsType)?.get(email);
-      if (record) {
-        const { createIntent: _done, ...rest } = doc;
-        adopted.push({
-          ...rest,
-          state: 'linked',
-          ...(side === 'marketo' ? { marketoId: record.id } : { dynamicsId: record.id }),
-        });
-      } else if (side === 'marketo' ? doc.dynamicsId : doc.marketoId) {
-        unfinished.push(doc._id);
-      } else {
-        dropped.push(doc._id);
-      }
-    }
-    // A constant number of statements whatever the number of people: one delete, one state change, one rewrite.
-    await deps.store.deleteLinks(dropped);
-    await deps.store.setLinks(unfinished, { state: 'rejected' }, ['createIntent']);
-    await deps.store.rewriteLinks(deps.pipelineId, adopted);
+  private add(counts: Counts, notes: readonly ActivityNote[] = [], events: readonly RemoteEventNote[] = []): void {
+    addCounts(this.counts, counts);
+    this.notes.push(...notes);
+    this.events.push(...events);
   }
 
-  // ---- one write set ------------------------------------------------------------------------------
+  private async saveNotes(): Promise<void> {
+    const notes = this.notes;
+    const events = this.events;
+    this.notes = [];
+    this.events = [];
+    await saveActivity(this.deps, notes, events);
+  }
 
   /**
-   * Pairs each stream's part of the set in stream order, then writes all pairs together (one Marketo call
-   * per 300 and shared `$batch` requests across object types). Later parts see the links earlier parts paired
-   * but have not saved yet (`ctx.pending`), as they would see them saved if each part were written on its own.
+   * Pairs each stream's part of the set in stream order, then writes all pairs together (shared batches
+   * across object types). Later parts see the links earlier parts paired but have not saved yet (`pending`),
+   * as they would see them saved if each part were written on its own.
    */
   private async processSet(slices: ReadonlyArray<{ stream: Stream; page: ChangePage }>): Promise<void> {
-    const { deps } = this.ctx;
+    const { deps } = this;
+    const pending = new PendingLinks();
     const pairs: Pair[] = [];
-    try {
-      for (const { stream, page } of slices) {
-        deps.counts.read += page.records.length;
-        if (stream.side === 'dynamics') await this.handleDynamicsDeletes(stream.objectType, page.deletedIds);
-        if (page.records.length === 0) continue;
-        const paired =
-          stream.side === 'dynamics'
-            ? await this.pairing.pairDynamicsPage(stream.objectType, page.records)
-            : await this.pairing.pairMarketoPage(page.records);
-        this.ctx.pending.add(paired);
-        for (const pair of paired) pairs.push(pair);
-      }
-      await this.writer.executePairs(pairs, 0);
-    } finally {
-      this.ctx.pending.clear();
+    for (const { stream, page } of slices) {
+      const connection = deps.sides[stream.side].connection;
+      this.add({ read: page.records.length });
+      (this.sides[connection] as SideProgress).read += page.records.length;
+      const deletes = await applyDeletes(deps, stream.side, stream.type, page.deletedIds, pending);
+      if (deletes) this.add(deletes.counts, deletes.notes, deletes.events);
+      if (page.records.length === 0) continue;
+      const paired = await new Pairing(deps, this.lookups, pending).pair(stream.side, stream.type, page.records);
+      await deps.store.links.setMany(paired.gone, { state: 'deleted' });
+      this.add(paired.counts, paired.notes);
+      pending.add(paired.pairs);
+      pairs.push(...paired.pairs);
     }
+    await this.executePairs(pairs, 0);
   }
 
-  private async handleDynamicsDeletes(objectType: string, ids: readonly string[]): Promise<void> {
-    if (ids.length === 0) return;
-    const { deps } = this.ctx;
-    const plan = deps.plan.objects.get(objectType);
-    // A link an earlier part of this set re-paired (a contact replacing this lead) is not this record's any more.
-    const links = (await deps.store.linksByDynamicsIds(deps.pipelineId, objectType, ids)).filter(
-      (l) => l.state !== 'deleted' && !this.ctx.pending.hasLink(l._id),
-    );
-    if (links.length === 0) return;
-    const flagOps: WriteOp[] = [];
-    for (const link of links) {
-      deps.counts.deleted += 1;
-      this.ctx.log(
-        link,
-        'deleted',
-        `Dynamics ${objectType} ${link.dynamicsId} was deleted; the Marketo person is kept and never re-created in Dynamics by the sync`,
-      );
-      if (link.marketoId && plan?.deletedFlagField) {
-        flagOps.push({ kind: 'update', ref: link._id, id: link.marketoId, fields: { [plan.deletedFlagField]: true } });
-      }
-      if (link.marketoId) {
-        this.ctx.marketoEvents.push({
-          recordId: link.marketoId,
-          type: 'deleted',
-          at: new Date().toISOString(),
-          summary: `Deleted in Microsoft Dynamics (${objectType})`,
-          otherSystem: 'dynamics',
-          ...(link.dynamicsId ? { otherId: link.dynamicsId } : {}),
-        });
+  /** Plan, intents, writes, interpretation and saving of a set's pairs; a stale etag is merged once more. */
+  private async executePairs(pairs: Pair[], attempt: number): Promise<void> {
+    if (pairs.length === 0) return;
+    const { deps } = this;
+    const plan = planWrites(pairs, deps);
+    this.add(plan.counts, plan.notes);
+    const skip = await recordCreateIntents(deps, pairs);
+    const results = await writeBothSides(deps, plan, skip);
+    const written = pairs.filter((p) => !skip.has(p.doc._id));
+    const result = interpretResults(written, plan, results, {
+      pipelineId: deps.pipelineId,
+      sides: deps.sides,
+      attempt,
+      now: new Date(),
+    });
+    await saveLinks(deps, result);
+    this.add(result.counts, result.notes, result.events);
+    for (const side of SIDE_KEYS)
+      (this.sides[deps.sides[side].connection] as SideProgress).written += result.written[side];
+    if (result.retryLater) this.retryLater = true;
+    for (const rejection of result.rejections) {
+      if (deps.onRejected(rejection) === 'halt') {
+        throw new HaltCycle(`Stopped at a rejected write (validation-handling mode "halt"): ${rejection.message}`);
       }
     }
-    if (flagOps.length > 0) await deps.marketo.write(MARKETO_OBJECT, flagOps, { signal: deps.signal });
-    await deps.store.setLinks(
-      links.map((l) => l._id),
-      { state: 'deleted' },
-    );
+    if (result.retry.length > 0) await this.retryStale(result.retry, results);
+  }
+
+  /** Pairs whose write met a stale etag: the records that changed since read are read again and merged. */
+  private async retryStale(
+    pairs: readonly Pair[],
+    results: Record<SideKey, ReadonlyMap<string, { status: string }>>,
+  ): Promise<void> {
+    const again: Pair[] = [];
+    const fresh = new Map<string, RemoteRecord>();
+    for (const side of SIDE_KEYS) {
+      const stale = pairs.filter((p) => results[side].get(p.doc._id)?.status === 'conflict' && p.records[side]);
+      const byType = new Map<string, string[]>();
+      for (const p of stale)
+        byType.set(p.plan.types[side], [...(byType.get(p.plan.types[side]) ?? []), p.records[side]?.id ?? '']);
+      for (const [type, ids] of byType) {
+        for (const [id, record] of await this.lookups.get(side, type, ids)) fresh.set(`${side}|${type}|${id}`, record);
+      }
+    }
+    for (const p of pairs) {
+      const records = { ...p.records };
+      let complete = true;
+      for (const side of SIDE_KEYS) {
+        if (results[side].get(p.doc._id)?.status !== 'conflict') continue;
+        const record = fresh.get(`${side}|${p.plan.types[side]}|${p.records[side]?.id ?? ''}`);
+        if (record) records[side] = record;
+        else complete = false;
+      }
+      if (complete) again.push({ ...p, records });
+    }
+    this.deps.logger.info({ count: again.length }, 'records changed since read (412); merging again');
+    await this.executePairs(again, 1);
   }
 }

@@ -1,165 +1,187 @@
 /**
- * Pairing a page of changed records with the other side: by link, else by email (trimmed, case-insensitive;
- * a contact before a lead) before anything is created. Echoes of our own writes (equal to the snapshot) stop
- * here.
+ * Pairing a page of one side's changed records with the other side: by link, else by email (trimmed,
+ * case-insensitive; in the other side's object order) before anything is created. Echoes of our own writes
+ * (equal to the snapshot) stop here. Returns the pairs with what to do, and what it learnt on the way (links
+ * whose other record is gone, counts, activity notes); it reads but never writes.
  */
-import type { RemoteRecord, Side } from '../plugin';
+import type { RemoteRecord } from '../plugin';
 import { normalizeEmail, type LinkDoc } from '../repositories/sync-store';
-import type { ObjectPlan } from './plan';
-import { newLinkDoc, push, type CycleContext, type Pair } from './cycle-context';
+import {
+  newLinkDoc,
+  push,
+  recordName,
+  type ActivityNote,
+  type CycleDeps,
+  type Lookups,
+  type Pair,
+  type PendingLinks,
+} from './cycle-deps';
+import type { ObjectPairPlan } from './field-plan';
+import { otherSide, Tally, type Counts, type PerSide, type SideKey } from './model';
+import { valuesEqual } from './values';
 
-/**
- * A person's first pairing (no snapshot to merge against): both records are merged, or the missing side is
- * created; either way Marketo's "Microsoft Type" is set.
- */
-function firstPair(
-  doc: LinkDoc,
-  isNew: boolean,
-  plan: ObjectPlan,
-  records: { marketo: RemoteRecord; dynamics?: RemoteRecord } | { marketo?: RemoteRecord; dynamics: RemoteRecord },
-): Pair {
-  const action = records.marketo && records.dynamics ? 'merge' : records.marketo ? 'create-dynamics' : 'create-marketo';
-  return { doc, isNew, plan, ...records, action, base: undefined, setType: true };
+export interface Paired {
+  pairs: Pair[];
+  /** Links whose other record no longer exists, on a side whose deletes unlink: to be marked deleted. */
+  gone: string[];
+  counts: Counts;
+  notes: ActivityNote[];
+}
+
+interface Item {
+  record: RemoteRecord;
+  doc?: LinkDoc;
+}
+
+/** Whether `record` (of `side`) holds, in some synced field, a value other than the snapshot's. */
+export function differsFromSnapshot(
+  plan: ObjectPairPlan,
+  snapshot: LinkDoc['snapshot'],
+  record: RemoteRecord,
+  side: SideKey,
+): boolean {
+  for (const f of plan.fields) {
+    const name = f.names[side];
+    if (!(name in record.fields)) continue;
+    if (!(f.names.left in snapshot) || !valuesEqual(record.fields[name], snapshot[f.names.left])) return true;
+  }
+  return false;
+}
+
+/** A person's first pairing (no snapshot to merge against): both records merge, or the missing one is created. */
+function firstPair(doc: LinkDoc, isNew: boolean, plan: ObjectPairPlan, records: Partial<PerSide<RemoteRecord>>): Pair {
+  const missing = !records.left ? 'left' : !records.right ? 'right' : undefined;
+  return {
+    doc,
+    isNew,
+    plan,
+    records,
+    action: missing ? 'create' : 'merge',
+    ...(missing ? { createOn: missing } : {}),
+    base: undefined,
+    setType: true,
+  };
 }
 
 export class Pairing {
-  constructor(private readonly ctx: CycleContext) {}
+  private readonly tally = new Tally();
+  private readonly notes: ActivityNote[] = [];
 
-  async pairDynamicsPage(objectType: string, records: RemoteRecord[]): Promise<Pair[]> {
-    const { deps } = this.ctx;
-    const plan = deps.plan.objects.get(objectType);
-    if (!plan) return [];
-    const links = await deps.store.linksByDynamicsIds(
+  constructor(
+    private readonly deps: CycleDeps,
+    private readonly lookups: Lookups,
+    private readonly pending: PendingLinks,
+  ) {}
+
+  /** Pairs one stream's records: `side`'s records of object type `type`. */
+  async pair(side: SideKey, type: string, records: readonly RemoteRecord[]): Promise<Paired> {
+    const { deps } = this;
+    const other = otherSide(side);
+    const several = deps.sides[side].objects.length > 1;
+    const links = await deps.store.links.byIds(
       deps.pipelineId,
-      objectType,
+      side,
       records.map((r) => r.id),
+      several ? type : undefined,
     );
-    const byDynamicsId = new Map(links.map((l) => [l.dynamicsId as string, l]));
+    const byId = new Map(links.map((l) => [l[side].id as string, l]));
     const pairs: Pair[] = [];
-    const needMarketo: Array<{ record: RemoteRecord; doc: LinkDoc }> = [];
-    const unlinked: Array<{ record: RemoteRecord; doc?: LinkDoc }> = [];
+    const gone: string[] = [];
+    const needOther = new Map<string, Array<{ record: RemoteRecord; doc: LinkDoc; plan: ObjectPairPlan }>>();
+    const unlinked: Item[] = [];
     for (const record of records) {
-      const doc = byDynamicsId.get(record.id);
-      if (this.alreadyPaired(doc, undefined, objectType, record.id)) {
-        deps.counts.unchanged += 1;
-      } else if (doc?.state === 'linked' && doc.marketoId) {
-        if (this.ctx.differsFromSnapshot(plan, doc.snapshot, record, 'dynamics')) needMarketo.push({ record, doc });
-        else deps.counts.unchanged += 1;
-      } else if (doc?.state === 'deleted') {
-        deps.counts.unchanged += 1;
+      const doc = byId.get(record.id);
+      const plan = doc ? deps.plan.pair({ left: doc.left.type, right: doc.right.type }) : undefined;
+      if (this.alreadyPaired(doc, side, type, record.id)) {
+        // An earlier stream of this write set pairs this person, with its other side read after this page.
+        this.tally.add('unchanged');
+      } else if (doc?.state === 'linked' && doc[other].id && plan) {
+        if (differsFromSnapshot(plan, doc.snapshot, record, side))
+          push(needOther, doc[other].type, { record, doc, plan });
+        else this.tally.add('unchanged');
+      } else if (doc?.state === 'deleted' || (doc?.state === 'linked' && !plan)) {
+        // Deleted on the other side (never re-created by the sync), or a pair of types no longer mapped.
+        this.tally.add('unchanged');
       } else {
         unlinked.push({ record, ...(doc ? { doc } : {}) });
       }
     }
     // The other side's current values, to merge field by field.
-    const marketoRecords = await this.ctx.getMarketo(needMarketo.map((n) => n.doc.marketoId as string));
-    for (const { record, doc } of needMarketo) {
-      const marketo = marketoRecords.get(doc.marketoId as string);
-      if (marketo) {
-        pairs.push({ doc, isNew: false, plan, marketo, dynamics: record, action: 'merge', base: doc.snapshot });
-      } else {
-        // The Marketo person is gone: like Marketo's own sync, the Dynamics change brings it back as a new person.
-        const { marketoId: _gone, ...rest } = doc;
-        unlinked.push({ record, doc: { ...rest, snapshot: {} } });
-      }
-    }
-    pairs.push(...(await this.pairUnlinked('dynamics', unlinked, objectType)));
-    return pairs;
-  }
-
-  /** Changed Marketo persons → pairs. */
-  async pairMarketoPage(records: RemoteRecord[]): Promise<Pair[]> {
-    const { deps } = this.ctx;
-    const links = await deps.store.linksByMarketoIds(
-      deps.pipelineId,
-      records.map((r) => r.id),
-    );
-    const byMarketoId = new Map(links.map((l) => [l.marketoId as string, l]));
-    const pairs: Pair[] = [];
-    const needDynamics = new Map<string, Array<{ record: RemoteRecord; doc: LinkDoc }>>();
-    const unlinked: Array<{ record: RemoteRecord; doc?: LinkDoc }> = [];
-    for (const record of records) {
-      const doc = byMarketoId.get(record.id);
-      const plan = doc ? deps.plan.objects.get(doc.dynamicsType) : undefined;
-      if (this.alreadyPaired(doc, record.id)) {
-        // An earlier stream of this write set pairs this person, with its other side read after this page.
-        deps.counts.unchanged += 1;
-      } else if (doc?.state === 'linked' && doc.dynamicsId && plan) {
-        if (this.ctx.differsFromSnapshot(plan, doc.snapshot, record, 'marketo'))
-          push(needDynamics, doc.dynamicsType, { record, doc });
-        else deps.counts.unchanged += 1;
-      } else if (doc?.state === 'deleted' || (doc?.state === 'linked' && !plan)) {
-        // Deleted in Dynamics: never re-created by the sync (only a push creates it again).
-        deps.counts.unchanged += 1;
-      } else {
-        unlinked.push({ record, ...(doc ? { doc } : {}) });
-      }
-    }
-    const gone: string[] = [];
-    for (const [dynamicsType, items] of needDynamics) {
-      const plan = deps.plan.objects.get(dynamicsType) as ObjectPlan;
-      const current = await this.ctx.getDynamics(
-        dynamicsType,
-        items.map((i) => i.doc.dynamicsId as string),
+    for (const [otherType, items] of needOther) {
+      const current = await this.lookups.get(
+        other,
+        otherType,
+        items.map((i) => i.doc[other].id as string),
       );
-      for (const { record, doc } of items) {
-        const dynamics = current.get(doc.dynamicsId as string);
-        if (dynamics) {
-          pairs.push({ doc, isNew: false, plan, marketo: record, dynamics, action: 'merge', base: doc.snapshot });
+      for (const { record, doc, plan } of items) {
+        const found = current.get(doc[other].id as string);
+        if (found) {
+          const records = side === 'left' ? { left: record, right: found } : { left: found, right: record };
+          pairs.push({ doc, isNew: false, plan, records, action: 'merge', base: doc.snapshot });
+        } else if (deps.sides[other].deletes === 'recreate') {
+          // The other record is gone and that side re-creates: this change brings the person back as new there.
+          const { [other]: gone, ...rest } = doc;
+          unlinked.push({ record, doc: { ...rest, [other]: { type: gone.type }, snapshot: {} } as LinkDoc });
         } else {
-          // Deleted in Dynamics without us seeing the delete (no change tracking): treat it as a delete.
+          // Deleted there without the delete being seen (no change feed of deletes): treated as a delete.
           gone.push(doc._id);
-          deps.counts.deleted += 1;
-          this.ctx.log(
+          this.tally.add('deleted');
+          this.note(
             doc,
             'deleted',
-            `Dynamics ${dynamicsType} ${doc.dynamicsId} no longer exists; the link is marked deleted`,
+            `${recordName(deps.sides[other], doc[other])} no longer exists; the link is marked deleted`,
           );
         }
       }
     }
-    await deps.store.setLinks(gone, { state: 'deleted' });
-    pairs.push(...(await this.pairUnlinked('marketo', unlinked, deps.newPersonAs)));
-    return pairs;
+    pairs.push(...(await this.pairUnlinked(side, type, unlinked)));
+    return { pairs, gone, counts: this.tally.counts, notes: this.notes };
+  }
+
+  private note(link: Pick<LinkDoc, 'left' | 'right' | 'email'>, type: string, detail: string): void {
+    this.notes.push({ link, type, detail });
   }
 
   /** Whether an earlier stream of the write set pairs this record, its link or its person already. */
-  private alreadyPaired(
-    doc: LinkDoc | undefined,
-    marketoId: string | undefined,
-    dynamicsType?: string,
-    dynamicsId?: string,
-  ): boolean {
-    const { pending } = this.ctx;
-    return (
-      (doc !== undefined && pending.hasLink(doc._id)) ||
-      (doc?.marketoId !== undefined && pending.hasMarketo(doc.marketoId)) ||
-      (marketoId !== undefined && pending.hasMarketo(marketoId)) ||
-      (dynamicsType !== undefined && dynamicsId !== undefined && pending.hasDynamics(dynamicsType, dynamicsId))
+  private alreadyPaired(doc: LinkDoc | undefined, side: SideKey, type: string, id: string): boolean {
+    const { pending } = this;
+    if (pending.hasRecord(side, type, id)) return true;
+    if (!doc) return false;
+    if (pending.hasLink(doc._id)) return true;
+    return (['left', 'right'] as const).some(
+      (s) => doc[s].id !== undefined && pending.hasRecord(s, doc[s].type, doc[s].id as string),
     );
   }
 
+  /** The other side's object types a record of `side`'s `type` may pair with, in that side's matching order. */
+  private candidates(side: SideKey, type: string): string[] {
+    const other = otherSide(side);
+    const types = new Set(this.deps.plan.pairsOf(side, type).map((p) => p.types[other]));
+    return this.deps.sides[other].objects.filter((t) => types.has(t));
+  }
+
+  /** The pair of object types for a `side` record of `type` with an `other` record of `otherType`. */
+  private planFor(side: SideKey, type: string, otherType: string): ObjectPairPlan | undefined {
+    return this.deps.plan.pair(side === 'left' ? { left: type, right: otherType } : { left: otherType, right: type });
+  }
+
   /**
-   * New people: match by email (trimmed, case-insensitive) on the other side before anything is created. A
-   * Dynamics contact whose email belongs to a person linked to a lead takes the lead's place (a qualified lead).
+   * New people: matched by email (trimmed, case-insensitive) on the other side, in its object order, before
+   * anything is created. A record of a type the connector says supersedes another (a contact for a lead)
+   * takes over the person of a link through that type (a qualified lead).
    */
-  async pairUnlinked(
-    side: Side,
-    items: Array<{ record: RemoteRecord; doc?: LinkDoc }>,
-    objectType: string,
-  ): Promise<Pair[]> {
+  private async pairUnlinked(side: SideKey, type: string, items: Item[]): Promise<Pair[]> {
     if (items.length === 0) return [];
-    const { deps } = this.ctx;
-    const pairs: Pair[] = [];
-    const withEmail: Array<{ record: RemoteRecord; doc?: LinkDoc; email: string }> = [];
+    const { deps } = this;
+    const other = otherSide(side);
+    const emailField = deps.plan.email(side, type);
+    const withEmail: Array<Item & { email: string }> = [];
     for (const item of items) {
-      const plan = deps.plan.objects.get(side === 'dynamics' ? objectType : (item.doc?.dynamicsType ?? objectType));
-      const emailField = side === 'dynamics' ? plan?.dynamicsEmail : deps.plan.marketoEmail;
       const email = normalizeEmail(emailField ? item.record.fields[emailField] : undefined);
       if (!email) {
-        deps.counts.unchanged += 1;
+        this.tally.add('unchanged');
         deps.logger.debug(
-          { side, id: item.record.id },
+          { side: deps.sides[side].connection, id: item.record.id },
           'record without email is not synced (people are matched by email)',
         );
         continue;
@@ -168,136 +190,131 @@ export class Pairing {
     }
     if (withEmail.length === 0) return [];
     const emails = [...new Set(withEmail.map((i) => i.email))];
-    const knownByEmail = new Map<string, LinkDoc>();
-    for (const link of await deps.store.linksByEmails(deps.pipelineId, emails)) {
-      if (link.state === 'linked' && link.marketoId && link.dynamicsId) knownByEmail.set(link.email as string, link);
+    const known = new Map<string, LinkDoc>();
+    for (const link of await deps.store.links.byEmails(deps.pipelineId, emails)) {
+      if (link.state === 'linked' && link.left.id && link.right.id) known.set(link.email as string, link);
     }
     // People an earlier stream of this write set pairs are known as well as saved ones (and more recently).
     const pendingEmails = new Set<string>();
     for (const email of emails) {
-      const pending = this.ctx.pending.byEmail(email);
+      const pending = this.pending.byEmail(email);
       if (pending) {
-        knownByEmail.set(email, pending);
+        known.set(email, pending);
         pendingEmails.add(email);
       }
     }
 
-    if (side === 'dynamics') {
-      const plan = deps.plan.objects.get(objectType) as ObjectPlan;
-      const toFind: typeof withEmail = [];
-      for (const item of withEmail) {
-        const known = knownByEmail.get(item.email);
-        if (known && known.dynamicsId !== item.record.id) {
-          if (known.dynamicsType === 'lead' && objectType === 'contact' && !pendingEmails.has(item.email)) {
-            // Qualified: the contact takes over the person's link from the lead.
-            const marketo = (await this.ctx.getMarketo([known.marketoId as string])).get(known.marketoId as string);
-            if (marketo) {
-              if (item.doc) await deps.store.deleteLinks([item.doc._id]);
-              const doc: LinkDoc = { ...known, dynamicsType: objectType, dynamicsId: item.record.id, snapshot: {} };
-              pairs.push(firstPair(doc, false, plan, { marketo, dynamics: item.record }));
-              this.ctx.log(
-                doc,
-                'linked',
-                `Dynamics contact ${item.record.id} replaces lead ${known.dynamicsId} for this person`,
-              );
-              continue;
-            }
-          }
-          deps.counts.unchanged += 1;
-          this.ctx.log(
-            { ...known, dynamicsId: item.record.id, dynamicsType: objectType },
-            'skipped',
-            `Not synced: Marketo person ${known.marketoId} with this email is already linked to Dynamics ${known.dynamicsType} ${known.dynamicsId}`,
+    const pairs: Pair[] = [];
+    const toFind: Array<Item & { email: string }> = [];
+    const supersedes = deps.sides[side].connector.supersedes?.[type] ?? [];
+    for (const item of withEmail) {
+      const link = known.get(item.email);
+      if (!link || link[side].id === item.record.id) {
+        toFind.push(item);
+        continue;
+      }
+      const plan = this.planFor(side, type, link[other].type);
+      if (supersedes.includes(link[side].type) && !pendingEmails.has(item.email) && plan) {
+        // Qualified: this record takes over the person's link from the record it supersedes.
+        const found = (await this.lookups.get(other, link[other].type, [link[other].id as string])).get(
+          link[other].id as string,
+        );
+        if (found) {
+          if (item.doc) await deps.store.links.delete([item.doc._id]);
+          const doc: LinkDoc = { ...link, [side]: { type, id: item.record.id }, snapshot: {} };
+          pairs.push(
+            firstPair(
+              doc,
+              false,
+              plan,
+              side === 'left' ? { left: item.record, right: found } : { left: found, right: item.record },
+            ),
+          );
+          this.note(
+            doc,
+            'linked',
+            `${recordName(deps.sides[side], doc[side])} replaces ${link[side].type} ${link[side].id} for this person`,
           );
           continue;
         }
-        toFind.push(item);
       }
-      const found = await this.ctx.findMarketoByEmail(toFind.map((i) => i.email));
-      const taken = await deps.store.linksByMarketoIds(
-        deps.pipelineId,
-        [...found.values()].map((r) => r.id),
+      this.tally.add('unchanged');
+      this.note(
+        { ...link, [side]: { type, id: item.record.id } },
+        'skipped',
+        `Not synced: ${recordName(deps.sides[other], link[other])} with this email is already linked to ${recordName(deps.sides[side], link[side])}`,
       );
-      const takenIds = new Set(taken.filter((l) => l.state === 'linked' && l.dynamicsId).map((l) => l.marketoId));
-      // A person whose Dynamics create was sent but never confirmed (the process died): the record found now is
-      // that create; the person's own link takes it over rather than a second link colliding with it.
-      const intended = new Map(
-        taken
-          .filter((l) => l.state === 'creating' && l.createIntent?.side !== 'marketo' && !l.dynamicsId && l.marketoId)
-          .map((l) => [l.marketoId as string, l]),
-      );
-      for (const record of found.values()) if (this.ctx.pending.hasMarketo(record.id)) takenIds.add(record.id);
-      for (const item of toFind) {
-        const marketo = found.get(item.email);
-        const adopt = !item.doc && marketo && !takenIds.has(marketo.id) ? intended.get(marketo.id) : undefined;
-        if (adopt) delete adopt.createIntent;
-        const doc = item.doc ?? adopt ?? newLinkDoc(deps.pipelineId, objectType, item.email);
-        doc.dynamicsId = item.record.id;
-        doc.dynamicsType = objectType;
-        doc.email = item.email;
-        if (marketo && !takenIds.has(marketo.id)) {
-          doc.marketoId = marketo.id;
-          pairs.push(firstPair(doc, !item.doc && !adopt, plan, { marketo, dynamics: item.record }));
-          takenIds.add(marketo.id);
-        } else if (!marketo) {
-          pairs.push(firstPair(doc, !item.doc, plan, { dynamics: item.record }));
-        } else deps.counts.unchanged += 1;
-      }
-      return pairs;
     }
 
-    // Marketo side: a person unknown to Dynamics: look for a contact, then a lead, with that email.
-    const toFind = withEmail.filter((item) => {
-      const known = knownByEmail.get(item.email);
-      if (known && known.marketoId !== item.record.id) {
-        deps.counts.unchanged += 1;
-        this.ctx.log(
-          { ...known, marketoId: item.record.id },
-          'skipped',
-          `Not synced: another Marketo person (${known.marketoId ?? 'being created'}) with this email is already linked to Dynamics ${known.dynamicsType} ${known.dynamicsId}`,
-        );
-        return false;
-      }
-      return true;
-    });
+    // Look for each person on the other side, type by type in its matching order.
     const matches = new Map<string, { type: string; record: RemoteRecord }>();
-    for (const type of ['contact', 'lead']) {
-      if (!deps.plan.objects.has(type)) continue;
+    for (const otherType of this.candidates(side, type)) {
       const remaining = toFind.map((i) => i.email).filter((e) => !matches.has(e));
-      for (const [email, record] of await this.ctx.findDynamicsByEmail(type, remaining))
-        matches.set(email, { type, record });
-    }
-    const candidates = new Map<string, string[]>();
-    for (const { type, record } of matches.values()) push(candidates, type, record.id);
-    const takenDynamics = new Set<string>();
-    for (const [type, ids] of candidates) {
-      for (const l of await deps.store.linksByDynamicsIds(deps.pipelineId, type, ids)) {
-        if (l.marketoId && l.state === 'linked') takenDynamics.add(`${type}:${l.dynamicsId}`);
+      for (const [email, record] of await this.lookups.findByEmail(other, otherType, remaining)) {
+        matches.set(email, { type: otherType, record });
       }
     }
-    for (const { type, record } of matches.values())
-      if (this.ctx.pending.hasDynamics(type, record.id)) takenDynamics.add(`${type}:${record.id}`);
+    // A match already linked to someone else is taken; one whose person is being created here (a create sent
+    // before a crash, never confirmed) is that create: its link takes the match over.
+    const byType = new Map<string, string[]>();
+    for (const { type: t, record } of matches.values()) push(byType, t, record.id);
+    const taken = new Set<string>();
+    const intended = new Map<string, LinkDoc>();
+    for (const [otherType, ids] of byType) {
+      for (const l of await deps.store.links.byIds(deps.pipelineId, other, ids, otherType)) {
+        const key = `${otherType}:${l[other].id}`;
+        if (l.state === 'linked' && l[side].id) taken.add(key);
+        else if (l.state === 'creating' && l.createIntent?.side === side && !l[side].id) intended.set(key, l);
+      }
+      for (const id of ids) if (this.pending.hasRecord(other, otherType, id)) taken.add(`${otherType}:${id}`);
+    }
+    const fallback = this.newRecordsType(side, type);
     for (const item of toFind) {
       const match = matches.get(item.email);
-      if (match && !takenDynamics.has(`${match.type}:${match.record.id}`)) {
-        const plan = deps.plan.objects.get(match.type) as ObjectPlan;
-        const doc = item.doc ?? newLinkDoc(deps.pipelineId, match.type, item.email);
-        Object.assign(doc, {
-          marketoId: item.record.id,
-          dynamicsId: match.record.id,
-          dynamicsType: match.type,
-          email: item.email,
-        });
-        pairs.push(firstPair(doc, !item.doc, plan, { marketo: item.record, dynamics: match.record }));
-        takenDynamics.add(`${match.type}:${match.record.id}`);
-      } else if (!match) {
-        const type = deps.plan.objects.has(objectType) ? objectType : ([...deps.plan.objects.keys()][0] as string);
-        const plan = deps.plan.objects.get(type) as ObjectPlan;
-        const doc = item.doc ?? newLinkDoc(deps.pipelineId, type, item.email);
-        Object.assign(doc, { marketoId: item.record.id, dynamicsType: type, email: item.email });
-        pairs.push(firstPair(doc, !item.doc, plan, { marketo: item.record }));
-      } else deps.counts.unchanged += 1;
+      const key = match ? `${match.type}:${match.record.id}` : '';
+      if (match && taken.has(key)) {
+        this.tally.add('unchanged');
+        continue;
+      }
+      const otherType = match?.type ?? this.createType(item.doc?.[other].type, side, type) ?? fallback;
+      const plan = otherType ? this.planFor(side, type, otherType) : undefined;
+      if (!otherType || !plan) {
+        this.tally.add('unchanged');
+        continue;
+      }
+      const adopt = !item.doc && match ? intended.get(key) : undefined;
+      if (adopt) delete adopt.createIntent;
+      const doc =
+        item.doc ??
+        adopt ??
+        newLinkDoc(
+          deps.pipelineId,
+          side === 'left' ? { left: type, right: otherType } : { left: otherType, right: type },
+          item.email,
+        );
+      doc[side] = { type, id: item.record.id };
+      doc[other] = { type: otherType, ...(match ? { id: match.record.id } : {}) };
+      doc.email = item.email;
+      const records = match
+        ? side === 'left'
+          ? { left: item.record, right: match.record }
+          : { left: match.record, right: item.record }
+        : { [side]: item.record };
+      pairs.push(firstPair(doc, !item.doc && !adopt, plan, records));
+      if (match) taken.add(key);
     }
     return pairs;
+  }
+
+  /** The type a link already names for the record to create (a push chose it), if that pair is mapped. */
+  private createType(wanted: string | undefined, side: SideKey, type: string): string | undefined {
+    return wanted !== undefined && this.candidates(side, type).includes(wanted) ? wanted : undefined;
+  }
+
+  /** What a record of `side`'s `type` becomes on the other side when nobody matches. */
+  private newRecordsType(side: SideKey, type: string): string | undefined {
+    const candidates = this.candidates(side, type);
+    const preferred = this.deps.sides[otherSide(side)].newRecordsAs;
+    return preferred !== undefined && candidates.includes(preferred) ? preferred : candidates[0];
   }
 }

@@ -12,7 +12,6 @@ import {
   type Rejection,
   type RejectionAction,
   type RejectionPolicy,
-  type Side,
 } from '../plugin';
 
 export interface StoredPolicySetting {
@@ -22,7 +21,8 @@ export interface StoredPolicySetting {
 }
 
 export interface ActivePolicies {
-  resolveCollision(collision: Collision): Side;
+  /** The winning connection id: the enabled collision policy's answer, else the most recent change. */
+  resolveCollision(collision: Collision): string;
   onRejected(rejection: Rejection): RejectionAction;
 }
 
@@ -53,8 +53,22 @@ export function activePolicies(
     else rejection.push({ id, policy, settings });
   }
   const authority = collision[0];
+  const warned = new Set<string>();
   return {
-    resolveCollision: (c) => (authority ? authority.policy.resolve(c, authority.settings) : mostRecentWins(c)),
+    resolveCollision: (c) => {
+      const answer = authority?.policy.resolve(c, authority.settings);
+      if (answer === undefined) return mostRecentWins(c);
+      if (c.sides.some((s) => s.connection === answer)) return answer;
+      // Settings naming a connection this pipeline does not have (a copy from another pipeline): said once.
+      if (!warned.has(answer)) {
+        warned.add(answer);
+        logger.warn(
+          { policy: authority?.id, winner: answer },
+          `policy ${authority?.id ?? ''} names connection "${answer}", which this pipeline does not have; the most recent change wins`,
+        );
+      }
+      return mostRecentWins(c);
+    },
     onRejected: (r) => (rejection.some((p) => p.policy.onRejected(r, p.settings) === 'halt') ? 'halt' : 'continue'),
   };
 }

@@ -1,84 +1,118 @@
 /**
- * The "Sync Person to Microsoft" flow action: create one Marketo person in Dynamics now, as a lead or a
- * contact. If the person is already there (linked, or a record with the same email exists) nothing changes.
- * Like a cycle's creates it records its intent first, and the unique index on the Marketo id keeps a push and
- * a cycle (or two pushes) from creating the same person twice.
+ * Push ("Sync Person to Microsoft" for the default pipeline): create one person of one side on the other side
+ * now, as a given object type. If the person is already there (linked, or a record with the same email exists)
+ * nothing changes and the answer says so. Like a cycle's creates it records its intent first, and the unique
+ * indexes on record ids keep a push and a cycle (or two pushes) from creating the same person twice.
  */
 import { randomUUID } from 'node:crypto';
-import { TandemError, RetryableError, type Connector } from '../plugin';
+import { RetryableError, TandemError, type RemoteRecord } from '../plugin';
 import { normalizeEmail, type LinkDoc, type SyncStore } from '../repositories/sync-store';
+import type { FieldPlan } from './field-plan';
 import { valuesForCreate } from './merge';
-import type { SyncPlan } from './plan';
-import type { PushBody, PushResult } from './service';
-import { MARKETO_OBJECT } from './cycle';
+import { otherSide, type PerSide, type PipelineSide, type SideKey } from './model';
 
 export interface PushDeps {
   pipelineId: string;
   store: SyncStore;
-  marketo: Connector;
-  dynamics: Connector;
-  plan: SyncPlan;
+  sides: PerSide<PipelineSide>;
+  plan: FieldPlan;
   signal?: AbortSignal;
 }
 
-export async function pushPerson(deps: PushDeps, body: PushBody): Promise<PushResult> {
-  const { store, pipelineId, plan } = deps;
-  const as = body.as;
-  const objectPlan = plan.objects.get(as);
-  if (!objectPlan) {
-    throw new TandemError(
-      'BAD_REQUEST',
-      `Pipeline "${pipelineId}" does not map Dynamics ${as}s, so a person cannot be pushed as one.`,
-      { status: 400 },
+export interface PushRequest {
+  from: SideKey;
+  id: string;
+  /** The object type to create on the other side; its `newRecordsAs` (or first matching type) when absent. */
+  as?: string;
+}
+
+export interface PushOutcome {
+  side: SideKey;
+  id: string;
+  objectType: string;
+  created: boolean;
+  message?: string;
+}
+
+function badRequest(message: string, status = 400): TandemError {
+  return new TandemError('BAD_REQUEST', message, { status });
+}
+
+export async function pushPerson(deps: PushDeps, request: PushRequest): Promise<PushOutcome> {
+  const { store, pipelineId, plan, sides } = deps;
+  const from = request.from;
+  const to = otherSide(from);
+  const options = { ...(deps.signal ? { signal: deps.signal } : {}) };
+
+  // What the person may become on the other side: checked before anything is read.
+  const fromTypes = sides[from].objects.filter((t) => plan.pairsOf(from, t).length > 0);
+  const possible = new Set(fromTypes.flatMap((t) => plan.pairsOf(from, t).map((p) => p.types[to])));
+  if (request.as !== undefined && !possible.has(request.as)) {
+    throw badRequest(
+      `Pipeline "${pipelineId}" does not map ${sides[to].label} ${request.as}s, so a person cannot be pushed as one (it maps ${[...possible].join(', ')}).`,
     );
   }
-  const [existing] = await store.linksByMarketoIds(pipelineId, [body.marketoId]);
-  if (existing?.state === 'linked' && existing.dynamicsId) {
-    return {
-      dynamicsId: existing.dynamicsId,
-      objectType: existing.dynamicsType === 'contact' ? 'contact' : 'lead',
-      created: false,
-      message: `Already in Dynamics as ${existing.dynamicsType} ${existing.dynamicsId}; nothing changed.`,
-    };
+  // The person, in whichever of its side's object types holds the id.
+  let person: RemoteRecord | undefined;
+  let fromType: string | undefined;
+  for (const type of fromTypes) {
+    [person] = await sides[from].connector.get(type, [request.id], { fields: plan.read(from, type), ...options });
+    if (person) {
+      fromType = type;
+      break;
+    }
   }
-  const [person] = await deps.marketo.get(MARKETO_OBJECT, [body.marketoId], {
-    fields: plan.marketoRead,
-    ...(deps.signal ? { signal: deps.signal } : {}),
-  });
-  if (!person) throw new TandemError('NOT_FOUND', `Marketo person ${body.marketoId} does not exist.`, { status: 404 });
-  const email = normalizeEmail(person.fields[objectPlan.marketoEmail]);
-  if (!email) {
-    throw new TandemError(
-      'BAD_REQUEST',
-      `Marketo person ${body.marketoId} has no email; people are matched by email.`,
-      { status: 422 },
+  if (!person || !fromType) {
+    throw new TandemError('NOT_FOUND', `${sides[from].label} has no person ${request.id}.`, { status: 404 });
+  }
+  const candidates = plan.pairsOf(from, fromType).map((p) => p.types[to]);
+  const as = request.as ?? (candidates.includes(sides[to].newRecordsAs ?? '') ? sides[to].newRecordsAs : candidates[0]);
+  const pairPlan =
+    as === undefined
+      ? undefined
+      : plan.pair(from === 'left' ? { left: fromType, right: as } : { left: as, right: fromType });
+  if (!as || !pairPlan) {
+    throw badRequest(
+      `Pipeline "${pipelineId}" does not map ${sides[from].label} ${fromType} to ${sides[to].label} ${as ?? '(nothing)'}, so a person cannot be pushed as one.`,
     );
   }
 
-  // Already in Dynamics under this email: link it, change nothing.
-  for (const type of ['contact', 'lead'] as const) {
-    const typePlan = plan.objects.get(type);
-    if (!typePlan) continue;
-    const [found] = await deps.dynamics.findByEmail(type, [email], { fields: [typePlan.dynamicsEmail] });
+  const [existing] = await store.links.byIds(pipelineId, from, [request.id], fromType);
+  const there = existing?.[to];
+  if (existing?.state === 'linked' && there?.id) {
+    return {
+      side: to,
+      id: there.id,
+      objectType: there.type,
+      created: false,
+      message: `Already in ${sides[to].label} as ${there.type} ${there.id}; nothing changed.`,
+    };
+  }
+  const email = normalizeEmail(person.fields[pairPlan.email[from]]);
+  if (!email)
+    throw badRequest(`${sides[from].label} person ${request.id} has no email; people are matched by email.`, 422);
+
+  // Already on the other side under this email: link it, change nothing.
+  const orderedTypes = sides[to].objects.filter((t) => candidates.includes(t));
+  for (const type of orderedTypes) {
+    const [found] = await sides[to].connector.findByEmail(type, [email], {
+      fields: [plan.email(to, type) ?? ''],
+      ...options,
+    });
     if (!found) continue;
-    const taken = await store.linksByDynamicsIds(pipelineId, type, [found.id]);
+    const taken = await store.links.byIds(pipelineId, to, [found.id], type);
     if (!taken.some((l) => l.state === 'linked')) {
-      const now = new Date();
+      const sidesOf = { [from]: { type: fromType, id: request.id }, [to]: { type, id: found.id } } as PerSide<
+        LinkDoc['left']
+      >;
       if (existing) {
-        await store.saveLinks([
-          {
-            id: existing._id,
-            set: { state: 'linked', dynamicsId: found.id, dynamicsType: type, email, snapshot: {} },
-            unset: ['createIntent'],
-          },
-        ]);
+        await store.links.setOne(existing._id, { state: 'linked', ...sidesOf, email, snapshot: {} }, ['createIntent']);
       } else {
-        await store.tryInsertLink({
+        const now = new Date();
+        await store.links.tryInsert({
           _id: randomUUID(),
           pipelineId,
-          marketoId: body.marketoId,
-          dynamicsId: found.id,
-          dynamicsType: type,
+          ...sidesOf,
           email,
           state: 'linked',
           snapshot: {},
@@ -88,32 +122,27 @@ export async function pushPerson(deps: PushDeps, body: PushBody): Promise<PushRe
       }
     }
     return {
-      dynamicsId: found.id,
+      side: to,
+      id: found.id,
       objectType: type,
       created: false,
-      message: `A Dynamics ${type} with this email already exists; nothing changed.`,
+      message: `A ${sides[to].label} ${type} with this email already exists; nothing changed.`,
     };
   }
 
   // Record the intent, then create.
   const now = new Date();
-  const intent = { side: 'dynamics' as const, at: now };
+  const intent = { side: to, at: now };
+  const sidesOf = { [from]: { type: fromType, id: request.id }, [to]: { type: as } } as PerSide<LinkDoc['left']>;
   let linkId: string;
   if (existing) {
     linkId = existing._id;
-    await store.saveLinks([
-      {
-        id: linkId,
-        set: { state: 'creating', dynamicsType: as, email, createIntent: intent, snapshot: {} },
-        unset: ['dynamicsId'],
-      },
-    ]);
+    await store.links.setOne(linkId, { state: 'creating', ...sidesOf, email, createIntent: intent, snapshot: {} });
   } else {
     const doc: LinkDoc = {
       _id: randomUUID(),
       pipelineId,
-      marketoId: body.marketoId,
-      dynamicsType: as,
+      ...sidesOf,
       email,
       state: 'creating',
       snapshot: {},
@@ -121,57 +150,65 @@ export async function pushPerson(deps: PushDeps, body: PushBody): Promise<PushRe
       createdAt: now,
       updatedAt: now,
     };
-    if (!(await store.tryInsertLink(doc))) {
+    if (!(await store.links.tryInsert(doc))) {
       throw new TandemError(
         'CONFLICT',
-        `Marketo person ${body.marketoId} is being synced right now; try again in a moment.`,
+        `${sides[from].label} person ${request.id} is being synced right now; try again in a moment.`,
         { status: 409 },
       );
     }
     linkId = doc._id;
   }
-  const create = valuesForCreate(objectPlan, person, 'dynamics');
-  const [result] = await deps.dynamics.write(
+  const create = valuesForCreate(pairPlan, person, to);
+  const [result] = await sides[to].connector.write(
     as,
     [{ kind: 'create', ref: linkId, fields: create.values }],
-    deps.signal ? { signal: deps.signal } : {},
+    options,
   );
-  const activity = { pipelineId, at: new Date(), type: 'created', marketoId: body.marketoId, dynamicsType: as };
+  const activity = { pipelineId, at: new Date(), email, side: to, [from]: { type: fromType, id: request.id } };
   if (result?.status === 'created') {
-    await store.saveLinks([
+    await store.links.setOne(
+      linkId,
+      { state: 'linked', [to]: { type: as, id: result.id }, snapshot: create.snapshot },
+      ['createIntent', 'rejection'],
+    );
+    await store.activity.append([
       {
-        id: linkId,
-        set: { state: 'linked', dynamicsId: result.id, snapshot: create.snapshot },
-        unset: ['createIntent', 'rejection'],
+        ...activity,
+        type: 'created',
+        [to]: { type: as, id: result.id },
+        detail: `Pushed to ${sides[to].label}: created ${as} ${result.id}`,
       },
     ]);
-    await store.appendActivity([
-      { ...activity, dynamicsId: result.id, detail: `Pushed to Dynamics: created ${as} ${result.id}` },
-    ]);
-    return { dynamicsId: result.id, objectType: as, created: true };
+    return { side: to, id: result.id, objectType: as, created: true };
   }
   if (result?.status === 'rejected') {
-    await store.saveLinks([
+    await store.links.setOne(
+      linkId,
+      { state: 'rejected', rejection: { side: to, code: result.code, message: result.message, at: new Date() } },
+      ['createIntent'],
+    );
+    await store.activity.append([
       {
-        id: linkId,
-        set: {
-          state: 'rejected',
-          rejection: { side: 'dynamics', code: result.code, message: result.message, at: new Date() },
-        },
-        unset: ['createIntent'],
+        ...activity,
+        type: 'rejected',
+        [to]: { type: as },
+        code: result.code,
+        detail: `Push rejected by ${sides[to].label} ${as}: ${result.message} (${result.code})`,
       },
     ]);
-    await store.appendActivity([
-      { ...activity, type: 'rejected', detail: `Push rejected by Dynamics ${as}: ${result.message} (${result.code})` },
-    ]);
-    throw new TandemError('REMOTE_REJECTED', `Dynamics rejected the ${as}: ${result.message} (${result.code})`, {
-      status: 422,
-      details: { code: result.code },
-    });
+    throw new TandemError(
+      'REMOTE_REJECTED',
+      `${sides[to].label} rejected the ${as}: ${result.message} (${result.code})`,
+      {
+        status: 422,
+        details: { code: result.code },
+      },
+    );
   }
   // Unknown outcome: the intent stays, and the next attempt (a push or a cycle) looks the record up by email first.
   const message = result && 'message' in result ? result.message : 'no result';
   throw new RetryableError(
-    `Dynamics did not confirm the create: ${message}. Try again; nothing will be created twice.`,
+    `${sides[to].label} did not confirm the create: ${message}. Try again; nothing will be created twice.`,
   );
 }

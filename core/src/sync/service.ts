@@ -1,6 +1,8 @@
 /**
- * What the REST API asks of the sync engine, and the shapes it answers with (CONTRACT.md). The schemas
- * feed both request validation and the OpenAPI document.
+ * What the REST API asks of the sync engine, and the shapes it answers with (CONTRACT.md). The schemas feed
+ * both request validation and the OpenAPI document. Records are named by connection id; the `default`
+ * pipeline's answers also carry the first version's keys, derived from its connection ids (`<connection>Id`,
+ * and `<connection>Type` for a side with several object types: `marketoId`, `dynamicsId`, `dynamicsType`).
  */
 import { Type, type Static } from '@sinclair/typebox';
 
@@ -28,7 +30,12 @@ export function emptyCounts(): RunCounts {
   return { read: 0, created: 0, updated: 0, unchanged: 0, conflicts: 0, rejected: 0, failed: 0, deleted: 0 };
 }
 
-export const RunTriggerSchema = Type.Union([Type.Literal('schedule'), Type.Literal('manual'), Type.Literal('startup')]);
+export const RunTriggerSchema = Type.Union([
+  Type.Literal('schedule'),
+  Type.Literal('manual'),
+  Type.Literal('startup'),
+  Type.Literal('notify'),
+]);
 export type RunTrigger = Static<typeof RunTriggerSchema>;
 
 export const RunSchema = Type.Object({
@@ -37,6 +44,12 @@ export const RunSchema = Type.Object({
   trigger: RunTriggerSchema,
   status: RunStatusSchema,
   counts: RunCountsSchema,
+  /** Per connection: records read and written so far. */
+  sides: Type.Optional(
+    Type.Record(Type.String(), Type.Object({ read: Type.Integer(), written: Type.Integer() }), {
+      description: 'Records read from and written to each connection, live while the run goes on',
+    }),
+  ),
   startedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   error: Type.Optional(Type.String()),
@@ -47,70 +60,110 @@ export const RunSchema = Type.Object({
 });
 export type Run = Static<typeof RunSchema>;
 
+const RecordIds = Type.Record(Type.String(), Type.Union([Type.String(), Type.Null()]), {
+  description: "Each side's record id, keyed by connection id (null until the record exists)",
+});
+const RecordTypes = Type.Record(Type.String(), Type.String(), {
+  description: "Each side's object type, by connection id",
+});
+/** The first version's keys, kept on the `default` pipeline's answers. */
+const LegacyKeys = { additionalProperties: Type.Union([Type.String(), Type.Null()]) };
+
 export const LinkStateSchema = Type.Union(['linked', 'creating', 'deleted', 'rejected'].map((s) => Type.Literal(s)));
-export const LinkSchema = Type.Object({
-  marketoId: Type.Union([Type.String(), Type.Null()]),
-  dynamicsId: Type.Union([Type.String(), Type.Null()]),
-  dynamicsType: Type.String(),
-  email: Type.Union([Type.String(), Type.Null()]),
-  state: LinkStateSchema,
-  updatedAt: Type.String({ format: 'date-time' }),
-});
-export type Link = Static<typeof LinkSchema>;
+export const LinkSchema = Type.Object(
+  {
+    ids: RecordIds,
+    objects: RecordTypes,
+    email: Type.Union([Type.String(), Type.Null()]),
+    state: LinkStateSchema,
+    updatedAt: Type.String({ format: 'date-time' }),
+  },
+  {
+    ...LegacyKeys,
+    description:
+      "A person's records on both sides. The `default` pipeline's links also carry `marketoId`, `dynamicsId` and `dynamicsType`.",
+  },
+);
+export type Link = Static<typeof LinkSchema> & Record<string, unknown>;
 
-export const LinkQuerySchema = Type.Object({
-  marketoId: Type.Optional(Type.String({ minLength: 1 })),
-  dynamicsId: Type.Optional(Type.String({ minLength: 1 })),
-  email: Type.Optional(Type.String({ minLength: 1 })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
-});
-export type LinkQuery = Static<typeof LinkQuerySchema>;
+const Limit = (max: number, fallback: number) =>
+  Type.Optional(Type.Integer({ minimum: 1, maximum: max, default: fallback }));
+const Id = Type.String({ minLength: 1, maxLength: 200 });
 
-export const ActivityEntrySchema = Type.Object({
-  at: Type.String({ format: 'date-time' }),
-  type: Type.String(),
-  runId: Type.Optional(Type.String()),
-  marketoId: Type.Optional(Type.String()),
-  dynamicsId: Type.Optional(Type.String()),
-  dynamicsType: Type.Optional(Type.String()),
-  detail: Type.String(),
-});
-export type ActivityEntry = Static<typeof ActivityEntrySchema>;
+export const LinkQuerySchema = Type.Object(
+  {
+    connection: Type.Optional(Id),
+    recordId: Type.Optional(Id),
+    email: Type.Optional(Type.String({ minLength: 1, maxLength: 320 })),
+    limit: Limit(1000, 100),
+  },
+  {
+    additionalProperties: Id,
+    description:
+      'A record of one connection (`connection` and `recordId`), or an email. The `default` pipeline also takes `marketoId=` and `dynamicsId=`.',
+  },
+);
+export type LinkQuery = Static<typeof LinkQuerySchema> & Record<string, unknown>;
 
-export const ActivityQuerySchema = Type.Object({
-  marketoId: Type.Optional(Type.String({ minLength: 1 })),
-  dynamicsId: Type.Optional(Type.String({ minLength: 1 })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })),
-});
-export type ActivityQuery = Static<typeof ActivityQuerySchema>;
+export const ActivityEntrySchema = Type.Object(
+  {
+    at: Type.String({ format: 'date-time' }),
+    type: Type.String(),
+    runId: Type.Optional(Type.String()),
+    ids: Type.Optional(RecordIds),
+    objects: Type.Optional(RecordTypes),
+    email: Type.Optional(Type.String()),
+    /** The connection the entry is about (the one that rejected a write, the one a record was created in). */
+    connection: Type.Optional(Type.String()),
+    code: Type.Optional(Type.String({ description: "The system's error code, for rejections and failures" })),
+    detail: Type.String(),
+  },
+  {
+    ...LegacyKeys,
+    description:
+      "One entry of a person's sync activity. The `default` pipeline's also carry `marketoId`, `dynamicsId`, `dynamicsType`.",
+  },
+);
+export type ActivityEntry = Static<typeof ActivityEntrySchema> & Record<string, unknown>;
+
+export const ActivityQuerySchema = Type.Object(
+  {
+    connection: Type.Optional(Id),
+    recordId: Type.Optional(Id),
+    email: Type.Optional(Type.String({ minLength: 1, maxLength: 320 })),
+    limit: Limit(1000, 50),
+  },
+  {
+    additionalProperties: Id,
+    description: 'As for links; the `default` pipeline also takes `marketoId=` and `dynamicsId=`.',
+  },
+);
+export type ActivityQuery = Static<typeof ActivityQuerySchema> & Record<string, unknown>;
 
 export const PushBodySchema = Type.Object(
   {
-    marketoId: Type.String({ minLength: 1, pattern: '^[0-9]+$', description: 'The Marketo person id.' }),
-    as: Type.Union([Type.Literal('lead'), Type.Literal('contact')], { default: 'lead' }),
+    from: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'The connection the person is in' })),
+    id: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "The person's record id there" })),
+    as: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 100, description: 'The object type to create on the other side' }),
+    ),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: Type.String({ minLength: 1, maxLength: 200 }),
+    description:
+      'Creates one person on the other side now. `{ from, id, as }`; the `default` pipeline also takes `{ marketoId, as }` (`as`: `lead` or `contact`, `lead` by default).',
+  },
 );
-export type PushBody = Static<typeof PushBodySchema>;
+export type PushBody = Static<typeof PushBodySchema> & Record<string, unknown>;
 
-export const PushResultSchema = Type.Object({
-  dynamicsId: Type.String(),
-  objectType: Type.Union([Type.Literal('lead'), Type.Literal('contact')]),
-  created: Type.Boolean(),
-  message: Type.Optional(Type.String()),
-});
-export type PushResult = Static<typeof PushResultSchema>;
-
-export interface SyncService {
-  /** Starts a cycle now. Throws TandemError CONFLICT (409) if one is running, NOT_FOUND for an unknown pipeline. */
-  forceRun(pipelineId: string): Promise<{ runId: string }>;
-  listRuns(pipelineId: string, limit: number): Promise<Run[]>;
-  /** null when unknown. */
-  getRun(runId: string): Promise<Run | null>;
-  /** The "Sync Person to Microsoft" flow action. NOT_FOUND when the Marketo person does not exist. */
-  push(pipelineId: string, body: PushBody): Promise<PushResult>;
-  links(pipelineId: string, query: LinkQuery): Promise<Link[]>;
-  /** Forgets the pipeline's links, snapshots, cursors and recorded instances. CONFLICT while a cycle runs. */
-  reset(pipelineId: string): Promise<{ links: number; cursors: number }>;
-  activity(pipelineId: string, query: ActivityQuery): Promise<ActivityEntry[]>;
-}
+export const PushResultSchema = Type.Object(
+  {
+    connection: Type.String({ description: 'Where the person was created (or found)' }),
+    id: Type.String(),
+    objectType: Type.String(),
+    created: Type.Boolean(),
+    message: Type.Optional(Type.String()),
+  },
+  { ...LegacyKeys, description: "The `default` pipeline's answer also carries `dynamicsId`." },
+);
+export type PushResult = Static<typeof PushResultSchema> & Record<string, unknown>;

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Value } from '@sinclair/typebox/value';
-import type { Collision } from '@tandem/core/plugin';
+import type { Collision, CollisionSide } from '@tandem/core/plugin';
 import {
   CollisionAuthoritySettingsSchema,
   collisionAuthorityPolicy,
@@ -12,16 +12,32 @@ import {
   type CollisionAuthoritySettings,
 } from '../src/index';
 
-function collision(overrides: Partial<Collision> = {}): Collision {
+/** A collision of the default pipeline: Marketo persons (first side) with a Dynamics object (second). */
+function collision(
+  crmObject = 'lead',
+  fields: { first?: string; second?: string } = {},
+  connectors: [string, string] = ['marketo', 'dynamics'],
+): Collision {
+  const side = (i: 0 | 1, over: Partial<CollisionSide>): CollisionSide => ({
+    connection: connectors[i],
+    connector: connectors[i],
+    objectType: 'lead',
+    field: 'email',
+    value: 'x',
+    ...over,
+  });
   return {
     pipelineId: 'p1',
-    dynamicsObject: 'lead',
-    marketoField: 'email',
-    dynamicsField: 'emailaddress1',
+    sides: [
+      side(0, { field: fields.first ?? 'email', value: 'm@example.com', changedAt: '2026-01-01T10:00:00Z' }),
+      side(1, {
+        objectType: crmObject,
+        field: fields.second ?? 'emailaddress1',
+        value: 'd@example.com',
+        changedAt: '2026-01-01T09:00:00Z',
+      }),
+    ],
     base: 'old@example.com',
-    marketo: { value: 'm@example.com', changedAt: '2026-01-01T10:00:00Z' },
-    dynamics: { value: 'd@example.com', changedAt: '2026-01-01T09:00:00Z' },
-    ...overrides,
   };
 }
 
@@ -36,10 +52,8 @@ describe('collision-authority policy object', () => {
     assert.ok(collisionAuthorityPolicy.description.length > 0);
   });
 
-  it('has the documented default settings', () => {
-    assert.deepEqual(collisionAuthorityPolicy.defaultSettings, {
-      objects: { lead: { winner: 'marketo' }, contact: { winner: 'dynamics' } },
-    });
+  it('has empty default settings (the native defaults apply) and hands out copies', () => {
+    assert.deepEqual(collisionAuthorityPolicy.defaultSettings, { objects: {} });
     const copy = defaultCollisionAuthoritySettings();
     assert.deepEqual(copy, defaultSettings);
     assert.notEqual(copy.objects, defaultSettings.objects);
@@ -47,62 +61,69 @@ describe('collision-authority policy object', () => {
 });
 
 describe('resolve', () => {
-  it('with the defaults, Marketo wins for leads and Dynamics wins for contacts', () => {
-    assert.equal(resolve(collision({ dynamicsObject: 'lead' })), 'marketo');
-    assert.equal(resolve(collision({ dynamicsObject: 'contact' })), 'dynamics');
+  it('with the defaults, Marketo wins for leads and the CRM wins for contacts, Dynamics or Salesforce alike', () => {
+    assert.equal(resolve(collision('lead')), 'marketo');
+    assert.equal(resolve(collision('contact')), 'dynamics');
+    assert.equal(resolve(collision('Lead', {}, ['marketo', 'salesforce'])), 'marketo');
+    assert.equal(resolve(collision('Contact', {}, ['marketo', 'salesforce'])), 'salesforce');
+  });
+
+  it('has no opinion between other systems, or on object types the defaults do not know', () => {
+    assert.equal(resolve(collision('contact', {}, ['salesforce', 'dynamics'])), undefined);
+    assert.equal(resolve(collision('account')), undefined);
+  });
+
+  it('names winners by connection id, not connector: a connection called otherwise wins under its own name', () => {
+    const c = collision('contact');
+    const renamed: Collision = { ...c, sides: [c.sides[0], { ...c.sides[1], connection: 'crm-eu' }] };
+    assert.equal(resolve(renamed), 'crm-eu');
   });
 
   it('ignores change times while enabled', () => {
-    const marketoNewer = collision({ dynamicsObject: 'contact' });
+    const marketoNewer = collision('contact');
     assert.equal(mostRecentWins(marketoNewer), 'marketo');
     assert.equal(resolve(marketoNewer), 'dynamics');
   });
 
-  it('uses a per-object winner from the settings', () => {
+  it("uses a per-object winner from the settings: by pair, by the second side's type, by the first's", () => {
     const settings: CollisionAuthoritySettings = {
       objects: { lead: { winner: 'dynamics' }, contact: { winner: 'marketo' }, account: { winner: 'marketo' } },
     };
-    assert.equal(resolve(collision({ dynamicsObject: 'lead' }), settings), 'dynamics');
-    assert.equal(resolve(collision({ dynamicsObject: 'contact' }), settings), 'marketo');
-    assert.equal(resolve(collision({ dynamicsObject: 'account' }), settings), 'marketo');
-  });
-
-  it('lets a per-field override beat the object winner, for that object only', () => {
-    const settings: CollisionAuthoritySettings = {
-      objects: {
-        lead: { winner: 'marketo', fields: { email: 'dynamics' } },
-        contact: { winner: 'dynamics', fields: { leadScore: 'marketo' } },
-      },
+    assert.equal(resolve(collision('lead'), settings), 'dynamics');
+    assert.equal(resolve(collision('contact'), settings), 'marketo');
+    assert.equal(resolve(collision('account'), settings), 'marketo');
+    const byPair: CollisionAuthoritySettings = {
+      objects: { 'lead->contact': { winner: 'marketo' }, contact: { winner: 'dynamics' } },
     };
-    assert.equal(resolve(collision({ dynamicsObject: 'lead', marketoField: 'email' }), settings), 'dynamics');
-    assert.equal(resolve(collision({ dynamicsObject: 'lead', marketoField: 'firstName' }), settings), 'marketo');
-    assert.equal(resolve(collision({ dynamicsObject: 'contact', marketoField: 'leadScore' }), settings), 'marketo');
-    assert.equal(resolve(collision({ dynamicsObject: 'contact', marketoField: 'email' }), settings), 'dynamics');
-    // Overrides are keyed by the Marketo field name, not the Dynamics one.
+    assert.equal(resolve(collision('contact'), byPair), 'marketo', 'the pair beats the type');
+    const byFirst: CollisionAuthoritySettings = { objects: { lead: { winner: 'dynamics' } } };
     assert.equal(
-      resolve(collision({ dynamicsObject: 'lead', marketoField: 'x', dynamicsField: 'email' }), settings),
-      'marketo',
+      resolve(collision('contact'), byFirst),
+      'dynamics',
+      "the first side's type when nothing else names it",
     );
   });
 
-  it('falls back to the defaults for objects missing from the settings, else to Dynamics', () => {
-    const onlyLead: CollisionAuthoritySettings = { objects: { lead: { winner: 'dynamics' } } };
-    assert.equal(resolve(collision({ dynamicsObject: 'contact' }), onlyLead), 'dynamics');
-    const onlyContact: CollisionAuthoritySettings = { objects: { contact: { winner: 'marketo' } } };
-    assert.equal(resolve(collision({ dynamicsObject: 'lead' }), onlyContact), 'marketo');
-    const empty: CollisionAuthoritySettings = { objects: {} };
-    assert.equal(resolve(collision({ dynamicsObject: 'lead' }), empty), 'marketo');
-    assert.equal(resolve(collision({ dynamicsObject: 'contact' }), empty), 'dynamics');
-    assert.equal(resolve(collision({ dynamicsObject: 'account' }), empty), 'dynamics');
-    assert.equal(resolve(collision({ dynamicsObject: 'account' })), 'dynamics');
+  it("lets a per-field override beat the object winner, for that object only, by either side's field name", () => {
+    const settings: CollisionAuthoritySettings = {
+      objects: {
+        lead: { winner: 'marketo', fields: { email: 'dynamics' } },
+        contact: { winner: 'dynamics', fields: { leadScore: 'marketo', jobtitle: 'marketo' } },
+      },
+    };
+    assert.equal(resolve(collision('lead', { first: 'email' }), settings), 'dynamics');
+    assert.equal(resolve(collision('lead', { first: 'firstName', second: 'firstname' }), settings), 'marketo');
+    assert.equal(resolve(collision('contact', { first: 'leadScore', second: 'mkt_leadscore' }), settings), 'marketo');
+    assert.equal(resolve(collision('contact', { first: 'title', second: 'jobtitle' }), settings), 'marketo');
+    assert.equal(resolve(collision('contact', { first: 'email' }), settings), 'dynamics');
   });
 
   it('does not mistake inherited property names for settings', () => {
     const settings: CollisionAuthoritySettings = { objects: { lead: { winner: 'marketo', fields: {} } } };
-    assert.equal(resolve(collision({ dynamicsObject: 'constructor' }), settings), 'dynamics');
-    assert.equal(resolve(collision({ dynamicsObject: 'toString' })), 'dynamics');
-    assert.equal(resolve(collision({ dynamicsObject: 'lead', marketoField: 'toString' }), settings), 'marketo');
-    assert.equal(resolve(collision({ dynamicsObject: 'lead', marketoField: '__proto__' }), settings), 'marketo');
+    assert.equal(resolve(collision('constructor'), { objects: {} }), undefined);
+    assert.equal(resolve(collision('toString')), undefined);
+    assert.equal(resolve(collision('lead', { first: 'toString' }), settings), 'marketo');
+    assert.equal(resolve(collision('lead', { first: '__proto__' }), settings), 'marketo');
   });
 });
 
@@ -111,18 +132,15 @@ describe('settings schema', () => {
 
   it('accepts the defaults and well-formed settings', () => {
     assert.ok(check(defaultSettings));
-    assert.ok(check({ objects: {} }));
     assert.ok(check({ objects: { lead: { winner: 'dynamics', fields: { email: 'marketo', phone: 'dynamics' } } } }));
-    assert.ok(check({ objects: { account: { winner: 'marketo', fields: {} } } }));
+    assert.ok(check({ objects: { 'lead->Contact': { winner: 'salesforce', fields: {} } } }));
   });
 
   it('rejects malformed settings', () => {
     assert.ok(!check({}));
     assert.ok(!check(null));
     assert.ok(!check({ objects: { lead: {} } }));
-    assert.ok(!check({ objects: { lead: { winner: 'salesforce' } } }));
-    assert.ok(!check({ objects: { lead: { winner: 'Marketo' } } }));
-    assert.ok(!check({ objects: { lead: { winner: 'marketo', fields: { email: 'both' } } } }));
+    assert.ok(!check({ objects: { lead: { winner: '' } } }));
     assert.ok(!check({ objects: { lead: { winner: 'marketo', fields: { email: null } } } }));
     assert.ok(!check({ objects: { lead: { winner: 'marketo', extra: true } } }));
     assert.ok(!check({ objects: { lead: 'marketo' } }));
@@ -143,35 +161,51 @@ describe('settings schema', () => {
 });
 
 describe('mostRecentWins', () => {
-  const at = (marketo?: string, dynamics?: string) =>
+  const at = (first?: string, second?: string) =>
     mostRecentWins({
-      marketo: { value: 'm', ...(marketo === undefined ? {} : { changedAt: marketo }) },
-      dynamics: { value: 'd', ...(dynamics === undefined ? {} : { changedAt: dynamics }) },
+      sides: [
+        {
+          connection: 'a',
+          connector: 'a',
+          objectType: 't',
+          field: 'f',
+          value: 'x',
+          ...(first === undefined ? {} : { changedAt: first }),
+        },
+        {
+          connection: 'b',
+          connector: 'b',
+          objectType: 't',
+          field: 'f',
+          value: 'y',
+          ...(second === undefined ? {} : { changedAt: second }),
+        },
+      ],
     });
 
   it('lets the later change win', () => {
-    assert.equal(at('2026-01-02T00:00:00Z', '2026-01-01T00:00:00Z'), 'marketo');
-    assert.equal(at('2026-01-01T00:00:00Z', '2026-01-02T00:00:00Z'), 'dynamics');
+    assert.equal(at('2026-01-02T00:00:00Z', '2026-01-01T00:00:00Z'), 'a');
+    assert.equal(at('2026-01-01T00:00:00Z', '2026-01-02T00:00:00Z'), 'b');
     assert.equal(mostRecentWins(collision()), 'marketo');
   });
 
-  it('gives a tie to Dynamics', () => {
-    assert.equal(at('2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'), 'dynamics');
-    assert.equal(at('2026-01-01T00:00:00Z', '2026-01-01T00:00:00.000Z'), 'dynamics');
+  it('gives a tie to the second side', () => {
+    assert.equal(at('2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'), 'b');
+    assert.equal(at('2026-01-01T00:00:00Z', '2026-01-01T00:00:00.000Z'), 'b');
   });
 
-  it('lets a missing (or unparseable) time lose; both missing go to Dynamics', () => {
-    assert.equal(at(undefined, '2026-01-01T00:00:00Z'), 'dynamics');
-    assert.equal(at('2026-01-01T00:00:00Z', undefined), 'marketo');
-    assert.equal(at(undefined, undefined), 'dynamics');
-    assert.equal(at('not a date', '2000-01-01T00:00:00Z'), 'dynamics');
-    assert.equal(at('2000-01-01T00:00:00Z', ''), 'marketo');
+  it('lets a missing (or unparseable) time lose; both missing go to the second side', () => {
+    assert.equal(at(undefined, '2026-01-01T00:00:00Z'), 'b');
+    assert.equal(at('2026-01-01T00:00:00Z', undefined), 'a');
+    assert.equal(at(undefined, undefined), 'b');
+    assert.equal(at('not a date', '2000-01-01T00:00:00Z'), 'b');
+    assert.equal(at('2000-01-01T00:00:00Z', ''), 'a');
   });
 
   it('compares instants, not strings', () => {
     // Lexically '...00Z' > '...00.500Z', but 00.500 is later.
-    assert.equal(at('2026-01-01T00:00:00.500Z', '2026-01-01T00:00:00Z'), 'marketo');
+    assert.equal(at('2026-01-01T00:00:00.500Z', '2026-01-01T00:00:00Z'), 'a');
     // 10:00+02:00 is 08:00Z, earlier than 09:00Z.
-    assert.equal(at('2026-01-01T10:00:00+02:00', '2026-01-01T09:00:00Z'), 'dynamics');
+    assert.equal(at('2026-01-01T10:00:00+02:00', '2026-01-01T09:00:00Z'), 'b');
   });
 });

@@ -12,7 +12,8 @@ import {
 
 const rejection: Rejection = {
   pipelineId: 'p1',
-  system: 'dynamics',
+  connection: 'dynamics',
+  connector: 'dynamics',
   objectType: 'contact',
   recordId: '00000000-0000-0000-0000-000000000001',
   code: 'ValidationFailed',
@@ -39,7 +40,14 @@ describe('validation-handling policy object', () => {
 describe('onRejected', () => {
   it('continues in continue mode, whichever system rejected', () => {
     assert.equal(validationHandlingPolicy.onRejected(rejection, { mode: 'continue' }), 'continue');
-    const marketo: Rejection = { pipelineId: 'p1', system: 'marketo', objectType: 'lead', code: '1003', message: 'x' };
+    const marketo: Rejection = {
+      pipelineId: 'p1',
+      connection: 'marketo',
+      connector: 'marketo',
+      objectType: 'lead',
+      code: '1003',
+      message: 'x',
+    };
     assert.equal(validationHandlingPolicy.onRejected(marketo, { mode: 'continue' }), 'continue');
   });
 

@@ -47,7 +47,10 @@ export const healthRoutes: ApiPlugin<{ deps: ApiDeps }> = async (app, { deps }) 
       if (deps.mongo.info.warning) warnings.push(deps.mongo.info.warning);
       for (const skipped of deps.plugins.skipped())
         warnings.push(`plugin ${skipped.package} skipped: ${skipped.reason}`);
-      if (!deps.sync && deps.syncUnavailable) warnings.push(deps.syncUnavailable);
+      for (const id of deps.absentConnectors)
+        warnings.push(`connector ${id} is installed but not configured (none of its variables is set)`);
+      for (const pipeline of deps.sync.pipelineStatus())
+        if (!pipeline.ready) reasons.push(pipeline.reason ?? `pipeline ${pipeline.id} cannot run`);
       const { engine, persistent, database } = deps.mongo.info;
       return reply.code(reasons.length === 0 ? 200 : 503).send({
         status: reasons.length === 0 ? 'ready' : 'not-ready',

@@ -1,9 +1,11 @@
 /**
- * Runs, the "Sync Person to Microsoft" push, links and the activity log: all answered by the sync engine.
- * An app built without one (engine not running, connectors missing) answers 501 saying why.
+ * Per-pipeline runs, push, links, the activity log and reset: answered by the sync engine for every pipeline.
+ * The `default` pipeline also takes and gives the first version's keys (`marketoId`, `dynamicsId`).
  */
 import { Type } from '@sinclair/typebox';
 import { TandemError } from '../../plugin';
+import { activityView, connectionOf, linkView, recordQuery, runView, sideOf } from '../../pipelines/views';
+import type { Pipeline } from '../../repositories';
 import {
   ActivityEntrySchema,
   ActivityQuerySchema,
@@ -12,41 +14,58 @@ import {
   PushBodySchema,
   PushResultSchema,
   RunSchema,
-  type SyncService,
 } from '../../sync/service';
+import type { PushRequest } from '../../sync/push';
 import type { ApiDeps } from '../deps';
 import { ADMIN_ACTOR, requirePipeline } from '../lookups';
 import { problems } from '../problem';
 import type { ApiPlugin } from '../type-provider';
 
-const IdParams = Type.Object({ id: Type.String({ minLength: 1 }) });
+const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
+
+function badRequest(message: string): TandemError {
+  return new TandemError('BAD_REQUEST', message, { status: 400 });
+}
+
+/** `{ from, id, as }`, or for a pipeline kept in the first format `{ <connection>Id, as }`. */
+function pushRequest(pipeline: Pipeline, body: Record<string, unknown>): PushRequest {
+  const as = typeof body['as'] === 'string' ? body['as'] : undefined;
+  const extra = Object.keys(body).filter((k) => !['from', 'id', 'as'].includes(k));
+  if (body['from'] !== undefined || body['id'] !== undefined) {
+    if (extra.length > 0) throw badRequest(`body.${extra[0]} is not allowed`);
+    if (typeof body['from'] !== 'string' || typeof body['id'] !== 'string')
+      throw badRequest('Give both `from` (a connection) and `id`');
+    const side = sideOf(pipeline, body['from']);
+    if (!side)
+      throw badRequest(
+        `Pipeline "${pipeline.id}" has no connection "${body['from']}" (it has ${pipeline.order.join(', ')})`,
+      );
+    return { from: side, id: body['id'], ...(as ? { as } : {}) };
+  }
+  const legacy = pipeline.legacyFormat && extra.length === 1 ? /^(.+)Id$/.exec(extra[0] ?? '')?.[1] : undefined;
+  const side = legacy === undefined ? undefined : sideOf(pipeline, legacy);
+  if (!side) {
+    throw badRequest(
+      extra.length > 0 ? `body.${extra[0]} is not allowed` : 'Name the person: `{ from: <connection>, id, as }`',
+    );
+  }
+  return { from: side, id: String(body[extra[0] as string]), ...(as ? { as } : {}) };
+}
 
 export const syncRoutes: ApiPlugin<{ deps: ApiDeps }> = async (app, { deps }) => {
-  const engine = (): SyncService => {
-    if (deps.sync) return deps.sync;
-    throw new TandemError(
-      'NOT_IMPLEMENTED',
-      deps.syncUnavailable ?? 'The sync engine is not running in this instance',
-      {
-        status: 501,
-      },
-    );
-  };
-
   app.post(
     '/v1/pipelines/:id/runs',
     {
       schema: {
         tags: ['runs'],
-        summary: 'Force a sync cycle now',
+        summary: 'Force a sync cycle now (409 naming the run in progress if one is)',
         params: IdParams,
-        response: { 202: Type.Object({ runId: Type.String() }), ...problems(401, 404, 409, 501) },
+        response: { 202: Type.Object({ runId: Type.String() }), ...problems(401, 404, 409, 503) },
       },
     },
     async (request, reply) => {
-      const sync = engine();
-      await requirePipeline(deps, request.params.id);
-      return reply.code(202).send(await sync.forceRun(request.params.id));
+      const pipeline = await requirePipeline(deps, request.params.id);
+      return reply.code(202).send(await deps.sync.forceRun(pipeline.id));
     },
   );
 
@@ -57,14 +76,16 @@ export const syncRoutes: ApiPlugin<{ deps: ApiDeps }> = async (app, { deps }) =>
         tags: ['runs'],
         summary: "The pipeline's runs, newest first",
         params: IdParams,
-        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })) }),
-        response: { 200: Type.Array(RunSchema), ...problems(400, 401, 404, 501) },
+        querystring: Type.Object(
+          { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Array(RunSchema), ...problems(400, 401, 404) },
       },
     },
     async (request) => {
-      const sync = engine();
-      await requirePipeline(deps, request.params.id);
-      return sync.listRuns(request.params.id, request.query.limit ?? 50);
+      const pipeline = await requirePipeline(deps, request.params.id);
+      return (await deps.sync.listRuns(pipeline.id, request.query.limit ?? 50)).map(runView);
     },
   );
 
@@ -74,14 +95,14 @@ export const syncRoutes: ApiPlugin<{ deps: ApiDeps }> = async (app, { deps }) =>
       schema: {
         tags: ['runs'],
         summary: 'One run',
-        params: Type.Object({ runId: Type.String({ minLength: 1 }) }),
-        response: { 200: RunSchema, ...problems(401, 404, 501) },
+        params: Type.Object({ runId: Type.String({ minLength: 1, maxLength: 100 }) }),
+        response: { 200: RunSchema, ...problems(401, 404) },
       },
     },
     async (request) => {
-      const run = await engine().getRun(request.params.runId);
+      const run = await deps.sync.getRun(request.params.runId);
       if (!run) throw new TandemError('NOT_FOUND', `No run "${request.params.runId}"`, { status: 404 });
-      return run;
+      return runView(run);
     },
   );
 
@@ -90,16 +111,63 @@ export const syncRoutes: ApiPlugin<{ deps: ApiDeps }> = async (app, { deps }) =>
     {
       schema: {
         tags: ['push'],
-        summary: 'Sync Person to Microsoft: create a Marketo person in Dynamics now (no change if already there)',
+        summary: 'Create one person on the other side now ("Sync Person to Microsoft"); no change if already there',
         params: IdParams,
         body: PushBodySchema,
-        response: { 200: PushResultSchema, ...problems(400, 401, 404, 409, 501, 502) },
+        response: { 200: PushResultSchema, ...problems(400, 401, 404, 409, 422, 502, 503) },
       },
     },
     async (request) => {
-      const sync = engine();
-      await requirePipeline(deps, request.params.id);
-      return sync.push(request.params.id, request.body);
+      const pipeline = await requirePipeline(deps, request.params.id);
+      const outcome = await deps.sync.push(pipeline.id, pushRequest(pipeline, request.body));
+      const connection = connectionOf(pipeline, outcome.side);
+      return {
+        ...(pipeline.legacyFormat ? { [`${connection}Id`]: outcome.id } : {}),
+        connection,
+        id: outcome.id,
+        objectType: outcome.objectType,
+        created: outcome.created,
+        ...(outcome.message ? { message: outcome.message } : {}),
+      };
+    },
+  );
+
+  app.get(
+    '/v1/pipelines/:id/links',
+    {
+      schema: {
+        tags: ['links'],
+        summary: "A person's records on both sides: by connection and record id, or by email",
+        params: IdParams,
+        querystring: LinkQuerySchema,
+        response: { 200: Type.Array(LinkSchema), ...problems(400, 401, 404) },
+      },
+    },
+    async (request) => {
+      const pipeline = await requirePipeline(deps, request.params.id);
+      const query = recordQuery(pipeline, request.query, ['connection', 'recordId', 'email', 'limit']);
+      return (await deps.sync.links(pipeline.id, query, request.query.limit ?? 100)).map((l) => linkView(pipeline, l));
+    },
+  );
+
+  app.get(
+    '/v1/pipelines/:id/activity',
+    {
+      schema: {
+        tags: ['activity'],
+        summary: "A person's sync activity log, newest first",
+        params: IdParams,
+        querystring: ActivityQuerySchema,
+        response: { 200: Type.Array(ActivityEntrySchema), ...problems(400, 401, 404) },
+      },
+    },
+    async (request) => {
+      const pipeline = await requirePipeline(deps, request.params.id);
+      const query = recordQuery(pipeline, request.query, ['connection', 'recordId', 'email', 'limit']);
+      const email = query.email?.trim().toLowerCase();
+      return (
+        await deps.sync.activity(pipeline.id, { ...query, ...(email ? { email } : {}) }, request.query.limit ?? 50)
+      ).map((a) => activityView(pipeline, a));
     },
   );
 
@@ -112,19 +180,14 @@ export const syncRoutes: ApiPlugin<{ deps: ApiDeps }> = async (app, { deps }) =>
           'Start the pipeline over: forget its links, snapshots and cursors and which instances they belong to (its next cycle is an initial sync against the instances its connections answer as now)',
         params: IdParams,
         response: {
-          200: Type.Object({
-            pipelineId: Type.String(),
-            linksRemoved: Type.Integer(),
-            cursorsRemoved: Type.Integer(),
-          }),
-          ...problems(401, 404, 409, 501),
+          200: Type.Object({ pipelineId: Type.String(), linksRemoved: Type.Integer(), cursorsRemoved: Type.Integer() }),
+          ...problems(401, 404, 409),
         },
       },
     },
     async (request) => {
-      const sync = engine();
       const pipeline = await requirePipeline(deps, request.params.id);
-      const removed = await sync.reset(pipeline.id);
+      const removed = await deps.sync.reset(pipeline.id);
       await deps.audit.record({
         actor: ADMIN_ACTOR,
         action: 'pipeline.reset',
@@ -133,42 +196,6 @@ export const syncRoutes: ApiPlugin<{ deps: ApiDeps }> = async (app, { deps }) =>
         after: removed,
       });
       return { pipelineId: pipeline.id, linksRemoved: removed.links, cursorsRemoved: removed.cursors };
-    },
-  );
-
-  app.get(
-    '/v1/pipelines/:id/links',
-    {
-      schema: {
-        tags: ['links'],
-        summary: 'Id links between Marketo and Dynamics records',
-        params: IdParams,
-        querystring: LinkQuerySchema,
-        response: { 200: Type.Array(LinkSchema), ...problems(400, 401, 404, 501) },
-      },
-    },
-    async (request) => {
-      const sync = engine();
-      await requirePipeline(deps, request.params.id);
-      return sync.links(request.params.id, request.query);
-    },
-  );
-
-  app.get(
-    '/v1/pipelines/:id/activity',
-    {
-      schema: {
-        tags: ['activity'],
-        summary: "A person's sync activity log, newest first",
-        params: IdParams,
-        querystring: ActivityQuerySchema,
-        response: { 200: Type.Array(ActivityEntrySchema), ...problems(400, 401, 404, 501) },
-      },
-    },
-    async (request) => {
-      const sync = engine();
-      await requirePipeline(deps, request.params.id);
-      return sync.activity(request.params.id, request.query);
     },
   );
 };
