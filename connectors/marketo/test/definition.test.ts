@@ -70,7 +70,7 @@ test('sandbox mode: the sandbox package starts seeded, its environment configure
     assert.equal(connector.id, 'marketo');
     assert.deepEqual(connector.objectTypes, ['lead']);
     const [first] = await connector.get('lead', ['1'], { fields: ['email', 'firstName'] });
-    // Sandbox mode seeds SANDBOX_SEED.marketo: sample person 0 is id 1.
+    // Sandbox mode seeds SANDBOX_SEED.people: sample person 0 is id 1.
     assert.equal(first?.fields.email, 'ada.andersson.0@example.com');
     const check = await connector.check();
     assert.equal(check.ok, true);

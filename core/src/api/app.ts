@@ -46,7 +46,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
         title: 'Tandem',
         version: VERSION,
         description:
-          'Two-way sync of people between Marketo Engage and Dynamics 365. Every route but GET /health needs ' +
+          'Keeps business systems in step: two-way sync of people between any two connections. Every route but GET /health needs ' +
           '`Authorization: Bearer <token>`. Errors are application/problem+json `{ type, title, status, detail, code }`.',
       },
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } },

@@ -96,7 +96,7 @@ function loadOne(candidate: PluginCandidate): LoadedPlugin | SkippedPlugin {
   if (manifest.kind === 'policy' && manifest.apiVersion === 1) {
     throw fail(
       name,
-      'targets plugin API 1, whose collisions and rejections name Marketo and Dynamics. Plugin API 2 names a ' +
+      'targets plugin API 1, whose collisions and rejections named the two systems of the first pipeline. Plugin API 2 names a ' +
         "pipeline's sides by connection id so a policy serves every pipeline: read `collision.sides` (connection, " +
         'connector, objectType, field, value, changedAt) and return the winning connection id (or undefined for no ' +
         'opinion), read `rejection.connection` instead of `rejection.system`, and set "apiVersion": 2 in the ' +

@@ -109,11 +109,12 @@ export function samplePeople(count: number, from = 0): SamplePerson[] {
 }
 
 /**
- * Which sample people each sandbox seeds in sandbox mode: Marketo has 0..299; Dynamics has contacts 200..279
- * and leads 280..339. So 200..299 exist on both sides (matched by email), and each side has people of its own.
+ * Which sample people sandboxes seed in sandbox mode, so that their systems overlap as real ones do: a
+ * marketing system holds people 0..299; a CRM holds contacts 200..279 and leads 280..339. So 200..299 exist on
+ * both sides (matched by email), and each side has people of its own.
  */
 export const SANDBOX_SEED = {
-  marketo: { from: 0, count: 300 },
-  dynamicsContacts: { from: 200, count: 80 },
-  dynamicsLeads: { from: 280, count: 60 },
+  people: { from: 0, count: 300 },
+  contacts: { from: 200, count: 80 },
+  leads: { from: 280, count: 60 },
 } as const;

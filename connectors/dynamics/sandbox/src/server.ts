@@ -247,9 +247,9 @@ export class DataverseSandbox {
 
   /** Sample contacts and leads shared with the Marketo sandbox (overlapping emails). */
   seed(): void {
-    const c = SANDBOX_SEED.dynamicsContacts;
+    const c = SANDBOX_SEED.contacts;
     for (const p of samplePeople(c.count, c.from)) this.store.insert('contact', this.sampleColumns(p, 'contact'));
-    const l = SANDBOX_SEED.dynamicsLeads;
+    const l = SANDBOX_SEED.leads;
     for (const p of samplePeople(l.count, l.from)) this.store.insert('lead', this.sampleColumns(p, 'lead'));
   }
 

@@ -57,7 +57,7 @@ export interface MarketoStartOptions {
   /** 0 or unset: a free port. */
   port?: number;
   seed?: boolean;
-  /** How many sample people to seed (default 300: `SANDBOX_SEED.marketo`). */
+  /** How many sample people to seed (default 300: `SANDBOX_SEED.people`). */
   people?: number;
   limits?: Partial<SandboxLimits>;
   /** Serve HTTPS: `true` with a private CA made at start (its PEM is `caPem`), or this key and certificate. */

@@ -105,7 +105,7 @@ export class SandboxStore {
     return Math.floor(this.now() / 1000) * 1000;
   }
 
-  seed(count: number = SANDBOX_SEED.marketo.count, from: number = SANDBOX_SEED.marketo.from): Person[] {
+  seed(count: number = SANDBOX_SEED.people.count, from: number = SANDBOX_SEED.people.from): Person[] {
     const created: Person[] = [];
     for (const p of samplePeople(count, from)) created.push(this.createPerson(sampleValues(p), 'Sandbox seed'));
     return created;

@@ -39,7 +39,7 @@ test('start answers the documented environment, its origin as instance id, and s
     assert.deepEqual(
       body.result.map((l) => l.id),
       [1, 300],
-      'SANDBOX_SEED.marketo: 300 people',
+      'SANDBOX_SEED.people: 300 people',
     );
   } finally {
     await running.close();
