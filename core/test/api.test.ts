@@ -53,31 +53,147 @@ function assertProblem(
   return body;
 }
 
-test('every route but /health needs the bearer token', async () => {
+test('only /health and the API documentation are public; without the token nothing else is learned', async () => {
   const tandem = await start(mongo.freshDbName());
   const health = await fetch(`${tandem.url}/health`);
   assert.equal(health.status, 200);
   assert.deepEqual(await health.json(), { status: 'ok' });
+  const doc = await tandem.app.inject({ url: '/docs/json' });
+  assert.equal(doc.statusCode, 200, 'the OpenAPI document is public (CONTRACT.md)');
+  assert.ok((await tandem.app.inject({ url: '/docs' })).statusCode < 400, 'Swagger UI is public');
 
-  for (const url of [
-    '/ready',
-    '/metrics',
-    '/v1/plugins',
-    '/v1/pipelines',
-    '/v1/pipelines/default/policies',
-    '/docs/json',
-  ]) {
+  for (const url of ['/ready', '/metrics', '/v1/plugins', '/v1/pipelines', '/v1/pipelines/default/policies']) {
     const anonymous = await tandem.app.inject({ url });
     assertProblem(anonymous, 401);
     assert.equal(anonymous.headers['www-authenticate'], 'Bearer realm="tandem"');
     const wrong = await tandem.app.inject({ url, headers: { authorization: 'Bearer not-the-token' } });
     assertProblem(wrong, 401);
   }
+  // Nothing route-specific answers first: not the router (bad escapes, long ids, unknown paths, wrong
+  // methods), not validation.
+  for (const [method, url, payload] of [
+    ['GET', '/v1/pipelines/%ZZ'],
+    ['GET', `/v1/pipelines/${'x'.repeat(101)}`],
+    ['GET', '/v1/nothing-here'],
+    ['DELETE', '/v1/pipelines/default'],
+    ['POST', '/health'],
+    ['GET', '/v1/pipelines/default/runs?limit=Infinity'],
+    ['PATCH', '/v1/pipelines/default/policies/fixture-authority', { enabled: null }],
+  ] as const) {
+    const response = await tandem.app.inject({ method, url, ...(payload ? { payload } : {}) });
+    assertProblem(response, 401);
+    assert.equal(response.headers['allow'], undefined, `${method} ${url} says nothing about methods`);
+  }
   const plugins = await fetch(`${tandem.url}/v1/plugins`, { headers: auth });
   assert.equal(plugins.status, 200);
   assert.deepEqual(await plugins.json(), [
     { id: 'fixture-authority', kind: 'policy', package: '@fixture/fixture-authority', version: '1.0.0' },
   ]);
+});
+
+test('query integers are plain decimal integers in range, else a 400 naming the parameter', async () => {
+  const tandem = await start(mongo.freshDbName());
+  for (const route of ['runs', 'links', 'activity']) {
+    for (const limit of ['Infinity', '-Infinity', '1e309', '0x10', '1e3', '%205', '%2B5', '1.5', '0', '1001', '']) {
+      const response = await tandem.app.inject({ url: `/v1/pipelines/default/${route}?limit=${limit}`, headers: auth });
+      const problem = assertProblem(response, 400);
+      assert.match(problem.detail, /querystring\.limit/, `${route}?limit=${limit}`);
+    }
+    const twice = await tandem.app.inject({ url: `/v1/pipelines/default/${route}?limit=5&limit=6`, headers: auth });
+    assert.match(assertProblem(twice, 400).detail, /querystring\.limit/);
+    const unknown = await tandem.app.inject({ url: `/v1/pipelines/default/${route}?colour=red`, headers: auth });
+    assert.match(assertProblem(unknown, 400).detail, /querystring\.colour is not allowed/);
+    // A good limit passes validation and reaches the route (which has no engine here: 501).
+    const good = await tandem.app.inject({ url: `/v1/pipelines/default/${route}?limit=5`, headers: auth });
+    assertProblem(good, 501);
+  }
+});
+
+test('JSON bodies are never coerced: a wrong type is a 400 naming the field and changes nothing', async () => {
+  const tandem = await start(mongo.freshDbName());
+  const url = '/v1/pipelines/default/policies/fixture-authority';
+  for (const enabled of [null, 'false', 0, 'true', 1, []]) {
+    const response = await tandem.app.inject({ method: 'PATCH', url, headers: auth, payload: { enabled } });
+    assert.match(assertProblem(response, 400).detail, /body\.enabled must be boolean/, JSON.stringify(enabled));
+  }
+  const [policy] = (await tandem.app.inject({ url: '/v1/pipelines/default/policies', headers: auth })).json() as Array<{
+    enabled: boolean;
+    updatedAt: string | null;
+  }>;
+  assert.equal(policy?.enabled, true, 'the policy is still enabled');
+  assert.equal(policy?.updatedAt, null, 'nothing was stored');
+
+  const push = await tandem.app.inject({
+    method: 'POST',
+    url: '/v1/pipelines/default/push',
+    headers: auth,
+    payload: { marketoId: 123, as: 'lead' },
+  });
+  assert.match(assertProblem(push, 400).detail, /body\.marketoId must be string/);
+});
+
+test('JSON bodies are bounded before anything walks them: depth, size, media type, keys, numbers', async () => {
+  const tandem = await start(mongo.freshDbName());
+  const url = '/v1/pipelines/default/policies/fixture-authority';
+  const patch = (payload: string, contentType = 'application/json') =>
+    tandem.app.inject({ method: 'PATCH', url, headers: { ...auth, 'content-type': contentType }, payload });
+
+  const deep = `{"settings":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}`;
+  assert.match(assertProblem(await patch(deep), 400).detail, /nested deeper than 32 levels/);
+  const huge = await patch(JSON.stringify({ settings: { blob: 'x'.repeat(1_100_000) } }));
+  const tooLarge = assertProblem(huge, 413);
+  assert.equal(tooLarge.code, 'PAYLOAD_TOO_LARGE');
+  assert.match(tooLarge.detail, /1048576 bytes/);
+  const text = assertProblem(await patch('{"enabled":false}', 'text/plain'), 415);
+  assert.equal(text.code, 'UNSUPPORTED_MEDIA_TYPE');
+  assert.equal(
+    assertProblem(await patch('{"enabled":false}', 'application/json; charset=utf-16'), 415).code,
+    'UNSUPPORTED_MEDIA_TYPE',
+  );
+  assert.match(assertProblem(await patch('{"enabled": 1e309}'), 400).detail, /body\.enabled is a number too large/);
+
+  for (const [key, named] of [
+    ['$where', 'body.settings["$where"]'],
+    ['a.b', 'body.settings.perField["a.b"]'],
+    ['', 'body.settings.perField[""]'],
+    ['constructor', 'body.settings.perField.constructor'],
+  ] as const) {
+    const settings = key === '$where' ? { [key]: 'sleep(1)' } : { winner: 'marketo', perField: { [key]: 'marketo' } };
+    const problem = assertProblem(await patch(JSON.stringify({ settings })), 400);
+    assert.ok(problem.detail.includes(named), `${problem.detail} names ${named}`);
+  }
+  assertProblem(await patch('{"settings": {"__proto__": {"polluted": true}}}'), 400);
+  assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
+  const [policy] = (await tandem.app.inject({ url: '/v1/pipelines/default/policies', headers: auth })).json() as Array<{
+    updatedAt: string | null;
+  }>;
+  assert.equal(policy?.updatedAt, null, 'no refused body was stored');
+});
+
+test('router errors are problem+json with codes of their own; a wrong method is a 405 with Allow', async () => {
+  const tandem = await start(mongo.freshDbName());
+  const badUrl = assertProblem(await tandem.app.inject({ url: '/v1/pipelines/%ZZ', headers: auth }), 400);
+  assert.equal(badUrl.code, 'BAD_REQUEST');
+  const long = await tandem.app.inject({ url: `/v1/pipelines/${'x'.repeat(101)}`, headers: auth });
+  assert.equal(assertProblem(long, 414).code, 'URI_TOO_LONG');
+  const forbidden = await tandem.app.inject({ url: '/docs/static/%2e%2e%5cpackage.json', headers: auth });
+  assert.equal(assertProblem(forbidden, 403).code, 'FORBIDDEN');
+
+  const wrongMethod = await tandem.app.inject({ method: 'DELETE', url: '/v1/pipelines/default', headers: auth });
+  assert.equal(assertProblem(wrongMethod, 405).code, 'METHOD_NOT_ALLOWED');
+  assert.equal(wrongMethod.headers['allow'], 'GET, HEAD');
+  const put = await tandem.app.inject({ method: 'PUT', url: '/v1/pipelines/default/policies/x', headers: auth });
+  assertProblem(put, 405);
+  assert.equal(put.headers['allow'], 'PATCH');
+  assertProblem(await tandem.app.inject({ url: '/v1/nothing-here', headers: auth }), 404);
+
+  // Node's HTTP parser refuses a request line and headers over 16 KiB: still problem+json.
+  const oversized = await fetch(`${tandem.url}/v1/pipelines`, {
+    headers: { ...auth, 'x-padding': 'x'.repeat(20_000) },
+  });
+  assert.equal(oversized.status, 431);
+  assert.match(oversized.headers.get('content-type') ?? '', /^application\/problem\+json/);
+  assert.equal(((await oversized.json()) as { code: string }).code, 'HEADERS_TOO_LARGE');
 });
 
 test('a client mistake is a 4xx problem+json naming what was wrong', async () => {

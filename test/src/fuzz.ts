@@ -95,7 +95,10 @@ interface Operation {
 }
 
 interface OpenApiDocument {
-  paths: Record<string, Record<string, { parameters?: Parameter[]; requestBody?: { content?: Record<string, { schema?: JsonSchema }> } }>>;
+  paths: Record<
+    string,
+    Record<string, { parameters?: Parameter[]; requestBody?: { content?: Record<string, { schema?: JsonSchema }> } }>
+  >;
 }
 
 function operationsOf(doc: OpenApiDocument): Operation[] {
@@ -223,7 +226,23 @@ class Generator {
   /** A value of the wrong JSON type for `schema` (or a plausible-looking wrong value). */
   wrong(schema: JsonSchema | undefined): unknown {
     const type = Array.isArray(schema?.type) ? schema?.type[0] : schema?.type;
-    const candidates: unknown[] = [null, 0, 1, -1, 1.5, '', 'false', 'true', '0', [], {}, [null], { a: 1 }, true, false];
+    const candidates: unknown[] = [
+      null,
+      0,
+      1,
+      -1,
+      1.5,
+      '',
+      'false',
+      'true',
+      '0',
+      [],
+      {},
+      [null],
+      { a: 1 },
+      true,
+      false,
+    ];
     return this.pick(
       candidates.filter(
         (v) =>
@@ -462,7 +481,11 @@ export async function fuzzApi(options: FuzzOptions): Promise<FuzzFigures> {
         }
         if (invalid && response.status >= 200 && response.status < 300) {
           figures.acceptedInvalid++;
-          finding('accepted-invalid', response.status, `${req.body === undefined ? '' : String(req.body).slice(0, 200)} → ${excerpt}`);
+          finding(
+            'accepted-invalid',
+            response.status,
+            `${req.body === undefined ? '' : String(req.body).slice(0, 200)} → ${excerpt}`,
+          );
         }
         if (!authenticated && !PUBLIC.test(req.path) && response.status !== 401) {
           figures.authBypasses++;
