@@ -1,11 +1,18 @@
+import 'reflect-metadata';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
+import { tmpdir } from 'node:os';
 import pino from 'pino';
+import { container } from 'tsyringe';
+import type { FastifyInstance } from 'fastify';
+import { buildApp, type ApiDeps, type ConnectionStatus, type PipelineStatus } from '../src/api';
 import { startTandem, type RunningTandem, type StartOptions } from '../src/app';
-import { silentLogger } from '../src/observability';
+import { createMetrics, silentLogger } from '../src/observability';
+import { PluginHost } from '../src/plugins';
+import { AuditRepository, PipelinesRepository, PolicySettingsRepository } from '../src/repositories';
 import { startTestMongo, type TestMongo } from '../src/testing';
-import { startJongodb } from '../src/db';
+import { connectMongo, startJongodb } from '../src/db';
 import { fixtureDir, writeConnector, writePolicy } from './helpers/fixtures';
 
 const TOKEN = 'test-token-0123456789abcdef';
@@ -432,6 +439,126 @@ test('/ready answers 503 with the reason when MongoDB stops answering', async ()
   await own.stop();
   const ready = await tandem.app.inject({ url: '/ready', headers: auth });
   assert.equal(ready.statusCode, 503);
-  assert.deepEqual((ready.json() as { reasons: string[] }).reasons, ['MongoDB does not answer']);
+  const { reasons } = ready.json() as { reasons: string[] };
+  assert.equal(reasons.length, 1);
+  assert.match(reasons[0] ?? '', /^MongoDB does not answer/);
   assert.equal((await tandem.app.inject({ url: '/health' })).statusCode, 200, 'liveness does not depend on MongoDB');
+});
+
+test('/ready answers 503 within its deadline while MongoDB is paused (SIGSTOP), and 200 once it is back', async () => {
+  const own = await startJongodb();
+  const tandem = await start('paused', { mongoUri: own.uri });
+  assert.equal((await tandem.app.inject({ url: '/ready', headers: auth })).statusCode, 200);
+  own.process.kill('SIGSTOP');
+  try {
+    // Polled like a supervisor would: each answer must come, and say why; none may hang on the paused server.
+    for (let i = 0; i < 3; i++) {
+      const ready = await tandem.app.inject({ url: '/ready', headers: auth, signal: AbortSignal.timeout(3000) });
+      assert.equal(ready.statusCode, 503);
+      assert.deepEqual((ready.json() as { reasons: string[] }).reasons, ['MongoDB does not answer within 1000 ms']);
+    }
+    assert.equal((await tandem.app.inject({ url: '/health' })).statusCode, 200);
+  } finally {
+    own.process.kill('SIGCONT');
+  }
+  let status = 0;
+  for (let i = 0; i < 100 && status !== 200; i++) {
+    status = (await tandem.app.inject({ url: '/ready', headers: auth })).statusCode;
+    if (status !== 200) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(status, 200, '/ready recovers once MongoDB answers again');
+  await tandem.close();
+  await own.stop();
+});
+
+/** An API with real MongoDB and repositories and no plugins, plus `extra` (status providers, say). */
+async function apiWith(extra: Partial<ApiDeps>): Promise<{ app: FastifyInstance; close(): Promise<void> }> {
+  const logger = silentLogger();
+  const handle = await connectMongo({
+    uri: mongo.uri,
+    dbName: mongo.freshDbName(),
+    embedded: 'auto',
+    dataDir: tmpdir(),
+    logger,
+  });
+  const metrics = createMetrics();
+  const app = await buildApp({
+    logger,
+    metrics,
+    token: TOKEN,
+    mongo: handle,
+    plugins: new PluginHost({
+      plugins: [],
+      parent: container.createChildContainer(),
+      logger,
+      metrics: metrics.registry,
+    }),
+    pipelines: new PipelinesRepository(handle.db),
+    policySettings: new PolicySettingsRepository(handle.db),
+    audit: new AuditRepository(handle.db),
+    mode: 'live',
+    connections: new Map(),
+    ...extra,
+  });
+  return {
+    app,
+    async close() {
+      await app.close();
+      await handle.close();
+    },
+  };
+}
+
+test("/ready shows each connection's last check and whether each pipeline can run; any failure is a 503", async () => {
+  const connections: ConnectionStatus[] = [
+    { id: 'marketo', ok: true, checkedAt: '2026-12-07T02:00:00.000Z', instance: '123-ABC-456' },
+    { id: 'dynamics', ok: true, checkedAt: '2026-12-07T02:00:01.000Z', message: 'signed in as sync@contoso' },
+  ];
+  const pipelines: PipelineStatus[] = [{ id: 'default', ready: true }];
+  const { app, close } = await apiWith({ connectionStatus: () => connections, pipelineStatus: () => pipelines });
+  try {
+    const ready = await app.inject({ url: '/ready', headers: auth });
+    assert.equal(ready.statusCode, 200, ready.body);
+    const body = ready.json() as { status: string; connections: unknown; pipelines: unknown };
+    assert.equal(body.status, 'ready');
+    assert.deepEqual(body.connections, connections);
+    assert.deepEqual(body.pipelines, pipelines);
+
+    connections[1] = {
+      id: 'dynamics',
+      ok: false,
+      checkedAt: '2026-12-07T02:05:00.000Z',
+      message: 'token refused (401)',
+    };
+    const failed = await app.inject({ url: '/ready', headers: auth });
+    assert.equal(failed.statusCode, 503);
+    assert.deepEqual((failed.json() as { reasons: string[] }).reasons, [
+      'connection dynamics failed its last check: token refused (401)',
+    ]);
+
+    connections[1] = { id: 'dynamics', ok: true, checkedAt: '2026-12-07T02:10:00.000Z' };
+    pipelines.push({
+      id: 'marketo-salesforce',
+      ready: false,
+      reason: 'connection salesforce is not configured',
+    } as never);
+    const blocked = await app.inject({ url: '/ready', headers: auth });
+    assert.equal(blocked.statusCode, 503);
+    const blockedBody = blocked.json() as { reasons: string[]; pipelines: unknown };
+    assert.deepEqual(blockedBody.reasons, [
+      'pipeline marketo-salesforce cannot run: connection salesforce is not configured',
+    ]);
+    assert.deepEqual(blockedBody.pipelines, pipelines);
+  } finally {
+    await close();
+  }
+  // Without providers both lists are empty and say nothing against readiness.
+  const plain = await apiWith({});
+  try {
+    const ready = await plain.app.inject({ url: '/ready', headers: auth });
+    assert.equal(ready.statusCode, 200);
+    assert.deepEqual((ready.json() as { connections: unknown[] }).connections, []);
+  } finally {
+    await plain.close();
+  }
 });
