@@ -35,18 +35,22 @@ const ReadySchema = Type.Object({
   ),
 });
 
-/** `check` within `ms`, or the reason it failed: a late or failed check is a reason, never a hang. */
+/**
+ * `check` within `ms`, or why not: a late or failed check is a reason, never a hang. Both say the same, as the
+ * check's own timeout and the deadline race each other.
+ */
 async function withDeadline(check: () => Promise<boolean>, ms: number, what: string): Promise<string | undefined> {
+  const reason = `${what} does not answer within ${ms} ms`;
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<string>((resolve) => {
-    timer = setTimeout(() => resolve(`${what} does not answer within ${ms} ms`), ms);
+    timer = setTimeout(() => resolve(reason), ms);
     timer.unref();
   });
   try {
     return await Promise.race([
       check().then(
-        (ok) => (ok ? undefined : `${what} does not answer`),
-        () => `${what} does not answer`,
+        (ok) => (ok ? undefined : reason),
+        () => reason,
       ),
       late,
     ]);
