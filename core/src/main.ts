@@ -18,19 +18,30 @@ const bootLogger = pino({ base: { service: 'tandem' }, serializers: LOG_SERIALIZ
 const SHUTDOWN_GRACE_MS = 10_000;
 
 async function main(): Promise<void> {
-  const tandem = await startTandem();
-  if (tandem.config.tokenGenerated) {
-    // Printed once, on stdout, outside the structured log: this is the only way to learn a generated token.
-    process.stdout.write(`\nAdmin API token (generated; set TANDEM_API_TOKEN to choose one):\n  ${tandem.token}\n\n`);
-  }
-  closeWithGrace({ delay: SHUTDOWN_GRACE_MS, logger: bootLogger }, async ({ signal, err }) => {
+  const starting = startTandem();
+  // Signals are handled from the first moment: a SIGTERM during start-up (a cycle may already run) waits for
+  // start-up, then shuts down like any other, instead of killing the process mid-write.
+  const grace = closeWithGrace({ delay: SHUTDOWN_GRACE_MS, logger: bootLogger }, async ({ signal, err }) => {
     if (err) {
       // Set first: whatever ends the process from here on (even a bare process.exit()) reports the failure.
       process.exitCode = 1;
       bootLogger.fatal({ err }, 'shutting down after an error nothing handled');
     } else bootLogger.info({ signal }, 'shutting down');
-    await tandem.close();
+    const tandem = await starting.catch(() => undefined);
+    await tandem?.close();
   });
+  let tandem: Awaited<typeof starting>;
+  try {
+    tandem = await starting;
+  } catch (error) {
+    // close-with-grace would end an emptied event loop with exit code 0 ('beforeExit'): a failed start is 1.
+    grace.uninstall();
+    throw error;
+  }
+  if (tandem.config.tokenGenerated) {
+    // Printed once, on stdout, outside the structured log: this is the only way to learn a generated token.
+    process.stdout.write(`\nAdmin API token (generated; set TANDEM_API_TOKEN to choose one):\n  ${tandem.token}\n\n`);
+  }
 }
 
 main().catch((error: unknown) => {
