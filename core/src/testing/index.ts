@@ -2,3 +2,5 @@
 export * from './sample-people';
 export * from './mongo';
 export * from './plugin';
+/** A MongoDB wire-protocol server as a process of its own, for tests that pause or kill it. */
+export { startJongodb, type ChildServer } from '../db/jongodb';
