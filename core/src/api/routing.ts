@@ -8,8 +8,11 @@ import type { RouteOptions } from 'fastify';
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
-/** Routes under these prefixes are public: the API documentation (Swagger UI, its assets and `/docs/json`). */
-const PUBLIC_PREFIXES = ['/docs'];
+/**
+ * Routes under these prefixes are public (CONTRACT.md), as they hold no data: the API documentation (Swagger
+ * UI, its assets and `/docs/json`) and the dashboard's static files.
+ */
+const PUBLIC_PREFIXES = ['/docs', '/ui'];
 
 export class RouteIndex {
   private readonly router = FindMyWay({ maxParamLength: Number.MAX_SAFE_INTEGER });
