@@ -223,6 +223,8 @@ export async function startTandem(options: StartOptions = {}): Promise<RunningTa
       store,
       sync,
       absentConnectors: connectorEnv.absent,
+      connectionStatus: () => connections.status(),
+      pipelineStatus: () => sync.pipelineStatus(),
     });
     closers.push({ name: 'REST API', close: () => app.close() });
     await app.listen({ host: config.host, port: config.port });

@@ -1,14 +1,21 @@
 /**
  * `buildApp(deps)`: the REST API of CONTRACT.md. One Fastify plugin per resource; TypeBox schemas validate
- * requests and feed the OpenAPI document (`/docs/json`, Swagger UI at `/docs`). Every route but
- * `GET /health` needs the bearer token, the docs included (CONTRACT.md: "every route but /health").
+ * requests and feed the OpenAPI document (`/docs/json`, Swagger UI at `/docs`). Every route needs the bearer
+ * token but the public ones, which hold no data: `GET /health` and the API documentation (CONTRACT.md).
+ *
+ * Input is strict: path and query parameters are coerced from their strings only into exactly what their
+ * schema names, JSON bodies are never coerced, are refused past a depth, a size and with keys no document
+ * can hold, and every error, the router's and the HTTP parser's included, is application/problem+json.
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { bearerAuth } from './auth';
 import type { ApiDeps } from './deps';
-import { errorHandler, notFoundHandler } from './problem';
+import { useStrictJson } from './json-body';
+import { errorHandler } from './problem';
+import { clientErrorHandler, frameworkErrors, notFoundHandler } from './router-errors';
+import { RouteIndex } from './routing';
 import { healthRoutes } from './routes/health';
 import { connectionRoutes } from './routes/connections';
 import { pipelineRoutes } from './routes/pipelines';
@@ -16,22 +23,36 @@ import { pluginRoutes } from './routes/plugins';
 import { policyRoutes } from './routes/policies';
 import { syncRoutes } from './routes/sync';
 import type { TypeBoxProvider } from './type-provider';
+import { strictValidatorCompiler } from './validation';
 
 const VERSION = '0.1.0';
+/** The largest body the API reads; a mapping of every field of both systems is far smaller. */
+export const BODY_LIMIT = 1024 * 1024;
+/** The longest id a path may carry (Fastify's default); a longer one is a 414. */
+export const MAX_ID_LENGTH = 100;
 
 export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   // Typed as Fastify's logger interface so the instance keeps Fastify's default generics.
   const logger: FastifyBaseLogger = deps.logger;
+  const auth = bearerAuth(deps.token);
+  const routes = new RouteIndex();
   const app = Fastify({
     loggerInstance: logger,
-    // A client's unknown property is a 400 naming it, not silently dropped.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
-    bodyLimit: 1024 * 1024,
+    bodyLimit: BODY_LIMIT,
+    routerOptions: { maxParamLength: MAX_ID_LENGTH },
+    frameworkErrors: frameworkErrors(auth, MAX_ID_LENGTH),
+    clientErrorHandler,
+    // While closing, requests in flight on kept-alive connections are still answered in full (every
+    // dependency stays up until the API has closed) rather than with Fastify's own non-problem 503.
+    return503OnClosing: false,
   }).withTypeProvider<TypeBoxProvider>();
 
-  app.setErrorHandler(errorHandler);
-  app.setNotFoundHandler(notFoundHandler);
-  app.addHook('onRequest', bearerAuth(deps.token));
+  app.setValidatorCompiler(strictValidatorCompiler());
+  useStrictJson(app);
+  app.setErrorHandler(errorHandler(BODY_LIMIT));
+  app.setNotFoundHandler(notFoundHandler(routes));
+  app.addHook('onRoute', routes.onRoute);
+  app.addHook('onRequest', auth.hook);
   app.addHook('onResponse', async (request, reply) => {
     deps.metrics.httpDuration.observe(
       { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
@@ -46,8 +67,9 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
         title: 'Tandem',
         version: VERSION,
         description:
-          'Keeps business systems in step: two-way sync of people between any two connections. Every route but GET /health needs ' +
-          '`Authorization: Bearer <token>`. Errors are application/problem+json `{ type, title, status, detail, code }`.',
+          'Keeps business systems in step: two-way sync of people between any two connections. Every route but ' +
+          'GET /health and this documentation needs `Authorization: Bearer <token>`. Errors are ' +
+          'application/problem+json `{ type, title, status, detail, code }`.',
       },
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearerAuth: [] }],

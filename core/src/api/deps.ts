@@ -31,4 +31,27 @@ export interface ApiDeps {
   sync: SyncRuntime;
   /** Extra reasons `/ready` must answer 503 (e.g. a plugin failed after start). */
   notReadyReasons?: () => string[];
+  /** Each connection's last check, shown by `/ready` (`connections`); one not `ok` makes it a 503. */
+  connectionStatus?: () => ConnectionStatus[];
+  /** Whether each pipeline can run, shown by `/ready` (`pipelines`); one not `ready` makes it a 503. */
+  pipelineStatus?: () => PipelineStatus[];
+  /** How long `/ready` waits for each check it makes (MongoDB's ping) before it counts as failed; 1 s by default. */
+  readyTimeoutMs?: number;
+}
+
+export interface ConnectionStatus {
+  id: string;
+  ok: boolean;
+  /** When the connection was last checked (ISO 8601). */
+  checkedAt?: string;
+  message?: string;
+  /** The remote instance the connection reaches (an org id, a munchkin id). */
+  instance?: string;
+}
+
+export interface PipelineStatus {
+  id: string;
+  ready: boolean;
+  /** Why the pipeline cannot run. */
+  reason?: string;
 }

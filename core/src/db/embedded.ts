@@ -1,7 +1,9 @@
 /**
  * The embedded MongoDB used when MONGODB_URI is unset, best first: a real `mongod` on PATH (data kept in
  * `.tandem/mongod`), mongodb-memory-server's downloaded mongod (only when TANDEM_EMBEDDED_MONGOD=download,
- * because downloading is slow and impossible offline), else jongodb in memory.
+ * because downloading is slow and impossible offline), else jongodb in memory. jongodb's binary is an
+ * optional dependency built for Linux x64 (glibc) only: elsewhere, with neither of the others, start-up
+ * stops with a message saying what to set.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -9,6 +11,7 @@ import { createServer } from 'node:net';
 import { MongoClient } from 'mongodb';
 import type { Logger } from 'pino';
 import type { EmbeddedMongodPolicy } from '../config';
+import { TandemError } from '../plugin';
 import { startJongodb, stopChild } from './jongodb';
 
 export type MongoEngine = 'external' | 'mongod' | 'mongodb-memory-server' | 'jongodb';
@@ -102,6 +105,23 @@ export async function startEmbeddedMongo(
       logger.warn({ err: error }, 'mongodb-memory-server could not start a mongod; falling back to jongodb');
     }
   }
-  const server = await startJongodb();
-  return { uri: server.uri, engine: 'jongodb', persistent: false, stop: server.stop };
+  try {
+    const server = await startJongodb();
+    return { uri: server.uri, engine: 'jongodb', persistent: false, stop: server.stop };
+  } catch (error) {
+    throw noEmbeddedMongo(error);
+  }
+}
+
+/** What an operator reads when no embedded engine can run here: exactly what to set. */
+function noEmbeddedMongo(cause: unknown): TandemError {
+  const why = cause instanceof Error ? cause.message : String(cause);
+  return new TandemError(
+    'BAD_CONFIG',
+    `MONGODB_URI is not set and no embedded MongoDB can run on this machine (${process.platform}-${process.arch}): ` +
+      `the in-memory engine ships for Linux x64 with glibc only (${why}), and there is no mongod on PATH. ` +
+      'Set MONGODB_URI to a MongoDB server, e.g. MONGODB_URI=mongodb://127.0.0.1:27017/tandem ' +
+      '(or put mongod on PATH, or set TANDEM_EMBEDDED_MONGOD=download to let Tandem download one).',
+    { cause },
+  );
 }

@@ -1,3 +1,4 @@
 export * from './mongo';
 export * from './embedded';
 export * from './jongodb';
+export * from './errors';

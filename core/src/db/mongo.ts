@@ -39,6 +39,20 @@ export interface MongoOptions {
   onCommand?: (event: CommandStartedEvent) => void;
 }
 
+/**
+ * How long the driver waits before it calls MongoDB unreachable: 10 s to find a server, 10 s to connect or
+ * to hear from its monitor (the driver's 30 s default kept requests and cycles hanging for 40 s when MongoDB
+ * stopped answering). Options in MONGODB_URI win (`?serverSelectionTimeoutMS=…`), so each is set only when
+ * the URI does not name it.
+ */
+const TIMEOUT_DEFAULTS = { serverSelectionTimeoutMS: 10_000, connectTimeoutMS: 10_000 } as const;
+
+function timeoutDefaults(uri: string): Partial<typeof TIMEOUT_DEFAULTS> {
+  const query = uri.split('?')[1] ?? '';
+  const named = new Set(query.split('&').map((pair) => (pair.split('=')[0] ?? '').toLowerCase()));
+  return Object.fromEntries(Object.entries(TIMEOUT_DEFAULTS).filter(([key]) => !named.has(key.toLowerCase())));
+}
+
 function dbNameFrom(uri: string): string | undefined {
   const match = /^mongodb(?:\+srv)?:\/\/[^/]+\/([^?]+)/.exec(uri);
   return match?.[1] ? decodeURIComponent(match[1]) : undefined;
@@ -53,7 +67,7 @@ export async function connectMongo(options: MongoOptions): Promise<MongoHandle> 
   // jongodb's URI names `test`; that is its default, not an operator's choice.
   const database = options.dbName ?? (embedded ? 'tandem' : (dbNameFrom(uri) ?? 'tandem'));
   const client = new MongoClient(uri, {
-    serverSelectionTimeoutMS: 10_000,
+    ...timeoutDefaults(uri),
     appName: 'tandem',
     ...(options.onCommand ? { monitorCommands: true } : {}),
   });

@@ -1,9 +1,11 @@
 /**
  * One pino root logger for the whole process, shared with Fastify (`loggerInstance`) and handed to each
- * plugin as a child. Redaction is applied with a child so that a logger passed in by a test keeps it too.
+ * plugin as a child. Redaction and the error serializers are applied with a child so that a logger passed in
+ * by a test keeps them too.
  */
 import pino, { type Logger } from 'pino';
 import type { LogLevel } from '../config';
+import { LOG_SERIALIZERS } from './errors';
 
 export interface LoggerOptions {
   level: LogLevel;
@@ -14,7 +16,7 @@ export interface LoggerOptions {
 
 export function createLogger(options: LoggerOptions): Logger {
   const base = options.base ?? pino({ level: options.level, base: { service: 'tandem' } });
-  return base.child({}, { redact: { paths: options.redact, censor: '[redacted]' } });
+  return base.child({}, { redact: { paths: options.redact, censor: '[redacted]' }, serializers: LOG_SERIALIZERS });
 }
 
 /** A logger that writes nothing, for tests. */

@@ -157,8 +157,9 @@ export class SyncRuntime {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    await Promise.all([...this.schedulers.values()].map((s) => s.stop()));
+    // Abort first: a scheduler's stop waits for its tick, and a tick for its cycle to end.
     for (const { controller } of this.running.values()) controller.abort(new Error('Tandem is shutting down'));
+    await Promise.all([...this.schedulers.values()].map((s) => s.stop()));
     await Promise.allSettled([...this.running.values()].map((r) => r.done));
   }
 
@@ -330,6 +331,8 @@ export class SyncRuntime {
   private launch(pipeline: Pipeline, run: RunDoc, holder: string): Promise<void> {
     const pipelineId = pipeline.id;
     const controller = new AbortController();
+    // A cycle claimed just before `stop()` would otherwise miss its abort and run to the end.
+    if (this.stopped) controller.abort(new Error('Tandem is shutting down'));
     const done = this.execute(pipeline, run, controller, holder)
       .catch((error: unknown) =>
         this.deps.logger.error({ err: error, pipelineId, runId: run._id }, 'cycle ended badly'),

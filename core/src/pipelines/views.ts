@@ -121,7 +121,7 @@ export function recordQuery(
     if (known.includes(name) || value === undefined) continue;
     const legacy = pipeline.legacyFormat ? /^(.+)Id$/.exec(name)?.[1] : undefined;
     const side = legacy === undefined ? undefined : sideOf(pipeline, legacy);
-    if (!side || typeof value !== 'string') throw badRequest(`Unknown query parameter "${name}"`);
+    if (!side || typeof value !== 'string') throw badRequest(`querystring.${name} is not allowed`);
     if (out.side !== undefined) throw badRequest('Name one record: one connection and record id');
     out.side = side;
     out.recordId = value;
