@@ -80,19 +80,25 @@ export async function startTandem(options: StartOptions = {}): Promise<RunningTa
     scan: options.scan ?? options.plugins === undefined,
     explicit: [...core.plugins, ...(options.plugins ?? [])],
   });
-  const { plugins, skipped } = loadPlugins(candidates);
-  const connectorDefinitions = plugins
+  const loaded = loadPlugins(candidates);
+  const { skipped } = loaded;
+  const connectorDefinitions = loaded.plugins
     .map((p) => p.definition)
     .filter((d): d is ConnectorDefinition => d.kind === 'connector');
-  const connectorEnv = parseConnectorEnv(env, connectorDefinitions);
-  // Connectors configured by the caller (tests, benchmarks) need no sandbox; all of them: not sandbox mode.
+  const connectorEnv = parseConnectorEnv(env, connectorDefinitions, EXPECTED_CONNECTORS);
+  // Connectors configured by the caller (tests, benchmarks) need no sandbox; all of them (other connectors than the
+  // default pipeline's may be left out, they are then absent): not sandbox mode.
   const givenConfig = (id: string): boolean => options.pluginConfig?.[id] !== undefined;
-  const mode =
+  const callerConfigured =
     connectorEnv.mode === 'sandbox' &&
-    connectorDefinitions.length > 0 &&
-    connectorDefinitions.every((d) => givenConfig(d.id))
-      ? 'live'
-      : connectorEnv.mode;
+    connectorDefinitions.some((d) => givenConfig(d.id)) &&
+    connectorDefinitions.every((d) => givenConfig(d.id) || !EXPECTED_CONNECTORS.includes(d.id));
+  const mode = callerConfigured ? 'live' : connectorEnv.mode;
+  // Live mode: a connector with none of its variables set is simply not a connection (CONTRACT.md, "Connections").
+  const notConnections = callerConfigured
+    ? connectorDefinitions.filter((d) => !givenConfig(d.id)).map((d) => d.id)
+    : connectorEnv.absent;
+  const plugins = loaded.plugins.filter((p) => p.kind !== 'connector' || !notConnections.includes(p.id));
 
   const logger = createLogger({
     level: core.logLevel,
@@ -138,6 +144,8 @@ export async function startTandem(options: StartOptions = {}): Promise<RunningTa
       else logger.info('sandbox mode: MongoDB data lives in memory');
     }
 
+    for (const id of notConnections)
+      logger.info(`connector ${id}: none of its variables is set; it is not a connection`);
     const missing = EXPECTED_CONNECTORS.filter((id) => !connectorDefinitions.some((d) => d.id === id));
     if (config.mode === 'sandbox') {
       logger.info('no connector variable set: sandbox mode (local simulators seeded with sample people)');

@@ -118,6 +118,38 @@ test('connector variables: one side only, or a half-configured side, refuses to 
   );
 });
 
+test('connector variables: a connector outside the required ones with none of its variables set is absent, not an error', () => {
+  const other = defineConnector({
+    id: 'other',
+    ...noop,
+    configSchema: Type.Object({ url: Type.String() }),
+    env: [{ variable: 'OTHER_URL', key: 'url', description: 'URL' }],
+  }) as ConnectorDefinition;
+  const env = {
+    MARKETO_BASE_URL: 'https://123-abc-456.mktorest.com',
+    MARKETO_CLIENT_ID: 'id',
+    MARKETO_CLIENT_SECRET: 's3cret',
+    DYNAMICS_URL: 'https://org.crm.dynamics.com',
+  };
+  const live = parseConnectorEnv(env, [marketo, dynamics, other], ['marketo', 'dynamics']);
+  assert.equal(live.mode, 'live');
+  assert.deepEqual([...live.configs.keys()], ['marketo', 'dynamics']);
+  assert.deepEqual(live.absent, ['other']);
+  // Set, it is a connection; half set, it stops start-up as any other.
+  assert.deepEqual(
+    parseConnectorEnv(
+      { ...env, OTHER_URL: 'https://x' },
+      [marketo, dynamics, other],
+      ['marketo', 'dynamics'],
+    ).configs.get('other'),
+    { url: 'https://x' },
+  );
+  assert.throws(
+    () => parseConnectorEnv({ OTHER_URL: 'https://x' }, [marketo, dynamics, other], ['marketo', 'dynamics']),
+    badConfig(/Only other is configured/),
+  );
+});
+
 test('redaction paths come from fields marked secret, plus the usual suspects', () => {
   assert.deepEqual(secretFieldNames(marketo.configSchema), ['clientSecret']);
   const paths = redactionPaths([marketo.configSchema]);

@@ -15,6 +15,8 @@ export interface ConnectorEnvResult {
   mode: RunMode;
   /** Config per connector id, validated against its configSchema (defaults applied). Empty in sandbox mode. */
   configs: Map<string, unknown>;
+  /** Live mode: connectors with none of their variables set, which are simply not connections (CONTRACT.md). */
+  absent: string[];
 }
 
 function badConfig(message: string, variables: string[]): TandemError {
@@ -90,10 +92,19 @@ export function connectorConfigFromEnv(env: Env, definition: ConnectorDefinition
   return config;
 }
 
-export function parseConnectorEnv(env: Env, definitions: readonly ConnectorDefinition[]): ConnectorEnvResult {
+/**
+ * `required`: the connectors that must be configured together once any connector is (the default pipeline's);
+ * every connector unless said. Another connector with none of its variables set is absent, not an error.
+ */
+export function parseConnectorEnv(
+  env: Env,
+  definitions: readonly ConnectorDefinition[],
+  required: readonly string[] = definitions.map((d) => d.id),
+): ConnectorEnvResult {
   const configured = definitions.filter((d) => d.env.some((b) => envValue(env, b.variable) !== undefined));
-  if (configured.length === 0) return { mode: 'sandbox', configs: new Map() };
-  const unconfigured = definitions.filter((d) => !configured.includes(d));
+  if (configured.length === 0) return { mode: 'sandbox', configs: new Map(), absent: [] };
+  const absent = definitions.filter((d) => !configured.includes(d) && !required.includes(d.id)).map((d) => d.id);
+  const unconfigured = definitions.filter((d) => !configured.includes(d) && required.includes(d.id));
   if (unconfigured.length > 0) {
     const missing = unconfigured.map((d) => {
       const required = requiredKeys(d.configSchema);
@@ -107,5 +118,5 @@ export function parseConnectorEnv(env: Env, definitions: readonly ConnectorDefin
       missing.flatMap((m) => m.vars),
     );
   }
-  return { mode: 'live', configs: new Map(definitions.map((d) => [d.id, connectorConfigFromEnv(env, d)])) };
+  return { mode: 'live', configs: new Map(configured.map((d) => [d.id, connectorConfigFromEnv(env, d)])), absent };
 }
