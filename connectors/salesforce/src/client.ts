@@ -211,6 +211,7 @@ export class SalesforceClient {
         throw error;
       }
       refused = undefined;
+      this.usage.org = session.orgId;
       let res: SfResponse;
       try {
         res = await this.slots.run(() => this.once(options, url, session.accessToken), options.signal);

@@ -21,11 +21,13 @@ export const SalesforceConfigSchema = Type.Object(
     }),
     clientId: Type.String({ minLength: 1, description: "The app's consumer key" }),
     clientSecret: Type.Optional(Secret({ description: "The app's consumer secret (client-credentials flow)" })),
-    apiVersion: Type.String({
-      default: DEFAULT_API_VERSION,
-      pattern: '^v?\\d{2,3}\\.0$',
-      description: 'REST API version, e.g. v63.0',
-    }),
+    apiVersion: Type.Optional(
+      Type.String({
+        default: DEFAULT_API_VERSION,
+        pattern: '^v?\\d{2,3}\\.0$',
+        description: 'REST API version, e.g. v63.0',
+      }),
+    ),
     username: Type.Optional(
       Type.String({ minLength: 1, description: 'JWT bearer flow: the pre-approved integration user (its username)' }),
     ),
@@ -45,27 +47,27 @@ export const SalesforceConfigSchema = Type.Object(
       Type.String({ minLength: 1, description: 'PEM certificate(s) trusted in addition to the system CAs' }),
     ),
     /** The share of the org's daily API allocation Tandem may use; the rest is left to the org's other integrations. */
-    maxApiShare: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.8 }),
+    maxApiShare: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.8 })),
     /**
      * Text given to a required name field a create lacks (Lead `Company`, Lead and Contact `LastName`), and read
      * back as blank; `off`: send the create as it is, and Salesforce refuses it (REQUIRED_FIELD_MISSING).
      */
-    requiredPlaceholder: Type.String({ minLength: 1, maxLength: 80, default: DEFAULT_PLACEHOLDER }),
+    requiredPlaceholder: Type.Optional(Type.String({ minLength: 1, maxLength: 80, default: DEFAULT_PLACEHOLDER })),
     /** Most records one `readChanges` page holds (SOQL batches are 200 to 2,000; smaller pages slice a batch). */
-    pageSize: Type.Integer({ minimum: 1, maximum: 2000, default: 2000 }),
+    pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 2000, default: 2000 })),
     /**
      * How far back each incremental read looks before the newest change it saw, in seconds: records saved in the
      * same second as the cursor, or committed late by a long transaction, are found again (and left out when
      * unchanged). At least the same second is always re-read.
      */
-    overlapSeconds: Type.Integer({ minimum: 0, maximum: 3600, default: 60 }),
+    overlapSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 3600, default: 60 })),
     /** Records (creates or updates) from which a write goes through Bulk API 2.0 instead of sObject Collections. */
-    bulkThreshold: Type.Integer({ minimum: 201, default: 2000 }),
+    bulkThreshold: Type.Optional(Type.Integer({ minimum: 201, default: 2000 })),
     /**
      * Match emails stored with spaces around them too (`findByEmail`): a LIKE per email, which Salesforce answers
      * without its index on Email. Off: `Email IN (…)`, indexed, exact but for case.
      */
-    matchPaddedEmails: Type.Boolean({ default: true }),
+    matchPaddedEmails: Type.Optional(Type.Boolean({ default: true })),
     limits: Type.Optional(
       Type.Object(
         {

@@ -127,7 +127,6 @@ export class SalesforceConnector implements Connector {
     try {
       signal?.throwIfAborted();
       const session = await this.client.session(signal);
-      this.client.usage.org = session.orgId;
       const me = await this.client.json<IdentityAnswer>({
         method: 'GET',
         path: `/id/${session.orgId}/${session.userId}`,
@@ -151,11 +150,16 @@ export class SalesforceConnector implements Connector {
         };
       }
       const identity = me.username ?? session.userId;
+      const { used, allocation } = this.client.usage;
+      const usage =
+        used !== undefined && allocation !== undefined
+          ? ` The org has used ${used.toLocaleString('en-US')} of its ${allocation.toLocaleString('en-US')} daily API requests; Tandem stops at ${Math.round(this.settings.maxApiShare * 100)}%.`
+          : '';
       return {
         ok: true,
         identity,
         instance: session.orgId,
-        message: `Connected to Salesforce org ${session.orgId} as ${identity} (REST API ${this.settings.apiVersion}).`,
+        message: `Connected to Salesforce org ${session.orgId} as ${identity} (REST API ${this.settings.apiVersion}).${usage}`,
       };
     } catch (error) {
       if (signal?.aborted) throw signal.reason;

@@ -10,19 +10,12 @@
  * https://developer.salesforce.com/docs/platform/api-rest/guide/resources-composite-sobjects-collections-update.html
  */
 import type { Logger } from 'pino';
-import {
-  isTandemError,
-  QuotaExhaustedError,
-  RetryableError,
-  type FieldValues,
-  type WriteOp,
-  type WriteResult,
-} from '@tandem/core/plugin';
+import { isTandemError, type FieldValues, type WriteOp, type WriteResult } from '@tandem/core/plugin';
 import type { SalesforceClient } from '../client';
 import type { ResolvedLimits } from '../config';
 import type { SalesforceMetrics } from '../metrics';
 import type { ObjectType } from '../objects';
-import { LOCK_ERROR, outcomeOf, type RecordError } from './results';
+import { LOCK_ERROR, outcomeOf, requestFailed, type RecordError } from './results';
 import { pause } from '../pause';
 
 export const MAX_COLLECTION_RECORDS = 200;
@@ -84,7 +77,7 @@ export class CollectionsWriter {
             );
           } catch (error) {
             if (signal?.aborted || !anySaved) throw error;
-            outcomes = chunk.map((i) => this.failedRequest((items[i] as Item).op, error));
+            outcomes = chunk.map((i) => requestFailed((items[i] as Item).op, error));
           }
           if (outcomes.some((o) => o !== 'locked' && (o.status === 'created' || o.status === 'updated')))
             anySaved = true;
@@ -123,16 +116,6 @@ export class CollectionsWriter {
           retryable: true,
         },
     );
-  }
-
-  /** A record of a request that failed as a whole after other records of the write were saved. */
-  private failedRequest(op: WriteOp, error: unknown): WriteResult {
-    const message = error instanceof Error ? error.message : String(error);
-    const retryable = error instanceof RetryableError || error instanceof QuotaExhaustedError;
-    const code = isTandemError(error) ? error.code : 'REQUEST_FAILED';
-    const maybe =
-      op.kind === 'create' && error instanceof RetryableError ? ' The record may or may not have been created.' : '';
-    return { ref: op.ref, status: 'failed', code, message: `${message}${maybe}`, retryable };
   }
 
   private async send(chunk: readonly Item[], signal?: AbortSignal): Promise<Outcome[]> {

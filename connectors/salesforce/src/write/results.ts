@@ -9,7 +9,13 @@
  *   read-only field, a bad value) → `rejected` with Salesforce's code and message.
  * Status codes: https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_calls_concepts_core_data_objects.htm#statuscode
  */
-import type { WriteOp, WriteResult } from '@tandem/core/plugin';
+import {
+  isTandemError,
+  QuotaExhaustedError,
+  RetryableError,
+  type WriteOp,
+  type WriteResult,
+} from '@tandem/core/plugin';
 
 export interface RecordError {
   statusCode: string;
@@ -98,4 +104,22 @@ export function parseBulkError(text: string): RecordError[] {
         : [];
     return { statusCode: m[1], message, fields };
   });
+}
+
+/**
+ * A record of a request that failed as a whole after other records of the same write were saved: reported failed
+ * rather than thrown, so the results of what was saved reach the engine.
+ */
+export function requestFailed(op: WriteOp, error: unknown): WriteResult {
+  const message = error instanceof Error ? error.message : String(error);
+  const retryable = error instanceof RetryableError || error instanceof QuotaExhaustedError;
+  const maybe =
+    op.kind === 'create' && error instanceof RetryableError ? ' The record may or may not have been created.' : '';
+  return {
+    ref: op.ref,
+    status: 'failed',
+    code: isTandemError(error) ? error.code : 'REQUEST_FAILED',
+    message: `${message}${maybe}`,
+    retryable,
+  };
 }

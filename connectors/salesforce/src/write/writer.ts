@@ -4,20 +4,13 @@
  * each object type's creates, and its updates, through a Bulk API 2.0 job when they are at least `bulkThreshold`,
  * the rest through sObject Collections (Contacts and Leads sharing requests). One result per op, in input order.
  */
-import {
-  isTandemError,
-  QuotaExhaustedError,
-  RetryableError,
-  type FieldValues,
-  type WriteGroup,
-  type WriteOp,
-  type WriteResult,
-} from '@tandem/core/plugin';
+import { type FieldValues, type WriteGroup, type WriteOp, type WriteResult } from '@tandem/core/plugin';
 import type { Metadata, ObjectType } from '../objects';
 import { objectTypeOf } from '../objects';
 import { placeholderFields } from '../records';
 import type { BulkWriter } from './bulk';
 import type { CollectionsWriter, Item } from './collections';
+import { requestFailed } from './results';
 
 const ID = /^[0-9A-Za-z]{15}(?:[0-9A-Za-z]{3})?$/;
 
@@ -83,7 +76,7 @@ export class Writer {
       } catch (error) {
         // Nothing saved yet: throwing loses nothing. Otherwise the saved records' results must reach the engine.
         if (signal?.aborted || !saved) throw error;
-        outcome = phase.items.map((i) => failed(i.item.op, error));
+        outcome = phase.items.map((i) => requestFailed(i.item.op, error));
       }
       phase.items.forEach((entry, j) => {
         const result = outcome[j] as WriteResult;
@@ -116,18 +109,4 @@ export class Writer {
     }
     return values;
   }
-}
-
-function failed(op: WriteOp, error: unknown): WriteResult {
-  const message = error instanceof Error ? error.message : String(error);
-  const retryable = error instanceof RetryableError || error instanceof QuotaExhaustedError;
-  const maybe =
-    op.kind === 'create' && error instanceof RetryableError ? ' The record may or may not have been created.' : '';
-  return {
-    ref: op.ref,
-    status: 'failed',
-    code: isTandemError(error) ? error.code : 'REQUEST_FAILED',
-    message: `${message}${maybe}`,
-    retryable,
-  };
 }
