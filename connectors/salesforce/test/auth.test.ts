@@ -196,12 +196,12 @@ describe('JWT bearer flow', () => {
   test('refusals name what to check: a user not pre-approved, a wrong audience, another key', async () => {
     const notApproved = await h.connector(jwtConfig({ username: 'someone.else@example.com' })).check();
     assert.equal(notApproved.ok, false);
-    assert.match(notApproved.message ?? '', /invalid_grant.*SALESFORCE_USERNAME/);
+    assert.match(notApproved.message ?? '', /invalid_grant.*SALESFORCE_USERNAME \(pre-approved for the app\)/);
     const audience = await h.connector(jwtConfig({ jwtAudience: 'https://example.com' })).check();
     assert.match(audience.message ?? '', /audience.*SALESFORCE_JWT_AUDIENCE/);
     const other = await generate([{ name: 'commonName', value: 'other' }], { keySize: 2048, algorithm: 'sha256' });
     const wrongKey = await h.connector(jwtConfig({ jwtKey: other.private })).check();
-    assert.match(wrongKey.message ?? '', /invalid_grant.*SALESFORCE_JWT_KEY/);
+    assert.match(wrongKey.message ?? '', /invalid_grant: invalid assertion\. Check SALESFORCE_JWT_KEY/);
     assert.ok(!(wrongKey.message ?? '').includes('PRIVATE KEY'), 'never the key');
   });
 });

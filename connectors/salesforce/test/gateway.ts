@@ -1,6 +1,7 @@
 /**
  * A TLS proxy in front of the sandbox, for the way to an org that is not clean: it drops the connection of a request
- * whose URI is longer than it takes (as some gateways do, instead of answering 414), and passes everything else on.
+ * whose URI is longer than it takes (as some gateways do, instead of answering 414), and of the first `dropFirst`
+ * requests whatever they are (a network blip), and passes everything else on.
  */
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:https';
@@ -39,12 +40,18 @@ async function certificates(): Promise<{ caPem: string; key: string; cert: strin
   return { caPem: ca.cert, key: leaf.private, cert: leaf.cert };
 }
 
-export async function startGateway(target: string, targetCa: string, maxUriBytes: number): Promise<Gateway> {
+export async function startGateway(
+  target: string,
+  targetCa: string,
+  maxUriBytes: number,
+  dropFirst = 0,
+): Promise<Gateway> {
   const { caPem, key, cert } = await certificates();
   const upstream = new Agent({ connect: { ca: targetCa } });
-  const state = { dropped: 0 };
+  const state = { dropped: 0, seen: 0 };
   const server: Server = createServer({ key, cert, maxHeaderSize: 64 * 1024 }, (req, res) => {
-    if (Buffer.byteLength(req.url ?? '') > maxUriBytes) {
+    state.seen += 1;
+    if (state.seen <= dropFirst || Buffer.byteLength(req.url ?? '') > maxUriBytes) {
       state.dropped += 1;
       req.socket.destroy();
       return;

@@ -6,6 +6,7 @@ import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { isTandemError, QuotaExhaustedError } from '@tandem/core/plugin';
+import { startGateway } from './gateway';
 import { CONTACT_FIELDS, readAll, withHarness, type Harness } from './helpers';
 
 function limits(h: Harness, extra: Record<string, number>) {
@@ -101,6 +102,21 @@ describe('service trouble and callers that give up', () => {
     });
   });
 
+  test('connections dropped on the way (a network blip): the session and the read are sent again with backoff', async () => {
+    await withHarness({ seed: true }, async (h) => {
+      const gateway = await startGateway(h.running.url, h.running.caPem, 1_000_000, 3);
+      try {
+        const c = h.connector({ url: gateway.url, tlsCa: gateway.caPem });
+        const { ids } = await readAll(c, 'Contact', null, CONTACT_FIELDS);
+        assert.equal(ids.length, 80);
+        assert.equal(gateway.dropped, 3);
+        assert.equal(c.stats().retries, 3, 'the token request, then the describe, then the query');
+      } finally {
+        await gateway.close();
+      }
+    });
+  });
+
   test('an abort during a backoff wait ends the call at once', async () => {
     await withHarness({ seed: true }, async (h) => {
       const c = h.connector(limits(h, { backoffMs: 60_000 }));
@@ -130,10 +146,12 @@ describe('service trouble and callers that give up', () => {
         ref: `a${i}`,
         fields: { LastName: `Abort${i}` },
       }));
+      const started = Date.now();
       const call = c.write('Contact', ops, { signal: controller.signal });
       while (h.sandbox.getCounters().byKind.bulk < 3) await new Promise((r) => setTimeout(r, 5));
       controller.abort();
       await assert.rejects(call, (e: unknown) => e instanceof Error && e.name === 'AbortError');
+      assert.ok(Date.now() - started < 10_000, 'not after the minute between two looks at the job');
       assert.equal(c.stats().bulkJobs, 0, 'no job finished');
     });
   });

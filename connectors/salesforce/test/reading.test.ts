@@ -263,14 +263,26 @@ describe('the loop guard', () => {
     });
   });
 
-  test('without the confirmation, our write comes back (the engine has not saved it yet)', async () => {
+  test('without the confirmation, our write comes back (the engine has not saved it yet); with it, not', async () => {
     await withHarness({}, async (h) => {
-      const a = h.sandbox.createRecord('Contact', { LastName: 'A', Title: 't0' });
       const c = h.connector();
       const first = await readAll(c, 'Contact', null, CONTACT_FIELDS);
-      await c.write('Contact', [{ kind: 'update', ref: 'a', id: a.id, fields: { Title: 'written' } }]);
+      const [made] = await c.write('Contact', [
+        { kind: 'create', ref: 'n', fields: { LastName: 'New', Email: 'new@example.com', Title: 't' } },
+      ]);
+      assert.ok(made?.status === 'created');
       const second = await readAll(c, 'Contact', first.cursor, CONTACT_FIELDS);
-      assert.deepEqual(second.ids, [a.id]);
+      assert.deepEqual(second.ids, [made.id], 'not confirmed: read as usual');
+      // Written again and confirmed this time: a record we created holds what we wrote, and nothing else.
+      const [again] = await c.write('Contact', [{ kind: 'update', ref: 'n2', id: made.id, fields: { Title: 't2' } }]);
+      assert.equal(again?.status, 'updated');
+      c.inSync(
+        'Contact',
+        [made.id],
+        new Map([[made.id, { FirstName: null, LastName: 'New', Email: 'new@example.com', Title: 't' }]]),
+      );
+      const third = await readAll(c, 'Contact', second.cursor, CONTACT_FIELDS);
+      assert.deepEqual(third.ids, [], 'confirmed: its echo is left out');
     });
   });
 });
