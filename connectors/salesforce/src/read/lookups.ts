@@ -82,14 +82,16 @@ export class Lookups {
       }
     };
     const query = this.emailQuery(objectType, described, shape);
-    const pending = chunkByBytes(wanted, query.itemBytes, query.fixedBytes, this.budget.bytes);
+    const chunk = (emails: readonly string[]) =>
+      chunkByBytes(emails, query.itemBytes, query.fixedBytes, this.budget.bytes);
+    let pending = chunk(wanted);
     while (pending.length > 0) {
-      const chunk = pending.shift() as string[];
+      const next = pending.shift() as string[];
       try {
-        found(await this.all(query.path(chunk), options.signal));
+        found(await this.all(query.path(next), options.signal));
       } catch (error) {
         if (!(error instanceof UriTooLongError)) throw error;
-        if (chunk.length === 1) {
+        if (next.length === 1) {
           throw new ConnectorRequestError(
             `Salesforce refused a look-up of one email for the length of its request (${error.answer}); is a proxy in the way?`,
             { cause: error },
@@ -97,8 +99,14 @@ export class Lookups {
         }
         this.metrics.uriTooLong();
         this.budget.refused(error.uriBytes);
-        const half = Math.ceil(chunk.length / 2);
-        pending.unshift(chunk.slice(0, half), chunk.slice(half));
+        // Everything still to send, sized again to the smaller budget (so each halving is paid once); the refused
+        // look-up is at least split in two, whatever the budget says.
+        const rest = chunk([next, ...pending].flat());
+        const first = rest[0] ?? [];
+        if (first.length >= next.length) {
+          const half = Math.ceil(next.length / 2);
+          pending = [next.slice(0, half), next.slice(half), ...chunk(pending.flat())];
+        } else pending = rest;
       }
     }
     return [...out.values()];
