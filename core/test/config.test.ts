@@ -120,6 +120,34 @@ test('connector variables: a connector with none set is simply absent; a half-co
   );
 });
 
+test('connector variables: a third connector with none of its variables set is absent, not an error', () => {
+  const other = defineConnector({
+    id: 'other',
+    ...noop,
+    configSchema: Type.Object({ url: Type.String() }),
+    env: [{ variable: 'OTHER_URL', key: 'url', description: 'URL' }],
+  }) as ConnectorDefinition;
+  const env = {
+    MARKETO_BASE_URL: 'https://123-abc-456.mktorest.com',
+    MARKETO_CLIENT_ID: 'id',
+    MARKETO_CLIENT_SECRET: 's3cret',
+    DYNAMICS_URL: 'https://org.crm.dynamics.com',
+  };
+  const live = parseConnectorEnv(env, [marketo, dynamics, other]);
+  assert.equal(live.mode, 'live');
+  assert.deepEqual([...live.configs.keys()], ['marketo', 'dynamics']);
+  assert.deepEqual(live.absent, ['other']);
+  // Set, it is a connection; half set, it stops start-up as any other.
+  assert.deepEqual(
+    parseConnectorEnv({ ...env, OTHER_URL: 'https://x' }, [marketo, dynamics, other]).configs.get('other'),
+    { url: 'https://x' },
+  );
+  // Alone, it is the only connection (no pipeline of the two others exists then).
+  const alone = parseConnectorEnv({ OTHER_URL: 'https://x' }, [marketo, dynamics, other]);
+  assert.deepEqual([...alone.configs.keys()], ['other']);
+  assert.deepEqual(alone.absent, ['marketo', 'dynamics']);
+});
+
 test('redaction paths come from fields marked secret, plus the usual suspects', () => {
   assert.deepEqual(secretFieldNames(marketo.configSchema), ['clientSecret']);
   const paths = redactionPaths([marketo.configSchema]);

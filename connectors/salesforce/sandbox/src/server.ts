@@ -231,6 +231,12 @@ export class SalesforceSandbox {
       }
       return undefined;
     });
+    // Every answer carries the org's time in its Date header, as the documented example response shows
+    // (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/headers_api_usage.htm): the org's
+    // clock, which tests may move, not the host's (which Node would send otherwise).
+    app.addHook('onSend', async (_req, reply) => {
+      reply.header('date', new Date(this.clock.now()).toUTCString());
+    });
     this.routes(app);
     await app.listen({ host, port: this.options.port ?? 0 });
     const address = app.server.address();

@@ -35,6 +35,19 @@ describe('versions, resources, errors', () => {
     assert.equal(org.sandbox.getCounters().apiRequests, 0);
   });
 
+  test("every answer's Date header is the org's time, also when the clock was moved", async () => {
+    const at = Date.parse('2031-05-06T07:08:09Z');
+    org.sandbox.setClock(at, { frozen: true });
+    try {
+      for (const path of ['/services/data/', `${org.base}/limits`, '/services/oauth2/token']) {
+        const r = await org.call(path, { auth: path !== '/services/oauth2/token' });
+        assert.equal(r.headers.get('date'), new Date(at).toUTCString(), path);
+      }
+    } finally {
+      org.sandbox.clock.reset();
+    }
+  });
+
   test('resources by version include the identity URL (the org id)', async () => {
     const { status, body } = await org.json<Record<string, string>>(`${org.base}/`);
     assert.equal(status, 200);
