@@ -81,15 +81,20 @@ export async function startTandem(options: StartOptions = {}): Promise<RunningTa
   const connectorDefinitions = plugins
     .map((p) => p.definition)
     .filter((d): d is ConnectorDefinition => d.kind === 'connector');
-  const connectorEnv = parseConnectorEnv(env, connectorDefinitions);
-  // Connectors configured by the caller (tests, benchmarks) need no sandbox; all of them: not sandbox mode.
+  const parsed = parseConnectorEnv(env, connectorDefinitions);
+  // Connectors the caller configures (tests, benchmarks) are live connections, as if their variables were set:
+  // then it is not sandbox mode, and the connectors the caller left out are absent, like unset ones.
   const givenConfig = (id: string): boolean => options.pluginConfig?.[id] !== undefined;
-  const mode =
-    connectorEnv.mode === 'sandbox' &&
-    connectorDefinitions.length > 0 &&
-    connectorDefinitions.every((d) => givenConfig(d.id))
-      ? 'live'
-      : connectorEnv.mode;
+  const given = connectorDefinitions.filter((d) => givenConfig(d.id)).map((d) => d.id);
+  const connectorEnv =
+    parsed.mode === 'sandbox' && given.length > 0
+      ? {
+          ...parsed,
+          mode: 'live' as const,
+          absent: connectorDefinitions.map((d) => d.id).filter((id) => !given.includes(id)),
+        }
+      : { ...parsed, absent: parsed.absent.filter((id) => !given.includes(id)) };
+  const mode = connectorEnv.mode;
 
   const logger = createLogger({
     level: core.logLevel,

@@ -270,4 +270,25 @@ describe('operations', () => {
       await world.close();
     }
   });
+
+  test('an expired change-feed cursor: the feed is read again from the start, nothing is duplicated, the run says so', async () => {
+    const world = await World.start({ mongo, marketo: [0, 1], contacts: [1, 2] });
+    try {
+      await world.settle();
+      world.dataverse.editRecord('contact', world.dynamicsByEmail(email(2))[0]?.id ?? '', { jobtitle: 'Edited' });
+      world.dataverse.expireDeltaTokens();
+      const run = await world.cycle();
+      assert.equal(run.status, 'succeeded', run.error);
+      assert.ok(
+        (run as { warnings?: string[] }).warnings?.some((w) => /dynamics contact: .*read again from the start/.test(w)),
+        JSON.stringify(run),
+      );
+      assert.equal(world.marketoByEmail(email(2))[0]?.values['title'], 'Edited', 'the change made meanwhile syncs');
+      assertConverged(world, [0, 1, 2]);
+      const quiet = await world.cycle();
+      assert.equal((quiet.counts['created'] ?? 0) + (quiet.counts['updated'] ?? 0), 0);
+    } finally {
+      await world.close();
+    }
+  });
 });

@@ -372,6 +372,7 @@ export class SyncRuntime {
     heartbeat.unref();
     let status: RunDoc['status'] = 'failed';
     let error: string | undefined;
+    let warnings: string[] = [];
     try {
       const orphans = await store.runs.interruptOrphans(pipelineId, run._id);
       if (orphans > 0) logger.warn({ runs: orphans }, 'runs of an instance that died are marked interrupted');
@@ -398,6 +399,7 @@ export class SyncRuntime {
         if (planned.warnings.length > 0) {
           logger.warn({ warnings: planned.warnings }, 'some mapped fields do not sync');
           await store.runs.update(run._id, { warnings: planned.warnings });
+          warnings = planned.warnings;
         }
         if (cycle) addCounts(counts, cycle.counts);
         cycle = new SyncCycle({
@@ -413,6 +415,7 @@ export class SyncRuntime {
           report: async ({ text }) => store.runs.update(run._id, { ...progress(), progress: text }),
         });
         const outcome = await cycle.run(await store.cursors.load(pipelineId));
+        warnings = [...warnings, ...cycle.warnings];
         status = outcome.status;
         error = outcome.error;
         if (!outcome.fieldsChanged || attempt > 0) break;
@@ -428,7 +431,9 @@ export class SyncRuntime {
       clearInterval(heartbeat);
     }
     const final = progress();
-    if (!(await store.runs.finish(run._id, { status, ...final, error }))) {
+    if (
+      !(await store.runs.finish(run._id, { status, ...final, error, ...(warnings.length > 0 ? { warnings } : {}) }))
+    ) {
       logger.warn({ status }, 'this run was declared interrupted by another instance meanwhile; its status stays');
     }
     await store.leases.release(leaseName(pipelineId), holder, status !== 'interrupted');

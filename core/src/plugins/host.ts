@@ -74,6 +74,8 @@ export class PluginHost {
     }
     try {
       for (const plugin of this.options.plugins) {
+        // A connector with no config (none of its variables set, no sandbox) is installed but not a connection.
+        if (plugin.kind === 'connector' && configs.get(plugin.id) === undefined) continue;
         const config = this.validateConfig(plugin, configs.get(plugin.id));
         const container = parent.createChildContainer();
         container.register(PluginTokens.Logger, { useValue: logger.child({ plugin: plugin.id }) });

@@ -73,7 +73,13 @@ export class RunsRepository {
    */
   async finish(
     id: string,
-    end: { status: RunStatus; counts: RunCounts; sides?: Record<string, SideProgress>; error?: string | undefined },
+    end: {
+      status: RunStatus;
+      counts: RunCounts;
+      sides?: Record<string, SideProgress>;
+      warnings?: string[];
+      error?: string | undefined;
+    },
   ): Promise<boolean> {
     const now = new Date();
     const { error, ...rest } = end;

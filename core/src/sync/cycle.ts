@@ -5,7 +5,7 @@
  * interpret the results (pure) → save links, snapshots and activity, and only then advance the cursors. Each
  * stage returns what it produced; the cycle adds up the counts. A crash re-reads at most one write set.
  */
-import { isTandemError, QuotaExhaustedError, type ChangePage, type RemoteRecord } from '../plugin';
+import { CursorExpiredError, isTandemError, QuotaExhaustedError, type ChangePage, type RemoteRecord } from '../plugin';
 import { CursorsRepository } from '../repositories/cursors';
 import type { SideProgress } from '../repositories/runs';
 import {
@@ -77,6 +77,8 @@ export class SyncCycle {
   readonly counts: Record<string, number> = {};
   /** Per connection: records read and written. */
   readonly sides: Record<string, SideProgress>;
+  /** What the cycle did otherwise than asked, for the run (a feed read again from the start). */
+  readonly warnings: string[] = [];
   private readonly lookups: Lookups;
   private notes: ActivityNote[] = [];
   private events: RemoteEventNote[] = [];
@@ -164,33 +166,54 @@ export class SyncCycle {
 
     for (const stream of streams) {
       const { connector } = deps.sides[stream.side];
-      try {
-        const pages = connector.readChanges(stream.type, position.get(stream) ?? null, {
-          fields: deps.plan.read(stream.side, stream.type),
-          signal: deps.signal,
-        });
-        for await (const page of pages) {
-          deps.signal.throwIfAborted();
-          const size = page.records.length + page.deletedIds.length;
-          // A set stays within WRITE_SET_RECORDS where pages allow, so its writes fill whole batches.
-          if (setSize > 0 && setSize + size > WRITE_SET_RECORDS && !(await flush())) break;
-          const tail = set[set.length - 1];
-          if (tail?.stream === stream) {
-            tail.pages.push(page);
-            tail.size += size;
-          } else set.push({ stream, pages: [page], size });
-          setSize += size;
-          if (setSize >= WRITE_SET_RECORDS && !(await flush())) break;
+      for (let attempt = 0; attempt < 2; attempt++) {
+        try {
+          const pages = connector.readChanges(stream.type, position.get(stream) ?? null, {
+            fields: deps.plan.read(stream.side, stream.type),
+            signal: deps.signal,
+          });
+          for await (const page of pages) {
+            deps.signal.throwIfAborted();
+            const size = page.records.length + page.deletedIds.length;
+            // A set stays within WRITE_SET_RECORDS where pages allow, so its writes fill whole batches.
+            if (setSize > 0 && setSize + size > WRITE_SET_RECORDS && !(await flush())) break;
+            const tail = set[set.length - 1];
+            if (tail?.stream === stream) {
+              tail.pages.push(page);
+              tail.size += size;
+            } else set.push({ stream, pages: [page], size });
+            setSize += size;
+            if (setSize >= WRITE_SET_RECORDS && !(await flush())) break;
+          }
+          break;
+        } catch (error) {
+          await this.saveNotes().catch(() => undefined);
+          // Pages this stream read before it failed are dropped (read again next cycle); earlier streams' stay.
+          const affected = writing.length > 0 ? writing : [stream];
+          writing = [];
+          set = set.filter((s) => s.stream !== stream);
+          setSize = set.reduce((n, s) => n + s.size, 0);
+          if (
+            error instanceof CursorExpiredError &&
+            attempt === 0 &&
+            position.get(stream) !== null &&
+            affected.includes(stream)
+          ) {
+            // The system no longer accepts where this feed was (a delta token or delete log past its window): read
+            // it again from the start. The links keep anyone from being created twice; what is unchanged is
+            // compared with its snapshot and left alone.
+            deps.logger.warn(
+              { stream: label(stream), err: error },
+              'cursor expired; reading the feed again from the start',
+            );
+            this.warnings.push(`${label(stream)}: ${error.message}; read again from the start`);
+            position.set(stream, null);
+            continue;
+          }
+          const outcome = failed(error, affected);
+          if (outcome) return outcome;
+          break;
         }
-      } catch (error) {
-        await this.saveNotes().catch(() => undefined);
-        // Pages this stream read before it failed are dropped (read again next cycle); earlier streams' stay.
-        const affected = writing.length > 0 ? writing : [stream];
-        writing = [];
-        set = set.filter((s) => s.stream !== stream);
-        setSize = set.reduce((n, s) => n + s.size, 0);
-        const outcome = failed(error, affected);
-        if (outcome) return outcome;
       }
     }
     try {
