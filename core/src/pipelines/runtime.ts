@@ -16,7 +16,8 @@ import { SyncCycle } from '../sync/cycle';
 import { addCounts } from '../sync/model';
 import { activePolicies, type StoredPolicySetting } from '../sync/policies';
 import { pushPerson, type PushOutcome, type PushRequest } from '../sync/push';
-import { emptyCounts, type RunTrigger } from '../sync/service';
+import type { PlannedChange } from '../sync/dry-run';
+import { emptyCounts, type RunCounts, type RunTrigger } from '../sync/service';
 import { verifyInstances } from './identity';
 import { analyzePipeline, pipelineSides, planPipeline } from './planner';
 
@@ -216,6 +217,59 @@ export class SyncRuntime {
       this.blocked.delete(pipelineId);
       this.deps.logger.warn({ pipelineId, ...removed }, 'pipeline reset: its next cycle is an initial sync');
       return removed;
+    } finally {
+      this.busy.delete(pipelineId);
+      await this.deps.store.leases.release(leaseName(pipelineId), holder, false);
+    }
+  }
+
+  /**
+   * A dry run: what the next cycle would create, update, link and delete, per person and field, with nothing
+   * written and no cursor moved. Holds the pipeline's lease meanwhile (409 while a cycle runs), so the answer is
+   * not a cycle's half-way state.
+   */
+  async plan(pipelineId: string): Promise<{ counts: RunCounts; changes: PlannedChange[]; warnings: string[] }> {
+    const pipeline = await this.pipeline(pipelineId);
+    const holder = await this.claim(pipelineId);
+    if (!holder) throw await this.conflict(pipelineId);
+    try {
+      const logger = this.deps.logger.child({ pipelineId, dryRun: true });
+      const controller = new AbortController();
+      const sides = pipelineSides(pipeline, this.deps.connections);
+      const mismatch = await verifyInstances(
+        pipeline,
+        sides,
+        this.deps.connections,
+        this.deps.pipelines,
+        controller.signal,
+      );
+      if (mismatch) throw new TandemError('CONFLICT', mismatch, { status: 409 });
+      const policies = activePolicies(this.deps.policies, await this.deps.policySettings.list(pipelineId), logger);
+      const planned = await planPipeline(pipeline, this.deps.connections, controller.signal);
+      const cycle = new SyncCycle({
+        pipelineId,
+        runId: 'dry-run',
+        store: this.deps.store,
+        sides: planned.sides,
+        plan: planned.plan,
+        resolveCollision: policies.resolveCollision,
+        onRejected: () => 'continue',
+        logger,
+        signal: controller.signal,
+        dryRun: true,
+        report: async () => undefined,
+      });
+      const outcome = await cycle.run(await this.deps.store.cursors.load(pipelineId));
+      if (outcome.status === 'failed') {
+        throw new TandemError('CONNECTOR_REQUEST', `The plan could not be made: ${outcome.error ?? 'unknown'}`, {
+          status: 502,
+        });
+      }
+      return {
+        counts: { ...emptyCounts(), ...cycle.counts },
+        changes: cycle.planned,
+        warnings: [...planned.warnings, ...cycle.warnings, ...(outcome.error ? [outcome.error] : [])],
+      };
     } finally {
       this.busy.delete(pipelineId);
       await this.deps.store.leases.release(leaseName(pipelineId), holder, false);

@@ -21,6 +21,8 @@ export interface CycleDeps {
   onRejected(rejection: Rejection): RejectionAction;
   logger: Logger;
   signal: AbortSignal;
+  /** Plan only: read and pair, then describe the writes instead of making them; nothing is saved. */
+  dryRun?: boolean;
   /** Persists the run's running totals and what it is doing (after each write set). */
   report(progress: { counts: Counts; sides: Record<string, SideProgress>; text: string }): Promise<void>;
 }

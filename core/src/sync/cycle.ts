@@ -17,7 +17,8 @@ import {
   type Pair,
   type RemoteEventNote,
 } from './cycle-deps';
-import { applyDeletes } from './deletes';
+import { applyDeletes, planDeletes } from './deletes';
+import { describeWrites, interpretPlan, type PlannedChange } from './dry-run';
 import { interpretResults } from './interpreting';
 import { addCounts, SIDE_KEYS, type Counts, type SideKey } from './model';
 import { Pairing } from './pairing';
@@ -79,6 +80,8 @@ export class SyncCycle {
   readonly sides: Record<string, SideProgress>;
   /** What the cycle did otherwise than asked, for the run (a feed read again from the start). */
   readonly warnings: string[] = [];
+  /** A dry run's planned changes, per person and side. */
+  readonly planned: PlannedChange[] = [];
   private readonly lookups: Lookups;
   private notes: ActivityNote[] = [];
   private events: RemoteEventNote[] = [];
@@ -104,7 +107,7 @@ export class SyncCycle {
     const cursorId = (s: Stream) => CursorsRepository.id(deps.pipelineId, deps.sides[s.side].connection, s.type);
     const position = new Map(streams.map((s) => [s, cursors.get(cursorId(s)) ?? null]));
     const label = (s: Stream) => `${deps.sides[s.side].connection} ${s.type}`;
-    await recover(deps, this.lookups);
+    if (!deps.dryRun) await recover(deps, this.lookups);
     const failures: string[] = [];
     const failedStreams = new Set<Stream>();
     let fieldsChanged = false;
@@ -136,7 +139,7 @@ export class SyncCycle {
         return false;
       }
       for (const { stream, page } of slices) {
-        if (page.cursor === position.get(stream)) continue;
+        if (page.cursor === position.get(stream) || deps.dryRun) continue;
         await deps.store.cursors.save(deps.pipelineId, deps.sides[stream.side].connection, stream.type, page.cursor);
         position.set(stream, page.cursor);
       }
@@ -231,6 +234,36 @@ export class SyncCycle {
     };
   }
 
+  /** A dry run's deletes: what their links would become, written nowhere. */
+  private async planDeletesOnly(side: SideKey, type: string, ids: readonly string[], pending: PendingLinks) {
+    if (ids.length === 0) return undefined;
+    const { deps } = this;
+    const several = deps.sides[side].objects.length > 1;
+    const links = await deps.store.links.byIds(deps.pipelineId, side, ids, several ? type : undefined);
+    const plan = planDeletes(deps, side, links, pending);
+    for (const link of links.filter((l) => plan.unlink.includes(l._id) || plan.forget.some((f) => f._id === l._id))) {
+      this.planned.push({
+        ...(link.email ? { email: link.email } : {}),
+        records: { left: link.left, right: link.right },
+        action: 'delete',
+        side,
+        objectType: link[side].type,
+      });
+    }
+    return plan;
+  }
+
+  /** A dry run's links whose other record is gone: marked deleted by a real cycle. */
+  private async goneChanges(ids: readonly string[]): Promise<PlannedChange[]> {
+    if (ids.length === 0) return [];
+    const links = await this.deps.store.links.collection.find({ _id: { $in: [...ids] } }).toArray();
+    return links.map((l) => ({
+      ...(l.email ? { email: l.email } : {}),
+      records: { left: l.left, right: l.right },
+      action: 'delete' as const,
+    }));
+  }
+
   private add(counts: Counts, notes: readonly ActivityNote[] = [], events: readonly RemoteEventNote[] = []): void {
     addCounts(this.counts, counts);
     this.notes.push(...notes);
@@ -258,11 +291,14 @@ export class SyncCycle {
       const connection = deps.sides[stream.side].connection;
       this.add({ read: page.records.length });
       (this.sides[connection] as SideProgress).read += page.records.length;
-      const deletes = await applyDeletes(deps, stream.side, stream.type, page.deletedIds, pending);
+      const deletes = deps.dryRun
+        ? await this.planDeletesOnly(stream.side, stream.type, page.deletedIds, pending)
+        : await applyDeletes(deps, stream.side, stream.type, page.deletedIds, pending);
       if (deletes) this.add(deletes.counts, deletes.notes, deletes.events);
       if (page.records.length === 0) continue;
       const paired = await new Pairing(deps, this.lookups, pending).pair(stream.side, stream.type, page.records);
-      await deps.store.links.setMany(paired.gone, { state: 'deleted' });
+      if (deps.dryRun) this.planned.push(...(await this.goneChanges(paired.gone)));
+      else await deps.store.links.setMany(paired.gone, { state: 'deleted' });
       this.add(paired.counts, paired.notes);
       pending.add(paired.pairs);
       pairs.push(...paired.pairs);
@@ -276,6 +312,12 @@ export class SyncCycle {
     const { deps } = this;
     const plan = planWrites(pairs, deps);
     this.add(plan.counts, plan.notes);
+    if (deps.dryRun) {
+      const result = interpretPlan(pairs, plan, deps.pipelineId, deps.sides);
+      this.add(result.counts);
+      this.planned.push(...describeWrites(pairs, plan, deps.sides));
+      return;
+    }
     const skip = await recordCreateIntents(deps, pairs);
     const results = await writeBothSides(deps, plan, skip);
     const written = pairs.filter((p) => !skip.has(p.doc._id));

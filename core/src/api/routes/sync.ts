@@ -13,6 +13,7 @@ import {
   LinkSchema,
   PushBodySchema,
   PushResultSchema,
+  RunCountsSchema,
   RunSchema,
 } from '../../sync/service';
 import type { PushRequest } from '../../sync/push';
@@ -22,6 +23,38 @@ import { problems } from '../problem';
 import type { ApiPlugin } from '../type-provider';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
+
+const FieldValueSchema = Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]);
+const PlanSchema = Type.Object({
+  counts: RunCountsSchema,
+  warnings: Type.Array(Type.String()),
+  changes: Type.Array(
+    Type.Object({
+      email: Type.Optional(Type.String()),
+      records: Type.Record(
+        Type.String(),
+        Type.Object({ type: Type.String(), id: Type.Union([Type.String(), Type.Null()]) }),
+        {
+          description: "The person's records now, by connection",
+        },
+      ),
+      action: Type.Union([
+        Type.Literal('create'),
+        Type.Literal('update'),
+        Type.Literal('link'),
+        Type.Literal('delete'),
+      ]),
+      connection: Type.Optional(Type.String({ description: 'Where the write or the delete is' })),
+      objectType: Type.Optional(Type.String()),
+      fields: Type.Optional(
+        Type.Record(Type.String(), Type.Object({ from: Type.Optional(FieldValueSchema), to: FieldValueSchema }), {
+          description: 'Per field written: its value now (absent for a create) and the value it would get',
+        }),
+      ),
+      collisions: Type.Optional(Type.Array(Type.Object({ field: Type.String(), winner: Type.String() }))),
+    }),
+  ),
+});
 
 function badRequest(message: string): TandemError {
   return new TandemError('BAD_REQUEST', message, { status: 400 });
@@ -168,6 +201,41 @@ export const syncRoutes: ApiPlugin<{ deps: ApiDeps }> = async (app, { deps }) =>
       return (
         await deps.sync.activity(pipeline.id, { ...query, ...(email ? { email } : {}) }, request.query.limit ?? 50)
       ).map((a) => activityView(pipeline, a));
+    },
+  );
+
+  app.get(
+    '/v1/pipelines/:id/plan',
+    {
+      schema: {
+        tags: ['runs'],
+        summary:
+          'A dry run: what the next cycle would create, update, link and delete, per person and field; nothing is written and no cursor moves',
+        params: IdParams,
+        response: { 200: PlanSchema, ...problems(401, 404, 409, 502, 503) },
+      },
+    },
+    async (request) => {
+      const pipeline = await requirePipeline(deps, request.params.id);
+      const plan = await deps.sync.plan(pipeline.id);
+      return {
+        counts: plan.counts,
+        warnings: plan.warnings,
+        changes: plan.changes.map((c) => ({
+          ...(c.email ? { email: c.email } : {}),
+          records: Object.fromEntries(
+            (['left', 'right'] as const).map((side) => [
+              connectionOf(pipeline, side),
+              { type: c.records[side].type, id: c.records[side].id ?? null },
+            ]),
+          ),
+          action: c.action,
+          ...(c.side ? { connection: connectionOf(pipeline, c.side) } : {}),
+          ...(c.objectType ? { objectType: c.objectType } : {}),
+          ...(c.fields ? { fields: c.fields } : {}),
+          ...(c.collisions ? { collisions: c.collisions } : {}),
+        })),
+      };
     },
   );
 
