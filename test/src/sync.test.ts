@@ -245,6 +245,45 @@ describe('sync', () => {
     });
   });
 
+  test('resync: a person whose write was rejected is written again by the next cycle once the rule is fixed, without a new edit', async () => {
+    await withWorld({ marketo: [0, 1], contacts: [0, 1] }, async (world) => {
+      await world.settle();
+      world.dataverse.addBusinessRule({
+        entity: 'contact',
+        column: 'jobtitle',
+        equals: 'Blocked',
+        message: 'Blocked titles.',
+      });
+      const rejectedId = marketoId(world, 0);
+      world.marketo.editPerson(rejectedId, { title: 'Blocked' });
+      assert.equal((await world.cycle()).counts['rejected'], 1);
+      world.dataverse.clearBusinessRules();
+      // Nothing changed since: a plain cycle does not retry it.
+      assert.equal((await world.cycle()).counts['updated'] ?? 0, 0);
+      assert.notEqual(dynamicsRecord(world, 0).values['jobtitle'], 'Blocked');
+      const flagged = await world.api<{ flagged: number }>('POST', `/v1/pipelines/${PIPELINE}/resync`, {
+        connection: 'marketo',
+        recordIds: [String(rejectedId)],
+      });
+      assert.equal(flagged.status, 202);
+      assert.equal(flagged.body.flagged, 1);
+      const run = await world.cycle();
+      assert.equal(run.counts['updated'], 1, JSON.stringify(run.counts));
+      assert.equal(dynamicsRecord(world, 0).values['jobtitle'], 'Blocked', 'written again');
+      const idle = await world.cycle();
+      assert.equal(
+        (idle.counts['updated'] ?? 0) + (idle.counts['created'] ?? 0),
+        0,
+        'the flag is gone after one cycle',
+      );
+      const bad = await world.api('POST', `/v1/pipelines/${PIPELINE}/resync`, {
+        connection: 'nowhere',
+        recordIds: ['1'],
+      });
+      assert.equal(bad.status, 400);
+    });
+  });
+
   test('loop guard: a Dynamics write whose Marketo side failed is not taken for an echo; the next cycle finishes it', async () => {
     await withWorld({ marketo: [0], contacts: [0], marketoConfig: { maxAttempts: 1 } }, async (world) => {
       await world.settle();

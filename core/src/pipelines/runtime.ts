@@ -13,7 +13,7 @@ import type { Pipeline } from '../repositories/pipelines';
 import type { ActivityDoc, LinkDoc, RunDoc, SyncStore } from '../repositories/sync-store';
 import { LoopScheduler } from '../scheduler/scheduler';
 import { SyncCycle } from '../sync/cycle';
-import { addCounts } from '../sync/model';
+import { addCounts, type SideKey } from '../sync/model';
 import { activePolicies, type StoredPolicySetting } from '../sync/policies';
 import { pushPerson, type PushOutcome, type PushRequest } from '../sync/push';
 import type { PlannedChange } from '../sync/dry-run';
@@ -287,6 +287,15 @@ export class SyncRuntime {
     const pipeline = await this.pipeline(pipelineId);
     const { sides, plan } = await planPipeline(pipeline, this.deps.connections);
     return pushPerson({ pipelineId, store: this.deps.store, sides, plan }, request);
+  }
+
+  /** Flags people for the next cycle to compare and write again (resync); answers how many were found. */
+  async resync(
+    pipelineId: string,
+    people: { side: SideKey; recordIds: readonly string[] } | { emails: readonly string[] },
+  ): Promise<number> {
+    await this.pipeline(pipelineId);
+    return this.deps.store.links.markResync(pipelineId, people);
   }
 
   links(pipelineId: string, query: Parameters<SyncStore['links']['find']>[1], limit: number): Promise<LinkDoc[]> {

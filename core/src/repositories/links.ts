@@ -35,6 +35,8 @@ export interface LinkDoc {
   createIntent?: { side: SideKey; at: Date; runId?: string };
   /** The last rejected write, kept until the source changes again. */
   rejection?: { side: SideKey; code: string; message: string; at: Date };
+  /** An operator asked for this person to be compared and written again by the next cycle. */
+  resync?: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -165,6 +167,24 @@ export class LinksRepository {
       remaining = next;
     }
     return taken;
+  }
+
+  /** Flags people for the next cycle to compare and write again; answers how many links were flagged. */
+  async markResync(
+    pipelineId: string,
+    query: { side: SideKey; recordIds: readonly string[] } | { emails: readonly string[] },
+  ): Promise<number> {
+    const filter: Filter<LinkDoc> =
+      'emails' in query
+        ? { pipelineId, email: { $in: query.emails.map((e) => normalizeEmail(e) ?? e) } }
+        : { pipelineId, [`${query.side}.id`]: { $in: [...query.recordIds] } };
+    const result = await this.collection.updateMany(filter, { $set: { resync: true, updatedAt: new Date() } });
+    return result.matchedCount;
+  }
+
+  /** People flagged for resync, at most `limit`. */
+  resyncs(pipelineId: string, limit: number): Promise<LinkDoc[]> {
+    return this.collection.find({ pipelineId, resync: true }).limit(limit).toArray();
   }
 
   /** Inserts one link, or answers false when one of its records is already linked (a push: one person). */

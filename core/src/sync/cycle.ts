@@ -24,6 +24,7 @@ import { addCounts, SIDE_KEYS, type Counts, type SideKey } from './model';
 import { Pairing } from './pairing';
 import { planWrites } from './planning';
 import { recover } from './recovery';
+import { resyncPairs } from './resync';
 import { saveActivity, saveLinks } from './saving';
 import { recordCreateIntents, writeBothSides } from './writing';
 
@@ -108,6 +109,14 @@ export class SyncCycle {
     const position = new Map(streams.map((s) => [s, cursors.get(cursorId(s)) ?? null]));
     const label = (s: Stream) => `${deps.sides[s.side].connection} ${s.type}`;
     if (!deps.dryRun) await recover(deps, this.lookups);
+    // People an operator asked to resync go first, as a write set of their own.
+    const resync = await resyncPairs(deps, this.lookups);
+    if (resync.pairs.length > 0) {
+      this.add({ read: resync.pairs.length });
+      await this.executePairs(resync.pairs, 0);
+      await this.saveNotes();
+    }
+    if (resync.ids.length > 0 && !deps.dryRun) await deps.store.links.setMany(resync.ids, {}, ['resync']);
     const failures: string[] = [];
     const failedStreams = new Set<Stream>();
     let fieldsChanged = false;

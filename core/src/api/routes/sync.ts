@@ -204,6 +204,56 @@ export const syncRoutes: ApiPlugin<{ deps: ApiDeps }> = async (app, { deps }) =>
     },
   );
 
+  app.post(
+    '/v1/pipelines/:id/resync',
+    {
+      schema: {
+        tags: ['links'],
+        summary: 'Resync people: their next cycle reads them on both sides and compares and writes them again',
+        params: IdParams,
+        body: Type.Union([
+          Type.Object(
+            {
+              connection: Type.String({ minLength: 1, maxLength: 100 }),
+              recordIds: Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { minItems: 1, maxItems: 1000 }),
+            },
+            { additionalProperties: false },
+          ),
+          Type.Object(
+            { emails: Type.Array(Type.String({ minLength: 1, maxLength: 320 }), { minItems: 1, maxItems: 1000 }) },
+            { additionalProperties: false },
+          ),
+        ]),
+        response: {
+          202: Type.Object({ flagged: Type.Integer({ description: 'People found and flagged' }) }),
+          ...problems(400, 401, 404),
+        },
+      },
+    },
+    async (request, reply) => {
+      const pipeline = await requirePipeline(deps, request.params.id);
+      const body = request.body;
+      let flagged: number;
+      if ('emails' in body) flagged = await deps.sync.resync(pipeline.id, { emails: body.emails });
+      else {
+        const side = sideOf(pipeline, body.connection);
+        if (!side)
+          throw badRequest(
+            `Pipeline "${pipeline.id}" has no connection "${body.connection}" (it has ${pipeline.order.join(', ')})`,
+          );
+        flagged = await deps.sync.resync(pipeline.id, { side, recordIds: body.recordIds });
+      }
+      await deps.audit.record({
+        actor: ADMIN_ACTOR,
+        action: 'people.resync',
+        target: `pipelines/${pipeline.id}`,
+        before: null,
+        after: { ...body, flagged },
+      });
+      return reply.code(202).send({ flagged });
+    },
+  );
+
   app.get(
     '/v1/pipelines/:id/plan',
     {
