@@ -23,6 +23,7 @@ export interface Run {
   status: string;
   counts: Record<string, number>;
   error?: string;
+  warnings?: string[];
 }
 
 export interface Person {
@@ -49,6 +50,8 @@ export interface WorldOptions {
   marketoConfig?: Record<string, unknown>;
   /** Start no Tandem instance in this process (a test runs Tandem as a separate process). */
   external?: boolean;
+  /** Sandboxes with what a vanilla org lacks (the fields of Marketo's own Dynamics sync); vanilla by default. */
+  extras?: boolean;
 }
 
 /** Marketo fields of sample person `index` (the Marketo sandbox's own mapping). */
@@ -56,9 +59,9 @@ export function marketoPerson(index: number) {
   return sampleValues(samplePerson(index));
 }
 
-/** Dataverse columns of sample person `index` (the Dataverse sandbox's own mapping, with the extras' columns). */
-export function dynamicsPerson(index: number, type: 'contact' | 'lead') {
-  return sampleColumns(samplePerson(index), type, true);
+/** Dataverse columns of sample person `index` (the Dataverse sandbox's own mapping; `extras`: with its columns). */
+export function dynamicsPerson(index: number, type: 'contact' | 'lead', extras = false) {
+  return sampleColumns(samplePerson(index), type, extras);
 }
 
 export class World {
@@ -70,10 +73,11 @@ export class World {
   readonly dbName: string;
 
   private constructor(private readonly options: WorldOptions) {
-    // With the extras: these tests exercise the "Microsoft Type" and "Microsoft is Deleted" flags, which a vanilla
-    // Marketo instance lacks, and Dynamics' secured lead-score column.
-    this.marketo = new MarketoSandbox({ limits: options.marketoLimits ?? {}, extras: true });
-    this.dataverse = new DataverseSandbox({ limits: {}, extras: true });
+    // Vanilla orgs, as a new customer has them; `extras` adds what Marketo's own Dynamics sync brings ("Microsoft
+    // Type", "Microsoft is Deleted", a secured lead-score column).
+    const extras = options.extras ?? false;
+    this.marketo = new MarketoSandbox({ limits: options.marketoLimits ?? {}, extras });
+    this.dataverse = new DataverseSandbox({ limits: {}, extras });
     this.dbName = options.dbName ?? options.mongo.freshDbName('e2e');
   }
 
@@ -82,8 +86,9 @@ export class World {
     world.marketoRunning = await world.marketo.start({});
     world.dataverseInfo = await world.dataverse.start();
     for (const i of options.marketo ?? []) world.marketo.createPerson(marketoPerson(i));
-    for (const i of options.contacts ?? []) world.dataverse.create('contact', dynamicsPerson(i, 'contact'));
-    for (const i of options.leads ?? []) world.dataverse.create('lead', dynamicsPerson(i, 'lead'));
+    const extras = options.extras ?? false;
+    for (const i of options.contacts ?? []) world.dataverse.create('contact', dynamicsPerson(i, 'contact', extras));
+    for (const i of options.leads ?? []) world.dataverse.create('lead', dynamicsPerson(i, 'lead', extras));
     if (!options.external) await world.startInstance();
     return world;
   }
@@ -182,6 +187,16 @@ export class World {
     for (let i = 1; i < max && (run.counts['created'] ?? 0) + (run.counts['updated'] ?? 0) > 0; i++)
       run = await this.cycle();
     return run;
+  }
+
+  /** The person's link through the REST API (by email). */
+  async link(
+    email: string,
+  ): Promise<{ state: string; dynamicsType: string; marketoId: string; dynamicsId: string } | undefined> {
+    const { body } = await this.api<
+      Array<{ state: string; dynamicsType: string; marketoId: string; dynamicsId: string }>
+    >('GET', `/v1/pipelines/${PIPELINE}/links?email=${encodeURIComponent(email)}`);
+    return body[0];
   }
 
   marketoByEmail(email: string) {

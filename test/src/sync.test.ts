@@ -64,7 +64,7 @@ describe('sync', () => {
       assert.equal(world.marketoByEmail(email(9))[0]?.values['firstName'], samplePerson(9).firstName);
       // Blanks were filled from the other side on first link.
       assert.equal(world.marketoByEmail(email(8))[0]?.values['title'], samplePerson(8).title);
-      assert.equal(world.marketoByEmail(email(3))[0]?.values['microsoftType'], 'contact');
+      assert.equal((await world.link(email(3)))?.dynamicsType, 'contact');
       const links = await world.api<Array<{ state: string }>>('GET', `/v1/pipelines/${PIPELINE}/links?limit=1000`);
       assert.equal(links.body.length, 11);
       assert.ok(links.body.every((l) => l.state === 'linked'));
@@ -98,7 +98,7 @@ describe('sync', () => {
         assert.equal(world.marketoByEmail(email(i)).length, 1, `person ${i} once in Marketo`);
         assert.equal(world.dynamicsByEmail(email(i)).length, 1, `person ${i} once in Dynamics`);
       }
-      assert.equal(world.marketoByEmail(email(5))[0]?.values['microsoftType'], 'contact');
+      assert.equal((await world.link(email(5)))?.dynamicsType, 'contact');
       // Nothing was left half done: the next cycles only see their own echoes.
       const settled = await world.settle();
       assert.equal((settled.counts['created'] ?? 0) + (settled.counts['updated'] ?? 0), 0);
@@ -121,8 +121,7 @@ describe('sync', () => {
       assert.equal(run.counts['deleted'], 0, 'the deleted lead no longer stands for anyone');
       for (const i of [0, 1]) {
         const [person] = world.marketoByEmail(email(i));
-        assert.equal(person?.values['microsoftType'], 'contact', `person ${i} is now a contact`);
-        assert.notEqual(person?.values['microsoftIsDeleted'], true, `person ${i} is not flagged deleted`);
+        assert.equal((await world.link(email(i)))?.dynamicsType, 'contact', `person ${i} is now a contact`);
         assert.notEqual(person?.values['title'], 'Edited on the old lead');
       }
       const links = await world.api<Array<{ state: string; dynamicsType: string; dynamicsId: string }>>(
@@ -318,23 +317,65 @@ describe('sync', () => {
     });
   });
 
-  test('a secured column the sync user cannot read is reported and left untouched, never blanked', async () => {
+  test('vanilla orgs: the standard fields sync; GET mappings lists the extras as not syncing, and why', async () => {
     await withWorld({ marketo: [0], contacts: [0] }, async (world) => {
+      const run = await world.settle();
+      assert.equal(run.status, 'succeeded', run.error);
+      assert.equal(run.warnings, undefined, 'optional extras a vanilla org lacks are not worth a warning');
+      const mappings = await world.api<{
+        unsyncable: Array<{
+          object: string;
+          marketo: string;
+          dynamics: string;
+          effective: string;
+          optional?: boolean;
+          reasons: string[];
+        }>;
+        analysis: { errors: string[]; missing: string[] };
+      }>('GET', `/v1/pipelines/${PIPELINE}/mappings`);
+      assert.deepEqual(mappings.body.analysis.errors, []);
+      assert.deepEqual(mappings.body.analysis.missing, []);
+      const absent = mappings.body.unsyncable.map(
+        (f) => `${f.object} ${f.marketo}:${f.dynamics} ${f.effective} ${String(f.optional)}`,
+      );
+      assert.deepEqual(absent.sort(), [
+        'lead->contact leadScore:mkt_leadscore none true',
+        'lead->contact microsoftIsDeleted: none true',
+        'lead->contact microsoftType: none true',
+        'lead->lead microsoftIsDeleted: none true',
+        'lead->lead microsoftType: none true',
+      ]);
+      const score = mappings.body.unsyncable.find((f) => f.marketo === 'leadScore');
+      assert.match(score?.reasons[0] ?? '', /Dynamics contact has no field "mkt_leadscore".*optional field/);
+      assert.equal(world.marketoByEmail(email(0))[0]?.values['title'], samplePerson(0).title);
+    });
+  });
+
+  test("with the extras of Marketo's own sync: the type and deleted flags are set; a secured column is reported and never blanked", async () => {
+    await withWorld({ marketo: [0, 1], contacts: [0], leads: [1], extras: true }, async (world) => {
       const contact = dynamicsRecord(world, 0);
       world.dataverse.editRecord('contact', contact.id, { mkt_leadscore: 77 });
       world.marketo.editPerson(marketoId(world, 0), { leadScore: 12 });
       await world.settle();
+      assert.equal(world.marketoByEmail(email(0))[0]?.values['microsoftType'], 'contact');
+      assert.equal(world.marketoByEmail(email(1))[0]?.values['microsoftType'], 'lead');
       const mappings = await world.api<{
         unsyncable: Array<{ object: string; marketo: string; effective: string; reasons: string[] }>;
       }>('GET', `/v1/pipelines/${PIPELINE}/mappings`);
       const score = mappings.body.unsyncable.find((f) => f.object === 'lead->contact' && f.marketo === 'leadScore');
       assert.equal(score?.effective, 'none');
       assert.match(score?.reasons.join(' ') ?? '', /not readable/);
+      assert.ok(!mappings.body.unsyncable.some((f) => f.marketo === 'microsoftType'), 'the flags are there and set');
       world.marketo.editPerson(marketoId(world, 0), { leadScore: 50, title: 'Changed' });
       await world.cycle();
       assert.equal(dynamicsRecord(world, 0).values['mkt_leadscore'], 77);
       assert.equal(world.marketoByEmail(email(0))[0]?.values['leadScore'], 50);
       assert.equal(dynamicsRecord(world, 0).values['jobtitle'], 'Changed');
+      // A Dynamics delete sets "Microsoft is Deleted" on the Marketo person.
+      world.dataverse.deleteRecord('lead', dynamicsRecord(world, 1).id);
+      const run = await world.cycle();
+      assert.equal(run.counts['deleted'], 1);
+      assert.equal(world.marketoByEmail(email(1))[0]?.values['microsoftIsDeleted'], true);
     });
   });
 
