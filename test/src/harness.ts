@@ -13,6 +13,8 @@ import marketoConnector from '@tandem/connector-marketo';
 import { MarketoSandbox, sampleValues, type SandboxLimits } from '@tandem/sandbox-marketo';
 import dynamicsConnector from '@tandem/connector-dynamics';
 import { DataverseSandbox, sampleColumns, type StartedSandbox } from '@tandem/sandbox-dynamics';
+import salesforceConnector from '@tandem/connector-salesforce';
+import { sampleFields, startSalesforceSandbox, type RunningSalesforceSandbox } from '@tandem/sandbox-salesforce';
 
 export const silent = pino({ level: 'silent' });
 export const TOKEN = 'e2e-admin-token-0123456789';
@@ -52,6 +54,8 @@ export interface WorldOptions {
   external?: boolean;
   /** Sandboxes with what a vanilla org lacks (the fields of Marketo's own Dynamics sync); vanilla by default. */
   extras?: boolean;
+  /** A Salesforce org too (a third connection): sample people to seed as its Contacts and Leads. */
+  salesforce?: { contacts?: number[]; leads?: number[] };
 }
 
 /** Marketo fields of sample person `index` (the Marketo sandbox's own mapping). */
@@ -69,6 +73,8 @@ export class World {
   readonly dataverse: DataverseSandbox;
   private marketoRunning: RunningSandbox | undefined;
   private dataverseInfo: StartedSandbox | undefined;
+  /** The Salesforce sandbox, when the world has one (`salesforce` option). */
+  salesforce: RunningSalesforceSandbox | undefined;
   readonly instances: RunningTandem[] = [];
   readonly dbName: string;
 
@@ -87,6 +93,13 @@ export class World {
     world.dataverseInfo = await world.dataverse.start();
     for (const i of options.marketo ?? []) world.marketo.createPerson(marketoPerson(i));
     const extras = options.extras ?? false;
+    if (options.salesforce) {
+      world.salesforce = await startSalesforceSandbox({});
+      for (const i of options.salesforce.contacts ?? [])
+        world.salesforce.sandbox.createRecord('Contact', sampleFields(samplePerson(i), 'Contact'));
+      for (const i of options.salesforce.leads ?? [])
+        world.salesforce.sandbox.createRecord('Lead', sampleFields(samplePerson(i), 'Lead'));
+    }
     for (const i of options.contacts ?? []) world.dataverse.create('contact', dynamicsPerson(i, 'contact', extras));
     for (const i of options.leads ?? []) world.dataverse.create('lead', dynamicsPerson(i, 'lead', extras));
     if (!options.external) await world.startInstance();
@@ -108,6 +121,15 @@ export class World {
         ...this.options.marketoConfig,
       },
       dynamics: sandboxConnectorConfig(dynamicsConnector, dv),
+      ...(this.salesforce
+        ? {
+            salesforce: {
+              ...(sandboxConnectorConfig(salesforceConnector, this.salesforce) as Record<string, unknown>),
+              // Tests wait for what is counted, not for backoff.
+              limits: { backoffMs: 5, bulkPollMs: 10 },
+            },
+          }
+        : {}),
     };
   }
 
@@ -199,6 +221,21 @@ export class World {
     return body[0];
   }
 
+  /** Salesforce records of `type` whose email is `email` (trimmed, case-insensitive). */
+  salesforceByEmail(email: string, type?: 'Contact' | 'Lead') {
+    const types = type ? [type] : (['Contact', 'Lead'] as const);
+    return types.flatMap((t) =>
+      (this.salesforce?.sandbox.listRecords(t) ?? [])
+        .filter(
+          (r) =>
+            String(r.values['Email'] ?? '')
+              .trim()
+              .toLowerCase() === email.toLowerCase(),
+        )
+        .map((r) => ({ ...r, type: t })),
+    );
+  }
+
   marketoByEmail(email: string) {
     return this.marketo.listPersons().filter(
       (p) =>
@@ -226,5 +263,6 @@ export class World {
     for (const instance of this.instances.splice(0)) await instance.close();
     await this.marketo.close();
     await this.dataverse.close();
+    await this.salesforce?.close();
   }
 }

@@ -114,7 +114,7 @@ export class DynamicsConnector implements Connector {
     for await (const page of this.reader.readChanges(entityInfo(objectType), cursor, options)) {
       // Our own confirmed write, read back with the etag that write returned: not a change.
       const isEcho = (r: RemoteRecord) =>
-        r.etag !== undefined && this.ownWrites.take(ownKey(objectType, r.id))?.etag === r.etag;
+        r.etag !== undefined && this.ownWrites.take(ownKey(options.scope, objectType, r.id))?.etag === r.etag;
       const records = page.records.filter((r) => !isEcho(r));
       this.metrics.echoesSkipped(page.records.length - records.length);
       yield { ...page, records };
@@ -131,7 +131,7 @@ export class DynamicsConnector implements Connector {
 
   async write(objectType: string, ops: readonly WriteOp[], options?: WriteOptions): Promise<WriteResult[]> {
     const results = await this.writer.write(entityInfo(objectType), ops, options?.signal);
-    this.noteWrites(objectType, results);
+    this.noteWrites(options?.scope, objectType, results);
     return results;
   }
 
@@ -145,19 +145,19 @@ export class DynamicsConnector implements Connector {
     let next = 0;
     return groups.map((g) => {
       const part = results.slice(next, (next += g.ops.length));
-      this.noteWrites(g.objectType, part);
+      this.noteWrites(options?.scope, g.objectType, part);
       return part;
     });
   }
 
-  inSync(objectType: string, ids: readonly string[]): void {
-    this.ownWrites.confirm(ids.map((id) => ownKey(objectType, id)));
+  inSync(objectType: string, ids: readonly string[], _holds?: unknown, scope?: string): void {
+    this.ownWrites.confirm(ids.map((id) => ownKey(scope, objectType, id)));
   }
 
-  private noteWrites(objectType: string, results: readonly WriteResult[]): void {
+  private noteWrites(scope: string | undefined, objectType: string, results: readonly WriteResult[]): void {
     for (const r of results) {
       if ((r.status === 'created' || r.status === 'updated') && r.etag) {
-        this.ownWrites.wrote(ownKey(objectType, r.id), { etag: r.etag });
+        this.ownWrites.wrote(ownKey(scope, objectType, r.id), { etag: r.etag });
       }
     }
     // A write refused because a column does not exist: the cached description is out of date.
@@ -176,6 +176,7 @@ export class DynamicsConnector implements Connector {
   }
 }
 
-function ownKey(objectType: string, id: string): string {
-  return `${objectType}:${id.toLowerCase()}`;
+/** A write is an echo only for the pipeline (scope) that made it: another one sharing the org must see it. */
+function ownKey(scope: string | undefined, objectType: string, id: string): string {
+  return `${scope ?? ''}|${objectType}:${id.toLowerCase()}`;
 }

@@ -94,7 +94,7 @@ export class MarketoConnector implements Connector {
 
   readChanges(objectType: string, cursor: string | null, options: ReadOptions): AsyncIterable<ChangePage> {
     this.assertObject(objectType);
-    return this.leads.readChanges(cursor, options.fields, options.signal);
+    return this.leads.readChanges(cursor, options.fields, options.signal, options.scope);
   }
 
   get(objectType: string, ids: readonly string[], options: ReadOptions): Promise<RemoteRecord[]> {
@@ -109,12 +109,12 @@ export class MarketoConnector implements Connector {
 
   write(objectType: string, ops: readonly WriteOp[], options?: WriteOptions): Promise<WriteResult[]> {
     this.assertObject(objectType);
-    return this.leads.write(ops, options?.signal);
+    return this.leads.write(ops, options?.signal, options?.scope);
   }
 
-  inSync(objectType: string, ids: readonly string[], holds?: ReadonlyMap<string, FieldValues>): void {
+  inSync(objectType: string, ids: readonly string[], holds?: ReadonlyMap<string, FieldValues>, scope?: string): void {
     this.assertObject(objectType);
-    this.leads.inSync(ids, holds);
+    this.leads.inSync(ids, holds, scope);
   }
 
   logActivity(objectType: string, events: readonly ActivityEvent[], signal?: AbortSignal): Promise<void> {

@@ -66,7 +66,18 @@ export class SalesforceConnector implements Connector {
   private readonly changes: ChangeReader;
   private readonly lookups: Lookups;
   private readonly writer: Writer;
-  private readonly guard = new LoopGuard();
+  /**
+   * The loop guard per scope (pipeline): a write is an echo only for the pipeline that made it; another one
+   * sharing this org must read it as the change it is.
+   */
+  private readonly guards = new Map<string, LoopGuard>();
+
+  private guard(scope: string | undefined): LoopGuard {
+    const key = scope ?? '';
+    let guard = this.guards.get(key);
+    if (!guard) this.guards.set(key, (guard = new LoopGuard()));
+    return guard;
+  }
 
   constructor(
     @inject(PluginTokens.Config) config: SalesforceConfig,
@@ -175,12 +186,13 @@ export class SalesforceConnector implements Connector {
 
   async *readChanges(objectType: string, cursor: string | null, options: ReadOptions): AsyncIterable<ChangePage> {
     const type = objectTypeOf(objectType);
-    this.guard.reading(type, cursor);
+    const guard = this.guard(options.scope);
+    guard.reading(type, cursor);
     const fields = [...new Set(options.fields)];
     for await (const page of this.changes.read(type, cursor, options)) {
-      const records = page.records.filter((r) => !this.guard.isEcho(type, r, fields));
+      const records = page.records.filter((r) => !guard.isEcho(type, r, fields));
       this.metrics.echoesSkipped(page.records.length - records.length);
-      this.guard.handedOut(type, page.cursor);
+      guard.handedOut(type, page.cursor);
       yield { ...page, records };
     }
   }
@@ -203,12 +215,13 @@ export class SalesforceConnector implements Connector {
   /** Contacts and Leads in shared sObject Collections requests (one request may save both types). */
   async writeMany(groups: ReadonlyArray<WriteGroup>, options?: WriteOptions): Promise<WriteResult[][]> {
     const results = await this.writer.write(groups, options?.signal);
-    groups.forEach((g, i) => this.guard.wrote(g.objectType, g.ops, results[i] ?? []));
+    const guard = this.guard(options?.scope);
+    groups.forEach((g, i) => guard.wrote(g.objectType, g.ops, results[i] ?? []));
     return results;
   }
 
-  inSync(objectType: string, ids: readonly string[], holds?: ReadonlyMap<string, FieldValues>): void {
-    this.guard.confirm(objectType, ids, holds);
+  inSync(objectType: string, ids: readonly string[], holds?: ReadonlyMap<string, FieldValues>, scope?: string): void {
+    this.guard(scope).confirm(objectType, ids, holds);
   }
 
   stats(): SalesforceStats {

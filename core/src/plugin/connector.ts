@@ -82,6 +82,11 @@ export interface ReadOptions {
   /** The fields to read (API names). Unknown names are a `TandemError('UNKNOWN_FIELD')`. */
   fields: string[];
   signal?: AbortSignal;
+  /**
+   * Who reads and writes (the pipeline's id). A connection may serve several pipelines: a write is an echo only
+   * for the pipeline that made it, so a loop guard keeps what it remembers per scope (see `inSync`).
+   */
+  scope?: string;
 }
 
 export type WriteOp =
@@ -101,6 +106,8 @@ export type WriteResult =
 
 export interface WriteOptions {
   signal?: AbortSignal;
+  /** Who writes (the pipeline's id): see `ReadOptions.scope`. */
+  scope?: string;
 }
 
 export type ActivityEventType = 'created' | 'updated' | 'rejected' | 'deleted' | 'conflict' | 'linked';
@@ -173,10 +180,12 @@ export interface Connector {
    * The loop guard: the engine has saved these records' snapshots as this connector last wrote them (both sides
    * of each person written). Until they change again, `readChanges` may leave out their echoes (see
    * `OwnWrites`). `holds`, when given, is what each record now holds as far as the engine knows (its fields
-   * as read, then the snapshot; this system's field names), for judging a record read in full. Optional:
-   * without it every echo is compared with its snapshot.
+   * as read, then the snapshot; this system's field names), for judging a record read in full. `scope` is the
+   * pipeline whose writes these are (`WriteOptions.scope`): their echoes may be left out of that pipeline's
+   * reads only, as for another pipeline sharing the connection they are changes to sync. Optional: without it
+   * every echo is compared with its snapshot.
    */
-  inSync?(objectType: string, ids: readonly string[], holds?: ReadonlyMap<string, FieldValues>): void;
+  inSync?(objectType: string, ids: readonly string[], holds?: ReadonlyMap<string, FieldValues>, scope?: string): void;
   /** Posts sync events to persons' activity logs, in batches. Optional: not every system has one. */
   logActivity?(objectType: string, events: readonly ActivityEvent[], signal?: AbortSignal): Promise<void>;
   /** Request counters since start, for diagnostics and benchmarks. */

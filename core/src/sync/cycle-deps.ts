@@ -149,6 +149,7 @@ export class Lookups {
     const records = await connector.get(type, [...new Set(ids)], {
       fields: this.deps.plan.read(side, type),
       signal: this.deps.signal,
+      scope: this.deps.pipelineId,
     });
     return new Map(records.map((r) => [r.id, r]));
   }
@@ -166,6 +167,7 @@ export class Lookups {
     const found = await connector.findByEmail(type, [...new Set(emails)], {
       fields: this.deps.plan.read(side, type),
       signal: this.deps.signal,
+      scope: this.deps.pipelineId,
     });
     const order = connector.idOrder;
     if (order === 'numeric') found.sort((a, b) => Number(a.id) - Number(b.id));

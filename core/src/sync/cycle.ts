@@ -183,6 +183,7 @@ export class SyncCycle {
           const pages = connector.readChanges(stream.type, position.get(stream) ?? null, {
             fields: deps.plan.read(stream.side, stream.type),
             signal: deps.signal,
+            scope: deps.pipelineId,
           });
           for await (const page of pages) {
             deps.signal.throwIfAborted();

@@ -101,7 +101,7 @@ export async function applyDeletes(
   const plan = planDeletes(deps, side, links, pending);
   const other = otherSide(side);
   for (const [otherType, ops] of plan.flags) {
-    await deps.sides[other].connector.write(otherType, ops, { signal: deps.signal });
+    await deps.sides[other].connector.write(otherType, ops, { signal: deps.signal, scope: deps.pipelineId });
   }
   await deps.store.links.setMany(plan.unlink, { state: 'deleted' });
   await deps.store.links.rewrite(deps.pipelineId, plan.forget);

@@ -42,7 +42,7 @@ export async function pushPerson(deps: PushDeps, request: PushRequest): Promise<
   const { store, pipelineId, plan, sides } = deps;
   const from = request.from;
   const to = otherSide(from);
-  const options = { ...(deps.signal ? { signal: deps.signal } : {}) };
+  const options = { ...(deps.signal ? { signal: deps.signal } : {}), scope: pipelineId };
 
   // What the person may become on the other side: checked before anything is read.
   const fromTypes = sides[from].objects.filter((t) => plan.pairsOf(from, t).length > 0);

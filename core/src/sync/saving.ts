@@ -35,6 +35,7 @@ function confirmInSync(deps: CycleDeps, records: readonly InSyncRecord[]): void 
         type,
         list.map((r) => r.id),
         new Map(list.map((r) => [r.id, r.holds])),
+        deps.pipelineId,
       );
     }
   }

@@ -55,7 +55,7 @@ async function writeSide(
     .map(([objectType, ops]) => ({ objectType, ops: ops.filter((op) => !skip.has(op.ref)) }))
     .filter((g) => g.ops.length > 0);
   if (groups.length === 0) return new Map();
-  const options = { signal: deps.signal };
+  const options = { signal: deps.signal, scope: deps.pipelineId };
   const results =
     groups.length > 1 && connector.writeMany
       ? await connector.writeMany(groups, options)

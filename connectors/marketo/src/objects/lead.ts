@@ -113,10 +113,19 @@ function settle<T>(promise: Promise<T>): Promise<Settled<T>> {
 }
 
 export class LeadObject {
-  /** Our own writes (the loop guard, see `OwnWrites`): their echoes are not handed on again. */
-  private readonly ownWrites = new OwnWrites<WrittenLead>();
-  /** The last cursor `readChanges` handed out (see there). */
-  private lastCursor: string | undefined;
+  /**
+   * The loop guard per scope (the pipeline reading and writing): our own writes (see `OwnWrites`), whose echoes
+   * are not handed on again to the pipeline that made them, and the last cursor its reads handed out (see
+   * `readChanges`). Another pipeline sharing the instance sees those writes as the changes they are.
+   */
+  private readonly guards = new Map<string, { ownWrites: OwnWrites<WrittenLead>; lastCursor?: string }>();
+
+  private guard(scope: string | undefined): { ownWrites: OwnWrites<WrittenLead>; lastCursor?: string } {
+    const key = scope ?? '';
+    let guard = this.guards.get(key);
+    if (!guard) this.guards.set(key, (guard = { ownWrites: new OwnWrites<WrittenLead>() }));
+    return guard;
+  }
   readonly stats = { echoesSkipped: 0 };
 
   constructor(
@@ -128,8 +137,8 @@ export class LeadObject {
   ) {}
 
   /** The engine saved these leads' snapshots as we last wrote them (see `Connector.inSync`). */
-  inSync(ids: readonly string[], holds?: ReadonlyMap<string, FieldValues>): void {
-    this.ownWrites.confirm(ids, (id, written) => {
+  inSync(ids: readonly string[], holds?: ReadonlyMap<string, FieldValues>, scope?: string): void {
+    this.guard(scope).ownWrites.confirm(ids, (id, written) => {
       const snapshot = holds?.get(id);
       if (!snapshot) return written;
       const all: Record<string, string> = {};
@@ -148,8 +157,8 @@ export class LeadObject {
    * what the engine knows it holds (see `holds`), or for a create of ours without that, what we wrote (the
    * rest blank).
    */
-  private isScanEcho(record: RemoteRecord, fields: readonly string[]): boolean {
-    const written = this.ownWrites.take(record.id);
+  private isScanEcho(record: RemoteRecord, fields: readonly string[], scope: string | undefined): boolean {
+    const written = this.guard(scope).ownWrites.take(record.id);
     const holds = written?.holds ?? (written?.created ? written.fields : undefined);
     if (!holds) return false;
     const echo = fields.every((f) => SYSTEM_FIELDS.has(f) || valueText(record.fields[f]) === (holds[f] ?? ''));
@@ -162,8 +171,12 @@ export class LeadObject {
    * Lead if we created it, and changes of fields we wrote to exactly the values we wrote. Anything else (a
    * field we did not write, another value) is someone's change, and the lead is read as usual.
    */
-  private isEcho(leadId: number, activities: ReadonlyArray<Record<string, unknown>>): boolean {
-    const written = this.ownWrites.take(String(leadId));
+  private isEcho(
+    leadId: number,
+    activities: ReadonlyArray<Record<string, unknown>>,
+    scope: string | undefined,
+  ): boolean {
+    const written = this.guard(scope).ownWrites.take(String(leadId));
     if (!written) return false;
     return activities.every((activity) => {
       if (activity.activityTypeId === 12) return written.created;
@@ -192,23 +205,25 @@ export class LeadObject {
     cursorText: string | null,
     fields: readonly string[],
     signal?: AbortSignal,
+    scope?: string,
   ): AsyncGenerator<ChangePage> {
     await this.checkFields(fields, signal);
     // The loop guard judges an echo by values, so it must see every change since a write: a lead whose value
     // was changed and changed back while someone else read the feed (another instance; a cursor set back or
     // reset) would pass for our echo. Unless the feed resumes where this object last left it, or this is the
     // first read since it started, what it remembers is forgotten. (Dataverse's etags need no such care.)
-    if (cursorText !== this.lastCursor && !(cursorText === null && this.lastCursor === undefined)) {
-      this.ownWrites.forgetConfirmed();
+    const guard = this.guard(scope);
+    if (cursorText !== guard.lastCursor && !(cursorText === null && guard.lastCursor === undefined)) {
+      guard.ownWrites.forgetConfirmed();
     }
     const cursor: Cursor = cursorText === null ? await this.startInitial(signal) : decodeCursor(cursorText);
     const pages =
       cursor.phase === 'initial'
-        ? [this.initial(cursor, fields, signal), this.incremental(cursor.token, fields, signal)]
-        : [this.incremental(cursor.token, fields, signal)];
+        ? [this.initial(cursor, fields, signal, scope), this.incremental(cursor.token, fields, signal, scope)]
+        : [this.incremental(cursor.token, fields, signal, scope)];
     for (const phase of pages) {
       for await (const page of phase) {
-        this.lastCursor = page.cursor;
+        guard.lastCursor = page.cursor;
         yield page;
       }
     }
@@ -222,6 +237,7 @@ export class LeadObject {
     start: Cursor & { phase: 'initial' },
     fields: readonly string[],
     signal?: AbortSignal,
+    scope?: string,
   ): AsyncGenerator<ChangePage> {
     const controller = new AbortController();
     const inner = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
@@ -253,7 +269,7 @@ export class LeadObject {
         // Count the trailing ids of this range that do not exist: a long enough run means the end.
         const missing = found.length === 0 ? c.missing + BATCH : c.nextId + BATCH - 1 - maxId;
         c = { ...c, nextId: c.nextId + BATCH, missing, sofar: c.sofar + found.length };
-        const records = found.filter((r) => !this.isScanEcho(r, fields));
+        const records = found.filter((r) => !this.isScanEcho(r, fields, scope));
         if (records.length === 0) continue;
         yield {
           records,
@@ -280,6 +296,7 @@ export class LeadObject {
     start: string,
     fields: readonly string[],
     signal?: AbortSignal,
+    scope?: string,
   ): AsyncGenerator<ChangePage> {
     // leadchanges needs at least one field; changes to fields outside the mapping are not our business.
     const watched = fields.filter((f) => !SYSTEM_FIELDS.has(f));
@@ -310,7 +327,7 @@ export class LeadObject {
         }
       }
       for (const [leadId, items] of activities) {
-        if (!this.isEcho(leadId, items)) continue;
+        if (!this.isEcho(leadId, items, scope)) continue;
         changed.delete(leadId);
         this.countEcho();
       }
@@ -459,7 +476,7 @@ export class LeadObject {
    * one result per op in input order. A failed call turns into `failed` results for its ops, except for
    * quota and auth failures, which stop the cycle.
    */
-  async write(ops: readonly WriteOp[], signal?: AbortSignal): Promise<WriteResult[]> {
+  async write(ops: readonly WriteOp[], signal?: AbortSignal, scope?: string): Promise<WriteResult[]> {
     const results: Array<WriteResult | undefined> = new Array<WriteResult | undefined>(ops.length);
     const creates: number[] = [];
     const updates: number[] = [];
@@ -500,7 +517,11 @@ export class LeadObject {
           const written: Record<string, string> = {};
           const sent = input[k] as FieldValues;
           for (const name in sent) if (name !== 'id') written[name] = valueText(sent[name]);
-          this.ownWrites.wrote(result.id, { created: result.status === 'created', fields: written }, mergeWritten);
+          this.guard(scope).ownWrites.wrote(
+            result.id,
+            { created: result.status === 'created', fields: written },
+            mergeWritten,
+          );
         }
       });
     };
