@@ -22,6 +22,12 @@ export default tseslint.config(
     languageOptions: { globals: globals.node },
   },
   {
+    // The example connector is a CommonJS package, as many published plugins are.
+    files: ['examples/**/*.js'],
+    languageOptions: { sourceType: 'commonjs' },
+    rules: { '@typescript-eslint/no-require-imports': 'off', 'no-console': 'off' },
+  },
+  {
     files: ['**/test/**/*.ts', 'test/src/**/*.ts', 'bench/**'],
     rules: { 'no-console': 'off' },
   },
