@@ -323,6 +323,107 @@ async function scenario(n) {
   }
 }
 
+// ---- child: Marketo with Salesforce, N people ------------------------------------------------------------
+
+/** Salesforce requests that read people, and those that write them (Collections, Bulk API 2.0, single rows). */
+const SALESFORCE_READS = ['query', 'queryMore', 'retrieve', 'updated', 'deleted', 'sobjectRead'];
+const SALESFORCE_WRITES = ['collections', 'bulk', 'sobjectWrite'];
+
+/**
+ * The same shape of people as `scenario`, on the pipeline sandbox mode ships (Marketo persons with Salesforce
+ * Contacts and Leads): Marketo holds samples 0..¾N; Salesforce holds ½N Contacts (¼N..¾N) and ¼N Leads (¾N..N).
+ * The initial sync links ½N by email and creates ¼N Leads in Salesforce and ¼N persons in Marketo; then an idle
+ * cycle; then K = N/10 people change on each side. Counts Salesforce's requests; Tandem's CPU is `scenario`'s.
+ */
+async function salesforceScenario(n) {
+  const { startTandem, sandboxConnectorConfig } = require('@tandem/core');
+  const { startTestMongo } = require('@tandem/core/testing');
+  // The preset itself (not a copy), so the figures are those of the pipeline sandbox mode runs.
+  const { marketoSalesforcePipeline } = require(join(root, 'core/dist/src/pipelines/presets.js'));
+  const pino = require('pino');
+  const [marketo, salesforce] = await Promise.all([
+    startSandbox('connectors/marketo/sandbox/dist/src/cli.js', ['--people', String((3 * n) / 4)]),
+    startSandbox('connectors/salesforce/sandbox/dist/src/cli.js', [
+      ...['--contacts', String(n / 2), '--contacts-from', String(n / 4)],
+      ...['--leads', String(n / 4), '--leads-from', String((3 * n) / 4)],
+    ]),
+  ]);
+  dispatcher = new undici.Agent({ connect: { ca: salesforce.info.caPem } });
+  const externalUri = process.env.MONGODB_URI;
+  const mongo = externalUri ? undefined : await startTestMongo();
+  await mongo?.client.close();
+  const dbName = `bench_sf_${process.pid}_${Date.now()}`;
+  const tandem = await startTandem({
+    env: { TANDEM_API_TOKEN: TOKEN, LOG_LEVEL: 'silent' },
+    pluginConfig: {
+      marketo: sandboxConnectorConfig(require('@tandem/connector-marketo').default, marketo.info),
+      salesforce: sandboxConnectorConfig(require('@tandem/connector-salesforce').default, salesforce.info),
+    },
+    mongoUri: externalUri ?? mongo.uri,
+    dbName,
+    port: 0,
+    logger: pino({ level: 'silent' }),
+    schedule: false,
+  });
+  const mUrl = `${marketo.info.url}/__sandbox`;
+  const sUrl = `${salesforce.info.url}/__sandbox`;
+  try {
+    await http('POST', `${mUrl}/faults`, { throttle: false });
+    const pipeline = marketoSalesforcePipeline(5);
+    // The REST body: the sides named in their order, and the interval on its own.
+    const created = await http('POST', `${tandem.url}/v1/pipelines`, {
+      id: pipeline.id,
+      name: pipeline.name,
+      sides: pipeline.sides,
+      mappings: pipeline.mappings,
+      intervalMinutes: pipeline.schedule.intervalMinutes,
+      paused: true,
+    });
+    if (created.status !== 201) throw new Error(`pipeline: ${created.status} ${JSON.stringify(created.body)}`);
+    const cycles = async (max) => {
+      await Promise.all([http('POST', `${mUrl}/counters/reset`), http('POST', `${sUrl}/counters/reset`)]);
+      const runs = [];
+      for (let i = 0; i < max; i++) {
+        const run = await tandem.sync.runOnce(pipeline.id);
+        if (!run || run.status !== 'succeeded') throw new Error(`cycle ${run?.status}: ${run?.error ?? ''}`);
+        runs.push(run);
+        if ((run.counts.created ?? 0) + (run.counts.updated ?? 0) === 0) break;
+      }
+      const [m, s] = await Promise.all([http('GET', `${mUrl}/counters`), http('GET', `${sUrl}/counters`)]);
+      const byKind = Object.fromEntries(Object.entries(s.body.byKind).filter(([, v]) => v > 0));
+      return {
+        cycles: runs.length,
+        salesforce: {
+          requests: s.body.apiRequests,
+          tokenRequests: s.body.tokenRequests,
+          reads: SALESFORCE_READS.reduce((a, k) => a + (byKind[k] ?? 0), 0),
+          writes: SALESFORCE_WRITES.reduce((a, k) => a + (byKind[k] ?? 0), 0),
+          recordsWritten: s.body.recordWrites,
+          byKind,
+        },
+        marketo: {
+          calls: m.body.restCalls,
+          identityCalls: m.body.identityCalls,
+          recordsWritten: m.body.recordsWritten,
+        },
+      };
+    };
+    const initial = await cycles(6);
+    const idle = await cycles(1);
+    const k = n / 10;
+    const persons = (await http('GET', `${mUrl}/persons`)).body.slice(0, k);
+    const contacts = (await http('GET', `${sUrl}/records/Contact`)).body.slice(0, k);
+    await pool(persons, 8, (p) => http('PATCH', `${mUrl}/persons/${p.id}`, { title: `Changed title ${p.id}` }));
+    await pool(contacts, 8, (c) => http('PATCH', `${sUrl}/records/Contact/${c.id}`, { MailingCity: `City ${c.id}` }));
+    const changes = await cycles(6);
+    return { people: n, k, initial, idle, changes };
+  } finally {
+    await tandem.close();
+    await mongo?.stop();
+    await Promise.all([marketo.stop(), salesforce.stop()]);
+  }
+}
+
 // ---- child: throttled throughput and push latency ------------------------------------------------------
 
 async function throughput() {
@@ -502,6 +603,35 @@ function summarize(r) {
   };
 }
 
+/** The Salesforce scenario's figures: requests per 1,000 records written and an idle cycle's calls. */
+function summarizeSalesforce(r) {
+  const { initial, idle, changes, people } = r;
+  const httpCalls = (s) => Object.values(s.byKind).reduce((a, b) => a + b, 0) + s.tokenRequests;
+  const phase = (p) => ({
+    cycles: p.cycles,
+    recordsWritten: p.salesforce.recordsWritten,
+    writeRequests: p.salesforce.writes,
+    writeRequestsPer1000Written: per1000(p.salesforce.writes, p.salesforce.recordsWritten),
+    // sObject Collections' floor: 200 records a request (Bulk API 2.0 can go below it).
+    collectionsFloorPer1000Written: per1000(Math.ceil(p.salesforce.recordsWritten / 200), p.salesforce.recordsWritten),
+    readRequests: p.salesforce.reads,
+    salesforce: p.salesforce,
+    marketo: p.marketo,
+  });
+  return {
+    people,
+    salesforceRequestsPer1000Written: per1000(initial.salesforce.writes, initial.salesforce.recordsWritten),
+    collectionsFloorPer1000Written: phase(initial).collectionsFloorPer1000Written,
+    salesforceRequestsPer1000WrittenChanges: per1000(changes.salesforce.writes, changes.salesforce.recordsWritten),
+    collectionsFloorPer1000WrittenChanges: phase(changes).collectionsFloorPer1000Written,
+    idleCycleSalesforceApiRequests: idle.salesforce.requests,
+    idleCycleSalesforceHttpCalls: httpCalls(idle.salesforce),
+    initialSync: phase(initial),
+    changes: { changedPerSide: r.k, ...phase(changes) },
+    idleCycle: idle,
+  };
+}
+
 /** What differs between repeated runs of one size, listed beside the run kept. */
 function eachRun(tries) {
   return {
@@ -549,6 +679,24 @@ function table(results) {
   console.log(line(head));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const row of body) console.log(line(row));
+  if (results.salesforce) {
+    const sf = results.salesforce.runs;
+    const sfRows = [
+      ['Salesforce requests / 1,000 written (initial sync)', 'salesforceRequestsPer1000Written', '≤ 5'],
+      ['… its floor with Collections (200 a request)', 'collectionsFloorPer1000Written', '—'],
+      ['Salesforce requests / 1,000 written (changes)', 'salesforceRequestsPer1000WrittenChanges', '≤ 5'],
+      ['… its floor with Collections (200 a request)', 'collectionsFloorPer1000WrittenChanges', '—'],
+      ['Idle cycle: Salesforce API requests (counted by the org)', 'idleCycleSalesforceApiRequests', '≤ 3'],
+      ['Idle cycle: Salesforce HTTP calls (incl. free ones)', 'idleCycleSalesforceHttpCalls', '—'],
+    ];
+    const sfHead = ['Marketo ↔ Salesforce', ...sf.map((r) => `${r.people.toLocaleString('en-US')} people`), 'target'];
+    const sfBody = sfRows.map(([label, key, target]) => [label, ...sf.map((r) => String(r[key] ?? '—')), target]);
+    const w = sfHead.map((_, i) => Math.max(...[sfHead, ...sfBody].map((row) => row[i].length)));
+    const sfLine = (row) => `| ${row.map((c, i) => c.padEnd(w[i])).join(' | ')} |`;
+    console.log(`\n${sfLine(sfHead)}`);
+    console.log(`|${w.map((x) => '-'.repeat(x + 2)).join('|')}|`);
+    for (const row of sfBody) console.log(sfLine(row));
+  }
   const t = results.throttled;
   console.log(
     `\nThrottled (100 calls / 20 s, 10 concurrent), ${t.seconds} s of pushes: ${round(t.shareOfLimit * 100, 1)} % of the limit, ${t.marketo606} × 606, ${t.marketo615} × 615 (target ≥ 90 %, 0 × 606)`,
@@ -563,14 +711,22 @@ async function main() {
   const args = process.argv.slice(2);
   if (args[0] === '--scenario') return void console.log(JSON.stringify(await scenario(Number(args[1]))));
   if (args[0] === '--throughput') return void console.log(JSON.stringify(await throughput()));
+  if (args[0] === '--salesforce') return void console.log(JSON.stringify(await salesforceScenario(Number(args[1]))));
   const resultsFile = join(root, 'bench/results.json');
   const previous = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, 'utf8')) : undefined;
   if (args[0] === '--merge') {
-    // Adds the output of separate `--scenario N` children (long runs on jongodb) to results.json. Several runs of
+    // Adds the output of separate `--scenario N` (or `--salesforce N`) children (long runs on jongodb) to results.json. Several runs of
     // one size are kept as BENCH_REPEAT keeps them: the one whose initial sync used the least CPU, with every
     // run's CPU and peak RSS listed beside it.
     if (!previous) throw new Error('bench/results.json does not exist yet: run the bench first');
-    const merged = args.slice(1).map((file) => summarize(JSON.parse(readFileSync(file, 'utf8'))));
+    const outputs = args.slice(1).map((file) => JSON.parse(readFileSync(file, 'utf8')));
+    // `--salesforce N` outputs replace the Salesforce figures of their size.
+    for (const r of outputs.filter((o) => o.initial?.salesforce)) {
+      const run = { ...summarizeSalesforce(r), measuredAt: new Date().toISOString() };
+      const others = (previous.salesforce?.runs ?? []).filter((x) => x.people !== r.people);
+      previous.salesforce = { runs: [...others, run].sort((a, b) => a.people - b.people) };
+    }
+    const merged = outputs.filter((o) => !o.initial?.salesforce).map(summarize);
     for (const people of new Set(merged.map((r) => r.people))) {
       const tries = merged
         .filter((r) => r.people === people)
@@ -608,6 +764,14 @@ async function main() {
       measuredAt: new Date().toISOString(),
     });
   }
+  const salesforceRuns = [];
+  for (const n of sizes) {
+    console.error(`bench: Marketo ↔ Salesforce, ${n} people…`);
+    salesforceRuns.push({
+      ...summarizeSalesforce(await runChild(['--salesforce', String(n)])),
+      measuredAt: new Date().toISOString(),
+    });
+  }
   console.error(`bench: throttled throughput (${THROTTLED_SECONDS} s) and push latency…`);
   const { throttled, push } = await runChild(['--throughput']);
   const { text, detail } = machine();
@@ -616,6 +780,10 @@ async function main() {
     (r) => !sizes.includes(r.people),
   );
   const allRuns = [...kept, ...runs].sort((a, b) => a.people - b.people);
+  const keptSalesforce = (
+    process.env.BENCH_PEOPLE && previous?.machine === text ? (previous.salesforce?.runs ?? []) : []
+  ).filter((r) => !sizes.includes(r.people));
+  const allSalesforce = [...keptSalesforce, ...salesforceRuns].sort((a, b) => a.people - b.people);
   // CPU of each additional person: the difference to the next smaller run, which cancels the process's one-off
   // cost (compiling its code, first connections, describe calls) that cpuMicrosPerPerson spreads over N.
   allRuns.forEach((r, i) => {
@@ -631,6 +799,7 @@ async function main() {
     machine: text,
     machineDetail: detail,
     runs: allRuns,
+    salesforce: { runs: allSalesforce },
     throttled,
     push,
   };

@@ -26,7 +26,7 @@ describe('get', () => {
       const ids = [...made.map((m) => m.id), 'no-such-id', '00Q000000000000AAA'];
       const records = await c.get('Contact', ids, { fields: CONTACT_FIELDS });
       assert.equal(records.length, 2500);
-      assert.equal(h.sandbox.getCounters().byKind.collections, 2);
+      assert.equal(h.sandbox.getCounters().byKind.retrieve, 2);
       assert.equal(h.sandbox.getCounters().apiRequests, 2);
     });
   });

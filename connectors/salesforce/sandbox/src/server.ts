@@ -86,6 +86,7 @@ export type RequestKind =
   | 'sobjectRead'
   | 'sobjectWrite'
   | 'collections'
+  | 'retrieve'
   | 'updated'
   | 'deleted'
   | 'bulk'
@@ -125,6 +126,7 @@ const KINDS: RequestKind[] = [
   'sobjectRead',
   'sobjectWrite',
   'collections',
+  'retrieve',
   'updated',
   'deleted',
   'bulk',
@@ -1019,7 +1021,8 @@ function kindOf(method: string, parts: string[]): RequestKind {
   if (head === undefined) return 'resources';
   if (head === 'limits') return 'limits';
   if (head === 'query' || head === 'queryAll') return parts.length > 2 ? 'queryMore' : 'query';
-  if (head === 'composite') return 'collections';
+  // sObject Collections: `composite/sobjects` writes (create, update, delete); `composite/sobjects/<Type>` reads.
+  if (head === 'composite') return sub === undefined ? 'collections' : 'retrieve';
   if (head === 'jobs') return 'bulk';
   if (head === 'sobjects') {
     if (type === undefined || sub === 'describe') return 'describe';
