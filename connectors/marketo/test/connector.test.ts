@@ -75,6 +75,38 @@ describe('describe, get and findByEmail', () => {
     });
   });
 
+  test('an aborted signal or a wrong object type: a rejected promise from every call, never a synchronous throw', async () => {
+    await h.connector.describe('lead'); // cached: nothing left to wait for, the signal alone must stop the call
+    const controller = new AbortController();
+    const reason = new Error('aborted before the call');
+    controller.abort(reason);
+    const signal = controller.signal;
+    const calls: Record<string, () => Promise<unknown>> = {
+      'check()': () => h.connector.check(signal),
+      'describe()': () => h.connector.describe('lead', signal),
+      'describe(contact)': () => h.connector.describe('contact'),
+      'get(contact)': () => h.connector.get('contact', ['1'], { fields: ['email'] }),
+      'findByEmail(contact)': () => h.connector.findByEmail('contact', ['a@example.com'], { fields: ['email'] }),
+      'write(contact)': () => h.connector.write('contact', []),
+      'logActivity(contact)': () => h.connector.logActivity('contact', []),
+    };
+    for (const [what, call] of Object.entries(calls)) {
+      let promise: Promise<unknown>;
+      try {
+        promise = call();
+      } catch (error) {
+        assert.fail(`${what} threw synchronously: ${String(error)}`);
+      }
+      await assert.rejects(promise, (error: unknown) => {
+        assert.ok(
+          error === reason || (error instanceof TandemError && error.code === 'BAD_REQUEST'),
+          `${what}: ${String(error)}`,
+        );
+        return true;
+      });
+    }
+  });
+
   test('check reports the API user and the instance: the sandbox instance id', async () => {
     assert.deepEqual(await h.connector.check(), {
       ok: true,
