@@ -408,6 +408,25 @@ describe('write', () => {
     assert.equal(h.sandbox.counters.byEndpoint['POST /v1/leads.json'], 2);
   });
 
+  test('a field the description does not list, in any op: UNKNOWN_FIELD naming it, nothing sent, no extra call', async () => {
+    await h.connector.describe('lead');
+    h.sandbox.resetCounters();
+    const persons = h.sandbox.listPersons().length;
+    const ops: WriteOp[] = [
+      { kind: 'create', ref: 'ok', fields: { email: 'never.written@example.com', firstName: 'Never' } },
+      { kind: 'update', ref: 'u', id: '1', fields: { title: 'Never', favouriteColour: 'teal' } },
+    ];
+    await assert.rejects(h.connector.write('lead', ops), (error: unknown) => {
+      assert.ok(error instanceof TandemError, String(error));
+      assert.equal(error.code, 'UNKNOWN_FIELD');
+      assert.match(error.message, /favouriteColour/);
+      return true;
+    });
+    assert.deepEqual(h.sandbox.counters.byEndpoint, {}, 'no call at all: the cached description tells');
+    assert.equal(h.sandbox.listPersons().length, persons, 'the create beside it is not written');
+    assert.notEqual(h.sandbox.getPerson(1)?.values.title, 'Never');
+  });
+
   test('writing 1,000 people takes exactly 4 calls', async () => {
     const ops: WriteOp[] = Array.from({ length: 1000 }, (_, i) => ({
       kind: 'create',

@@ -458,8 +458,27 @@ export class LeadObject {
    * Creates as `createOnly` (lookupField email) and updates as `updateOnly` (lookupField id), 300 per call,
    * one result per op in input order. A failed call turns into `failed` results for its ops, except for
    * quota and auth failures, which stop the cycle.
+   *
+   * A field the description does not list, in any op, fails the whole call with `UNKNOWN_FIELD` before anything
+   * is sent: Sync Leads would skip only the records naming it (1006), so the ops before it would be written and
+   * their results lost with the throw. The description is the one `describe()` answers (cached: no call), the
+   * one the engine plans from; a field hidden since it was read is still Marketo's 1006 (see
+   * `recheckUnknownFields`).
    */
   async write(ops: readonly WriteOp[], signal?: AbortSignal): Promise<WriteResult[]> {
+    if (ops.length === 0) return [];
+    const named = new Set<string>();
+    for (const op of ops) for (const name in op.fields) named.add(name);
+    try {
+      await this.checkFields([...named], signal);
+    } catch (error) {
+      const stops = error instanceof QuotaExhaustedError || error instanceof ConnectorAuthError;
+      if (stops || (error instanceof TandemError && error.code === 'UNKNOWN_FIELD')) throw error;
+      signal?.throwIfAborted();
+      // The description could not be read (Marketo failing): nothing was sent, every op failed as a call would.
+      const failed = toFailure(error);
+      return ops.map((op) => ({ ref: op.ref, ...failed }));
+    }
     const results: Array<WriteResult | undefined> = new Array<WriteResult | undefined>(ops.length);
     const creates: number[] = [];
     const updates: number[] = [];
