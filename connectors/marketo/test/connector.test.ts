@@ -316,6 +316,7 @@ describe('paging as documented', () => {
       const leads = h.sandbox.counters.byEndpoint['GET /v1/leads.json'] ?? 0;
       assert.ok(leads >= 10 && leads <= 14, `${leads} calls`);
       assert.equal(h.sandbox.counters.byEndpoint['GET /v1/activities/leadchanges.json'], 1);
+      assert.equal(h.sandbox.counters.byEndpoint['GET /v1/activities/deletedleads.json'], 1);
     } finally {
       await h.close();
     }
