@@ -287,6 +287,21 @@ describe('dynamics connector', () => {
       );
     });
 
+    test('findByEmail: a clean stored email is found by a padded, upper-case one, in one request', async () => {
+      const c = h.connector();
+      await c.describe('contact');
+      const made = h.sandbox.create('contact', { lastname: 'Clean', emailaddress1: 'clean.stored@example.com' });
+      h.sandbox.resetCounters();
+      const found = await c.findByEmail('contact', ['  CLEAN.Stored@Example.COM ', ' clean.STORED@example.com'], {
+        fields: FIELDS,
+      });
+      assert.deepEqual(
+        found.map((r) => r.id),
+        [made.id],
+      );
+      assert.equal(h.sandbox.getCounters().requests, 1);
+    });
+
     test('look-ups of hundreds of people take a few long requests, each URL within 32 KB', async () => {
       const c = h.connector();
       await c.check();
