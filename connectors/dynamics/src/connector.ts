@@ -7,8 +7,11 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Agent } from 'undici';
 import {
+  ConnectorAuthError,
+  isTandemError,
   OwnWrites,
   PluginTokens,
+  RetryableError,
   type ChangePage,
   type CheckResult,
   type Connector,
@@ -30,6 +33,7 @@ import { DynamicsMetrics, type DynamicsStats } from './metrics';
 import { entityInfo, OBJECT_TYPES } from './objects/entities';
 import { RecordReader } from './objects/read';
 import { RecordWriter } from './objects/write';
+import { assertKnownColumns, type EntityOps } from './objects/write-fields';
 
 /** Defaults for keys the host may not have filled (it validates; it need not apply defaults). */
 function normalise(config: DynamicsConfig): DynamicsConfig {
@@ -130,17 +134,20 @@ export class DynamicsConnector implements Connector {
   }
 
   async write(objectType: string, ops: readonly WriteOp[], options?: WriteOptions): Promise<WriteResult[]> {
-    const results = await this.writer.write(entityInfo(objectType), ops, options?.signal);
+    const entity = entityInfo(objectType);
+    const refused = await this.checkColumns([{ entity, ops }], options?.signal);
+    if (refused) return refused.flat();
+    const results = await this.writer.write(entity, ops, options?.signal);
     this.noteWrites(options?.scope, objectType, results);
     return results;
   }
 
   /** Contacts and leads in shared `$batch` requests (a batch may address any entity sets). */
   async writeMany(groups: ReadonlyArray<WriteGroup>, options?: WriteOptions): Promise<WriteResult[][]> {
-    const items = groups.flatMap((g) => {
-      const entity = entityInfo(g.objectType);
-      return g.ops.map((op) => ({ entity, op }));
-    });
+    const resolved = groups.map((g) => ({ entity: entityInfo(g.objectType), ops: g.ops }));
+    const refused = await this.checkColumns(resolved, options?.signal);
+    if (refused) return refused;
+    const items = resolved.flatMap(({ entity, ops }) => ops.map((op) => ({ entity, op })));
     const results = await this.writer.writeMixed(items, options?.signal);
     let next = 0;
     return groups.map((g) => {
@@ -148,6 +155,27 @@ export class DynamicsConnector implements Connector {
       this.noteWrites(options?.scope, g.objectType, part);
       return part;
     });
+  }
+
+  /**
+   * Throws `UNKNOWN_FIELD` when an op names a column its table does not have (see `assertKnownColumns`). When the
+   * description cannot be read (Dataverse failing), nothing is sent and every op is a failure, as a batch that
+   * failed would make it; an aborted signal and refused credentials stop the call.
+   */
+  private async checkColumns(groups: readonly EntityOps[], signal?: AbortSignal): Promise<WriteResult[][] | undefined> {
+    try {
+      await assertKnownColumns(this.metadata, groups, signal);
+      return undefined;
+    } catch (error) {
+      if (signal?.aborted || error instanceof ConnectorAuthError) throw error;
+      if (isTandemError(error) && error.code === 'UNKNOWN_FIELD') throw error;
+      const message = `The table's description could not be read, so nothing was sent: ${(error as Error).message}`;
+      const code = isTandemError(error) ? error.code : 'INTERNAL';
+      const retryable = error instanceof RetryableError;
+      return groups.map(({ ops }) =>
+        ops.map((op): WriteResult => ({ ref: op.ref, status: 'failed', code, message, retryable })),
+      );
+    }
   }
 
   inSync(objectType: string, ids: readonly string[], _holds?: unknown, scope?: string): void {

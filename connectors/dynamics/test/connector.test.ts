@@ -287,6 +287,21 @@ describe('dynamics connector', () => {
       );
     });
 
+    test('findByEmail: a clean stored email is found by a padded, upper-case one, in one request', async () => {
+      const c = h.connector();
+      await c.describe('contact');
+      const made = h.sandbox.create('contact', { lastname: 'Clean', emailaddress1: 'clean.stored@example.com' });
+      h.sandbox.resetCounters();
+      const found = await c.findByEmail('contact', ['  CLEAN.Stored@Example.COM ', ' clean.STORED@example.com'], {
+        fields: FIELDS,
+      });
+      assert.deepEqual(
+        found.map((r) => r.id),
+        [made.id],
+      );
+      assert.equal(h.sandbox.getCounters().requests, 1);
+    });
+
     test('look-ups of hundreds of people take a few long requests, each URL within 32 KB', async () => {
       const c = h.connector();
       await c.check();
@@ -383,7 +398,8 @@ describe('dynamics connector', () => {
   describe('writing', () => {
     test('1,000 creates in one $batch request', async () => {
       const c = h.connector();
-      await c.check();
+      // The write checks its columns against the table's description, read once and cached (as any read does).
+      await c.describe('lead');
       h.sandbox.resetCounters();
       const before = h.sandbox.list('lead').length;
       const ops: WriteOp[] = Array.from({ length: 1000 }, (_, i) => ({
@@ -482,6 +498,72 @@ describe('dynamics connector', () => {
         assert.equal(h.sandbox.get('contact', existing.id)?.values.jobtitle, 'Buyer');
       } finally {
         h.sandbox.clearBusinessRules();
+      }
+    });
+
+    test('a column the table does not have, in any op: UNKNOWN_FIELD naming it, nothing sent', async () => {
+      const c = h.connector();
+      await c.describe('contact');
+      await c.describe('lead');
+      const [contact] = h.sandbox.list('contact');
+      assert.ok(contact);
+      const leads = h.sandbox.list('lead').length;
+      const unknownColumn = (e: unknown) =>
+        isTandemError(e) &&
+        e.code === 'UNKNOWN_FIELD' &&
+        /no_such_column/.test(e.message) &&
+        JSON.stringify(e.details?.fields) === '["no_such_column"]';
+      h.sandbox.resetCounters();
+      await assert.rejects(
+        c.write('lead', [
+          { kind: 'create', ref: 'ok', fields: { lastname: 'NeverWritten', companyname: 'Contoso' } },
+          { kind: 'create', ref: 'bad', fields: { lastname: 'Bad', no_such_column: 'x' } },
+        ]),
+        unknownColumn,
+      );
+      // writeMany: the column in the second group stops the first group too (they would share a $batch).
+      await assert.rejects(
+        c.writeMany([
+          {
+            objectType: 'contact',
+            ops: [{ kind: 'update', ref: 'u', id: contact.id, fields: { jobtitle: 'NeverWritten' } }],
+          },
+          { objectType: 'lead', ops: [{ kind: 'create', ref: 'bad', fields: { no_such_column: 'x' } }] },
+        ]),
+        unknownColumn,
+      );
+      assert.equal(h.sandbox.getCounters().requests, 0, 'no request: the cached descriptions tell');
+      assert.equal(h.sandbox.list('lead').length, leads);
+      assert.notEqual(h.sandbox.get('contact', contact.id)?.values.jobtitle, 'NeverWritten');
+    });
+
+    test("a write's column check costs the description once, then nothing; when it cannot be read, nothing is sent", async () => {
+      const c = h.connector();
+      await c.check();
+      h.sandbox.resetCounters();
+      const op = (ref: string): WriteOp => ({ kind: 'create', ref, fields: { lastname: 'Checked' } });
+      assert.equal((await c.write('contact', [op('a')]))[0]?.status, 'created');
+      const first = h.sandbox.getCounters();
+      assert.equal(first.batches, 1);
+      // The description: the attributes and their string metadata, plus WhoAmI and the column-security grants in
+      // this org (its secured column); cached from then on.
+      assert.equal(first.requests, 1 + 4);
+      h.sandbox.resetCounters();
+      assert.equal((await c.write('contact', [op('b')]))[0]?.status, 'created');
+      assert.equal(h.sandbox.getCounters().requests, 1, 'the batch alone');
+
+      const cold = h.connector({
+        limits: { maxConcurrent: 52, requestsPerWindow: 6000, windowMs: 300_000, maxRetries: 1, backoffMs: 10 },
+      });
+      await cold.check();
+      h.sandbox.resetCounters();
+      h.sandbox.injectFaults({ failEvery: 1, failStatus: 503 });
+      try {
+        const [result] = await cold.write('contact', [op('c')]);
+        assert.ok(result?.status === 'failed' && result.retryable, JSON.stringify(result));
+        assert.equal(h.sandbox.getCounters().batches, 0, 'no batch was sent');
+      } finally {
+        h.sandbox.clearFaults();
       }
     });
 

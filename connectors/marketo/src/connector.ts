@@ -87,7 +87,9 @@ export class MarketoConnector implements Connector {
     }
   }
 
-  describe(objectType: string, signal?: AbortSignal): Promise<ObjectDescription> {
+  // Every call is async so that what it refuses (an object type, an aborted signal) is a rejected promise, never a
+  // synchronous throw: callers chain on the promise.
+  async describe(objectType: string, signal?: AbortSignal): Promise<ObjectDescription> {
     this.assertObject(objectType);
     return this.describer.describe(signal);
   }
@@ -97,17 +99,17 @@ export class MarketoConnector implements Connector {
     return this.leads.readChanges(cursor, options.fields, options.signal, options.scope);
   }
 
-  get(objectType: string, ids: readonly string[], options: ReadOptions): Promise<RemoteRecord[]> {
+  async get(objectType: string, ids: readonly string[], options: ReadOptions): Promise<RemoteRecord[]> {
     this.assertObject(objectType);
     return this.leads.get(ids, options.fields, options.signal);
   }
 
-  findByEmail(objectType: string, emails: readonly string[], options: ReadOptions): Promise<RemoteRecord[]> {
+  async findByEmail(objectType: string, emails: readonly string[], options: ReadOptions): Promise<RemoteRecord[]> {
     this.assertObject(objectType);
     return this.leads.findByEmail(emails, options.fields, options.signal);
   }
 
-  write(objectType: string, ops: readonly WriteOp[], options?: WriteOptions): Promise<WriteResult[]> {
+  async write(objectType: string, ops: readonly WriteOp[], options?: WriteOptions): Promise<WriteResult[]> {
     this.assertObject(objectType);
     return this.leads.write(ops, options?.signal, options?.scope);
   }
@@ -117,7 +119,7 @@ export class MarketoConnector implements Connector {
     this.leads.inSync(ids, holds, scope);
   }
 
-  logActivity(objectType: string, events: readonly ActivityEvent[], signal?: AbortSignal): Promise<void> {
+  async logActivity(objectType: string, events: readonly ActivityEvent[], signal?: AbortSignal): Promise<void> {
     this.assertObject(objectType);
     return this.activities.log(events, signal);
   }

@@ -75,6 +75,38 @@ describe('describe, get and findByEmail', () => {
     });
   });
 
+  test('an aborted signal or a wrong object type: a rejected promise from every call, never a synchronous throw', async () => {
+    await h.connector.describe('lead'); // cached: nothing left to wait for, the signal alone must stop the call
+    const controller = new AbortController();
+    const reason = new Error('aborted before the call');
+    controller.abort(reason);
+    const signal = controller.signal;
+    const calls: Record<string, () => Promise<unknown>> = {
+      'check()': () => h.connector.check(signal),
+      'describe()': () => h.connector.describe('lead', signal),
+      'describe(contact)': () => h.connector.describe('contact'),
+      'get(contact)': () => h.connector.get('contact', ['1'], { fields: ['email'] }),
+      'findByEmail(contact)': () => h.connector.findByEmail('contact', ['a@example.com'], { fields: ['email'] }),
+      'write(contact)': () => h.connector.write('contact', []),
+      'logActivity(contact)': () => h.connector.logActivity('contact', []),
+    };
+    for (const [what, call] of Object.entries(calls)) {
+      let promise: Promise<unknown>;
+      try {
+        promise = call();
+      } catch (error) {
+        assert.fail(`${what} threw synchronously: ${String(error)}`);
+      }
+      await assert.rejects(promise, (error: unknown) => {
+        assert.ok(
+          error === reason || (error instanceof TandemError && error.code === 'BAD_REQUEST'),
+          `${what}: ${String(error)}`,
+        );
+        return true;
+      });
+    }
+  });
+
   test('check reports the API user and the instance: the sandbox instance id', async () => {
     assert.deepEqual(await h.connector.check(), {
       ok: true,
@@ -284,6 +316,7 @@ describe('paging as documented', () => {
       const leads = h.sandbox.counters.byEndpoint['GET /v1/leads.json'] ?? 0;
       assert.ok(leads >= 10 && leads <= 14, `${leads} calls`);
       assert.equal(h.sandbox.counters.byEndpoint['GET /v1/activities/leadchanges.json'], 1);
+      assert.equal(h.sandbox.counters.byEndpoint['GET /v1/activities/deletedleads.json'], 1);
     } finally {
       await h.close();
     }
@@ -374,6 +407,25 @@ describe('write', () => {
     assert.equal(h.sandbox.getPerson(Number(created.id))?.values.firstName, 'First');
     // A mixed batch is split by action: one createOnly call and one updateOnly call.
     assert.equal(h.sandbox.counters.byEndpoint['POST /v1/leads.json'], 2);
+  });
+
+  test('a field the description does not list, in any op: UNKNOWN_FIELD naming it, nothing sent, no extra call', async () => {
+    await h.connector.describe('lead');
+    h.sandbox.resetCounters();
+    const persons = h.sandbox.listPersons().length;
+    const ops: WriteOp[] = [
+      { kind: 'create', ref: 'ok', fields: { email: 'never.written@example.com', firstName: 'Never' } },
+      { kind: 'update', ref: 'u', id: '1', fields: { title: 'Never', favouriteColour: 'teal' } },
+    ];
+    await assert.rejects(h.connector.write('lead', ops), (error: unknown) => {
+      assert.ok(error instanceof TandemError, String(error));
+      assert.equal(error.code, 'UNKNOWN_FIELD');
+      assert.match(error.message, /favouriteColour/);
+      return true;
+    });
+    assert.deepEqual(h.sandbox.counters.byEndpoint, {}, 'no call at all: the cached description tells');
+    assert.equal(h.sandbox.listPersons().length, persons, 'the create beside it is not written');
+    assert.notEqual(h.sandbox.getPerson(1)?.values.title, 'Never');
   });
 
   test('writing 1,000 people takes exactly 4 calls', async () => {

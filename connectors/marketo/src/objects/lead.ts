@@ -7,7 +7,9 @@
  *   `maxIdGap` consecutive ids that do not exist.
  * - incremental: `activities/leadchanges.json` from the token (New Lead and Change Data Value for the
  *   requested fields), then the changed leads' current values by id. Leads created during the initial scan
- *   show up here as New Lead, so nothing falls between the phases.
+ *   show up here as New Lead, so nothing falls between the phases. Then `activities/deletedleads.json`
+ *   (Delete Lead, activity type 37) from a paging token of its own: leadchanges never reports a delete, and a
+ *   lead deleted without a change in the window would otherwise never be reported.
  */
 import {
   ConnectorAuthError,
@@ -41,7 +43,17 @@ type Cursor =
       /** When the paging token starts (ISO; absent in cursors written before it was kept). */
       since?: string;
     }
-  | { v: 1; phase: 'incremental'; token: string };
+  | {
+      v: 1;
+      phase: 'incremental';
+      /** Where `leadchanges` goes on. */
+      token: string;
+      /**
+       * Where `deletedleads` goes on; absent, at `token` (the initial load's start, and cursors written before
+       * deletes were read).
+       */
+      deletes?: string;
+    };
 
 function encodeCursor(cursor: Cursor): string {
   return JSON.stringify(cursor);
@@ -56,7 +68,14 @@ function decodeCursor(text: string): Cursor {
   }
   const c = value as Partial<Record<string, unknown>> | null;
   if (c && c.v === 1 && typeof c.token === 'string') {
-    if (c.phase === 'incremental') return { v: 1, phase: 'incremental', token: c.token };
+    if (c.phase === 'incremental') {
+      return {
+        v: 1,
+        phase: 'incremental',
+        token: c.token,
+        ...(typeof c.deletes === 'string' ? { deletes: c.deletes } : {}),
+      };
+    }
     if (c.phase === 'initial' && typeof c.nextId === 'number' && typeof c.missing === 'number') {
       const { since, ...rest } = c as Cursor & { phase: 'initial' };
       return {
@@ -219,8 +238,11 @@ export class LeadObject {
     const cursor: Cursor = cursorText === null ? await this.startInitial(signal) : decodeCursor(cursorText);
     const pages =
       cursor.phase === 'initial'
-        ? [this.initial(cursor, fields, signal, scope), this.incremental(cursor.token, fields, signal, scope)]
-        : [this.incremental(cursor.token, fields, signal, scope)];
+        ? [
+            this.initial(cursor, fields, signal, scope),
+            this.incremental({ v: 1, phase: 'incremental', token: cursor.token }, fields, signal, scope),
+          ]
+        : [this.incremental(cursor, fields, signal, scope)];
     for (const phase of pages) {
       for await (const page of phase) {
         guard.lastCursor = page.cursor;
@@ -292,12 +314,75 @@ export class LeadObject {
     return { v: 1, phase: 'initial', token: envelope.nextPageToken, nextId: 1, missing: 0, sofar: 0, since };
   }
 
+  /**
+   * The changes since `start`: the `leadchanges` pages (the changed leads read by id), then the `deletedleads`
+   * pages. Every page's cursor holds both paging tokens, so a read resumed from any page loses nothing; the last
+   * page (of the deletes) is the one marked done. Nothing changed costs one call of each.
+   */
   private async *incremental(
-    start: string,
+    start: Cursor & { phase: 'incremental' },
     fields: readonly string[],
     signal?: AbortSignal,
     scope?: string,
   ): AsyncGenerator<ChangePage> {
+    const deletesFrom = start.deletes ?? start.token;
+    // Leads reported deleted in this read (a changed lead that can no longer be read), not reported twice.
+    const reported = new Set<string>();
+    let token = start.token;
+    for await (const page of this.changes(start.token, fields, signal, scope)) {
+      token = page.token;
+      // A page with nothing in it is not handed over: the last page, of the deletes, carries its token on.
+      if (page.records.length === 0 && page.deletedIds.length === 0) continue;
+      for (const id of page.deletedIds) reported.add(id);
+      yield {
+        records: page.records,
+        deletedIds: page.deletedIds,
+        cursor: encodeCursor({ v: 1, phase: 'incremental', token, deletes: deletesFrom }),
+        done: false,
+        progress: { phase: 'incremental' },
+      };
+    }
+    let deletes = deletesFrom;
+    for (;;) {
+      const envelope = await this.client.get(
+        '/v1/activities/deletedleads.json',
+        { nextPageToken: deletes, batchSize: BATCH },
+        signal,
+      );
+      if (!envelope.nextPageToken) throw new ProtocolError('Marketo deletedleads.json answered no nextPageToken');
+      const deletedIds: string[] = [];
+      for (const item of envelope.result) {
+        const id = String(deletedLeadId(asRecord(item, 'deleted lead')));
+        if (reported.has(id)) continue;
+        reported.add(id);
+        deletedIds.push(id);
+      }
+      const done = !envelope.moreResult;
+      deletes = envelope.nextPageToken;
+      // A page with nothing in it is skipped unless it is the last: the final cursor must always be handed over.
+      if (deletedIds.length > 0 || done) {
+        yield {
+          records: [],
+          deletedIds,
+          cursor: encodeCursor({ v: 1, phase: 'incremental', token, deletes }),
+          done,
+          progress: { phase: 'incremental' },
+        };
+      }
+      if (done) return;
+    }
+  }
+
+  /**
+   * `leadchanges` from `start` to its end (New Lead and Change Data Value of the watched fields), the changed
+   * leads read by id, one page per call (empty ones too). Each page names the token after it.
+   */
+  private async *changes(
+    start: string,
+    fields: readonly string[],
+    signal?: AbortSignal,
+    scope?: string,
+  ): AsyncGenerator<{ records: RemoteRecord[]; deletedIds: string[]; token: string }> {
     // leadchanges needs at least one field; changes to fields outside the mapping are not our business.
     const watched = fields.filter((f) => !SYSTEM_FIELDS.has(f));
     const changeFields = (watched.length > 0 ? watched : ['email']).join(',');
@@ -338,20 +423,10 @@ export class LeadObject {
         const perField = changed.get(Number(record.id));
         if (perField && Object.keys(perField).length > 0) record.fieldModifiedAt = perField;
       }
-      const done = !envelope.moreResult;
       token = envelope.nextPageToken;
-      // A page with nothing in it is skipped unless it is the last: the final cursor must always be handed over.
-      if (records.length > 0 || done || ids.length > 0) {
-        yield {
-          records,
-          // A lead that changed and can no longer be read was deleted (or merged away) since.
-          deletedIds: ids.filter((id) => !found.has(id)),
-          cursor: encodeCursor({ v: 1, phase: 'incremental', token }),
-          done,
-          progress: { phase: 'incremental' },
-        };
-      }
-      if (done) return;
+      // A lead that changed and can no longer be read was deleted (or merged away) since.
+      yield { records, deletedIds: ids.filter((id) => !found.has(id)), token };
+      if (!envelope.moreResult) return;
     }
   }
 
@@ -475,8 +550,27 @@ export class LeadObject {
    * Creates as `createOnly` (lookupField email) and updates as `updateOnly` (lookupField id), 300 per call,
    * one result per op in input order. A failed call turns into `failed` results for its ops, except for
    * quota and auth failures, which stop the cycle.
+   *
+   * A field the description does not list, in any op, fails the whole call with `UNKNOWN_FIELD` before anything
+   * is sent: Sync Leads would skip only the records naming it (1006), so the ops before it would be written and
+   * their results lost with the throw. The description is the one `describe()` answers (cached: no call), the
+   * one the engine plans from; a field hidden since it was read is still Marketo's 1006 (see
+   * `recheckUnknownFields`).
    */
   async write(ops: readonly WriteOp[], signal?: AbortSignal, scope?: string): Promise<WriteResult[]> {
+    if (ops.length === 0) return [];
+    const named = new Set<string>();
+    for (const op of ops) for (const name in op.fields) named.add(name);
+    try {
+      await this.checkFields([...named], signal);
+    } catch (error) {
+      const stops = error instanceof QuotaExhaustedError || error instanceof ConnectorAuthError;
+      if (stops || (error instanceof TandemError && error.code === 'UNKNOWN_FIELD')) throw error;
+      signal?.throwIfAborted();
+      // The description could not be read (Marketo failing): nothing was sent, every op failed as a call would.
+      const failed = toFailure(error);
+      return ops.map((op) => ({ ref: op.ref, ...failed }));
+    }
     const results: Array<WriteResult | undefined> = new Array<WriteResult | undefined>(ops.length);
     const creates: number[] = [];
     const updates: number[] = [];
@@ -619,6 +713,14 @@ function toFailure(error: unknown): { status: 'failed'; code: string; message: s
     message: error instanceof Error ? error.message : String(error),
     retryable: false,
   };
+}
+
+/**
+ * The lead a Delete Lead activity is about: its `leadId`, or the primary attribute, which Get Deleted Leads
+ * documents as the lead id.
+ */
+function deletedLeadId(item: Record<string, unknown>): number {
+  return asId(item.leadId ?? item.primaryAttributeValueId, 'deleted lead id');
 }
 
 /** The field a Marketo message names: "Field 'x' not found". */
