@@ -30,7 +30,9 @@ export function prettyStream(destination: NodeJS.WritableStream = process.stdout
 /** The process's root logger: pretty when stdout is a terminal, JSON lines otherwise. */
 export function rootLogger(level: LogLevel, stdout: NodeJS.WriteStream = process.stdout): Logger {
   const options = { level, base: { service: 'tandem' }, serializers: LOG_SERIALIZERS };
-  return stdout.isTTY ? pino(options, prettyStream(stdout)) : pino(options);
+  if (stdout.isTTY) return pino(options, prettyStream(stdout));
+  // pino's own destination for the process's stdout (fast, synchronous); a given stream as it is.
+  return stdout === process.stdout ? pino(options) : pino(options, stdout);
 }
 
 export function createLogger(options: LoggerOptions): Logger {
