@@ -46,6 +46,8 @@ export async function doctor(
   // Readiness and MongoDB; any refusal here (unreachable, 401) ends the command with its own message.
   const ready = (await client.request<ReadyView>('GET', '/ready', undefined, [503])).body;
   add('configuration', 'ok', `mode ${ready.mode}, ${ready.plugins} plugin(s) loaded`);
+  for (const warning of ready.warnings.filter((w) => !/in memory|in-memory/i.test(w)))
+    add('configuration', 'warn', warning);
   const mongoReasons = ready.reasons.filter((r) => /mongo/i.test(r));
   if (mongoReasons.length > 0) {
     for (const reason of mongoReasons)
@@ -61,8 +63,6 @@ export async function doctor(
       ready.mode === 'live' ? 'Set MONGODB_URI to a MongoDB server' : undefined,
     );
   }
-  for (const warning of ready.warnings.filter((w) => !/in memory|in-memory/i.test(w)))
-    add('configuration', 'warn', warning);
 
   // Each connection, checked now.
   const connections = await client.get<Array<{ id: string; connector: string; mode: string }>>('/v1/connections');
@@ -103,7 +103,12 @@ export async function doctor(
     if (blocked) add(section, 'fail', `cannot run: ${blocked.reason ?? 'unknown'}`);
     const mappings = await client.get<MappingsView>(`/v1/pipelines/${encodeURIComponent(pipeline.id)}/mappings`);
     if (mappings.analysisError) {
-      add(section, 'fail', `the mapped fields could not be checked: ${oneLine(mappings.analysisError, 300)}`);
+      add(
+        section,
+        'fail',
+        `the mapped fields could not be checked: ${oneLine(mappings.analysisError, 300)}`,
+        'Fix the connections above, then run the doctor again',
+      );
       continue;
     }
     for (const field of mappings.unsyncable) {
