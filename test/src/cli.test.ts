@@ -75,7 +75,7 @@ test('tandem status: every pipeline with its state, last run and counts, next ru
     assert.equal(before.code, 0, before.stderr);
     assert.match(before.stdout, /^default {2}marketo ↔ dynamics$/m);
     assert.match(before.stdout, /last run +none yet/);
-    assert.match(before.stdout, /errors +none since ever \(no run succeeded yet\)/);
+    assert.match(before.stdout, /errors +none \(no run has succeeded yet\)/);
 
     const run = await world.cycle();
     const after = await tandem(['status'], url);

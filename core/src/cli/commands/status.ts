@@ -96,14 +96,13 @@ export async function status(client: TandemClient, output: Output, options: { js
         : `${relative(s.nextRunAt)} (${clock(s.nextRunAt)})`;
     const since = s.sinceLastSuccess;
     const troubles = since.unsuccessfulRuns + since.rejected + since.failed;
-    const sinceWhen = since.lastSuccessAt
-      ? `the last success ${relative(since.lastSuccessAt)}`
-      : 'ever (no run succeeded yet)';
+    // Counted from the last successful run on (its own rejections included), or over every run kept.
+    const when = since.lastSuccessAt ? `since the last success ${relative(since.lastSuccessAt)}` : undefined;
     const errors =
       troubles === 0
-        ? c.green(`none since ${sinceWhen}`)
+        ? c.green(when ? `none ${when}` : 'none (no run has succeeded yet)')
         : c.red(
-            `since ${sinceWhen}: ${num(since.unsuccessfulRuns)} run(s) not succeeded, ${num(since.rejected)} rejected, ${num(since.failed)} failed`,
+            `${when ?? 'no run has succeeded yet'}: ${num(since.unsuccessfulRuns)} run(s) not succeeded, ${num(since.rejected)} rejected, ${num(since.failed)} failed`,
           ) + (since.lastError ? c.dim(`\n${' '.repeat(12)}last error: ${oneLine(since.lastError)}`) : '');
     output.out(`${c.bold(s.id)}  ${c.dim(s.connections.join(' ↔ '))}`);
     for (const line of table([
