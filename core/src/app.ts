@@ -17,13 +17,16 @@ import { generateToken, parseConnectorEnv, parseCoreEnv, type Env, type TandemCo
 import { connectMongo } from './db';
 import { Connections } from './connections/connections';
 import { CoreTokens } from './di/tokens';
-import { createLogger, createMetrics, redactionPaths } from './observability';
+import { createLogger, createMetrics, redactionPaths, registerConnectionMetrics } from './observability';
 import type { ConnectorDefinition } from './plugin';
 import { discoverPlugins, findProjectRoot, loadPlugins, PluginHost, startSandboxes } from './plugins';
 import { AuditRepository, PipelinesRepository, PolicySettingsRepository } from './repositories';
 import { SyncStore } from './repositories/sync-store';
 import { migrateFirstVersion, presetPipelines } from './pipelines/presets';
 import { SyncRuntime } from './pipelines/runtime';
+import { Notices } from './pipelines/notices';
+import { DeliveriesRepository, WebhooksRepository } from './repositories/webhooks';
+import { WebhookDispatcher, type WebhookDispatcherOptions } from './webhooks/dispatcher';
 
 export interface StartOptions {
   /** Environment variables (CONTRACT.md); defaults to `process.env`. */
@@ -53,6 +56,10 @@ export interface StartOptions {
    * Benchmarks count commands with it.
    */
   onMongoCommand?: (event: CommandStartedEvent) => void;
+  /** Webhook delivery timings (tests shorten the waits between retries). */
+  webhooks?: Pick<WebhookDispatcherOptions, 'retryDelaysMs' | 'timeoutMs' | 'sweepMs' | 'claimGraceMs'>;
+  /** The debounce window of change notices (`POST …/notify`), 2 s by default. */
+  notifyWindowMs?: number;
 }
 
 export interface RunningTandem {
@@ -197,6 +204,20 @@ export async function startTandem(options: StartOptions = {}): Promise<RunningTa
     )) {
       await pipelines.upsertPreset(preset);
     }
+    const instanceId = options.instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    // Deliveries are stored before they are sent and taken over from stopped instances, so this stops after the
+    // sync engine (whose interrupted runs it is told of) and before MongoDB.
+    const webhooks = { webhooks: new WebhooksRepository(mongo.db), deliveries: new DeliveriesRepository(mongo.db) };
+    await webhooks.deliveries.ensureIndexes();
+    const dispatcher = new WebhookDispatcher({
+      ...webhooks,
+      logger: logger.child({ component: 'webhooks' }),
+      registry: metrics.registry,
+      instanceId,
+      ...options.webhooks,
+    });
+    dispatcher.start();
+    closers.push({ name: 'webhook deliveries', close: () => dispatcher.stop() });
     const sync = new SyncRuntime({
       store,
       logger: logger.child({ component: 'sync' }),
@@ -205,13 +226,28 @@ export async function startTandem(options: StartOptions = {}): Promise<RunningTa
       policies: host.policies(),
       pipelines,
       policySettings,
-      instanceId: options.instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
+      instanceId,
       intervalMinutes: config.syncIntervalMinutes,
       leaseTtlMs: config.leaseSeconds * 1000,
       schedule: options.schedule ?? true,
     });
+    const notices = new Notices({
+      start: (pipelineId) => sync.forceRun(pipelineId, 'notify'),
+      running: (pipelineId) => sync.runningRunId(pipelineId) !== undefined,
+      logger: logger.child({ component: 'notices' }),
+      ...(options.notifyWindowMs === undefined ? {} : { windowMs: options.notifyWindowMs }),
+    });
+    sync.onRunEnd(dispatcher.runEnded);
+    sync.onRunEnd(notices.runEnded);
     await sync.start();
-    closers.push({ name: 'sync engine', close: () => sync.stop() });
+    closers.push({
+      name: 'sync engine',
+      close: async () => {
+        notices.stop();
+        await sync.stop();
+      },
+    });
+    registerConnectionMetrics(metrics.registry, connections);
 
     const app = await buildApp({
       logger,
@@ -227,6 +263,8 @@ export async function startTandem(options: StartOptions = {}): Promise<RunningTa
       connections,
       store,
       sync,
+      webhooks,
+      notices,
       absentConnectors: connectorEnv.absent,
       connectionStatus: () => connections.status(),
       pipelineStatus: () => sync.pipelineStatus(),

@@ -79,9 +79,18 @@ function describeBody(res: DvResponse): string {
   return `${type}${snippet ? `: "${snippet}"` : ''}`;
 }
 
+/** What the last answer said about the server, for `check()` (clock skew, service protection allowance). */
+export interface LastAnswer {
+  /** The HTTP `Date` header. */
+  date?: string;
+  /** `x-ms-ratelimit-burst-remaining-xrm-requests`: requests left in the 5-minute window (sent when near the limit). */
+  requestsRemaining?: number;
+}
+
 export class DataverseClient {
   readonly apiBase: string;
   readonly urlLimit: UrlLengthLimit;
+  lastAnswer: LastAnswer = {};
 
   constructor(
     orgUrl: string,
@@ -227,6 +236,11 @@ export class DataverseClient {
     for (const [k, v] of Object.entries(res.headers))
       if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
     this.metrics.request(options.method, res.statusCode);
+    const remaining = Number(headers['x-ms-ratelimit-burst-remaining-xrm-requests'] ?? Number.NaN);
+    this.lastAnswer = {
+      ...(headers['date'] ? { date: headers['date'] } : {}),
+      ...(Number.isFinite(remaining) ? { requestsRemaining: remaining } : {}),
+    };
     return { status: res.statusCode, headers, text };
   }
 

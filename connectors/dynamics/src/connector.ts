@@ -48,6 +48,9 @@ function normalise(config: DynamicsConfig): DynamicsConfig {
   };
 }
 
+/** Dataverse's documented default: 6,000 requests per user and web server in a 5-minute sliding window. */
+const SERVICE_PROTECTION_REQUESTS = 6000;
+
 @injectable()
 export class DynamicsConnector implements Connector {
   readonly id = 'dynamics';
@@ -92,14 +95,31 @@ export class DynamicsConnector implements Connector {
     });
   }
 
-  /** WhoAmI: who we are (`identity`) and which org answered (`instance`, its OrganizationId). */
+  /**
+   * WhoAmI: who we are (`identity`) and which org answered (`instance`, its OrganizationId); from the same
+   * answer's headers, the server's clock (`Date`) and, when Dataverse sends it, the service protection allowance
+   * left in the current 5-minute window (`x-ms-ratelimit-burst-remaining-xrm-requests`, out of 6,000 requests per
+   * user and web server: https://learn.microsoft.com/power-apps/developer/data-platform/api-limits).
+   */
   async check(signal?: AbortSignal): Promise<CheckResult> {
     try {
       const me = await this.metadata.whoAmI(signal);
+      const { date, requestsRemaining } = this.client.lastAnswer;
+      const serverTime = date ? Date.parse(date) : Number.NaN;
       return {
         ok: true,
         identity: me.UserId,
         ...(me.OrganizationId ? { instance: me.OrganizationId } : {}),
+        ...(Number.isNaN(serverTime) ? {} : { serverTime: new Date(serverTime).toISOString() }),
+        ...(requestsRemaining === undefined
+          ? {}
+          : {
+              quota: {
+                remaining: requestsRemaining,
+                limit: SERVICE_PROTECTION_REQUESTS,
+                window: '5 minutes (service protection, per user and web server)',
+              },
+            }),
         message: `Connected to Dataverse as user ${me.UserId} (organization ${me.OrganizationId}).`,
       };
     } catch (error) {

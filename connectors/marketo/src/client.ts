@@ -139,6 +139,11 @@ export class MarketoClient {
   private readonly tokenFetch: Shared<string>;
   /** The API user the token belongs to (the token's `scope`), for `check()`. */
   identity: string | undefined;
+  /**
+   * How far Marketo's clock is ahead of ours (ms), from the HTTP `Date` header of the last REST answer (whole
+   * seconds: the half second centres the estimate), for `check()`; undefined until an answer carried one.
+   */
+  clockOffsetMs: number | undefined;
   private readonly counters: ClientStats = {
     requests: 0,
     identityCalls: 0,
@@ -196,6 +201,16 @@ export class MarketoClient {
 
   stats(): ClientStats {
     return { ...this.counters };
+  }
+
+  /**
+   * The daily quota as this process counted it: REST calls since midnight US Central, when Marketo starts the
+   * day over ([MK-DEV] rest-api.md). Other integrations share the quota, so Marketo may count more
+   * (`GET /rest/v1/stats/usage.json` tells, for one more call).
+   */
+  dailyUsage(now = Date.now()): { used: number; limit: number; resetsAt: Date } {
+    const used = centralDay(now) === this.today ? this.counters.callsToday : 0;
+    return { used, limit: this.limits.dailyQuota, resetsAt: nextCentralMidnight(now) };
   }
 
   async close(): Promise<void> {
@@ -347,6 +362,8 @@ export class MarketoClient {
       });
       status = response.statusCode;
       contentType = String(response.headers['content-type'] ?? '');
+      const date = Date.parse(String(response.headers['date'] ?? ''));
+      if (!Number.isNaN(date)) this.clockOffsetMs = date + 500 - Date.now();
       text = await response.body.text();
     } catch (error) {
       signal?.throwIfAborted();
@@ -547,6 +564,8 @@ export class MarketoClient {
       });
       status = response.statusCode;
       contentType = String(response.headers['content-type'] ?? '');
+      const date = Date.parse(String(response.headers['date'] ?? ''));
+      if (!Number.isNaN(date)) this.clockOffsetMs = date + 500 - Date.now();
       text = await response.body.text();
     } catch (error) {
       signal.throwIfAborted();

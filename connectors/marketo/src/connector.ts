@@ -71,14 +71,26 @@ export class MarketoConnector implements Connector {
    * permission; later from the cache, until Marketo says a field is gone).
    * `instance` is the munchkin id of a `https://<munchkin>.mktorest.com` base URL, else the base URL's origin:
    * Marketo's REST API has no call that says which instance answers, and the munchkin id is what names one.
+   * `quota` is the daily quota as this process counted its calls (`limits.dailyQuota`, 50,000 by default);
+   * `serverTime` Marketo's clock now, as the `Date` header of the last REST answer placed it.
    */
   async check(signal?: AbortSignal): Promise<CheckResult> {
     try {
       await this.describer.describe(signal);
+      const usage = this.client.dailyUsage();
+      const offset = this.client.clockOffsetMs;
       return {
         ok: true,
         ...(this.client.identity ? { identity: this.client.identity } : {}),
         instance: this.client.instance,
+        quota: {
+          used: usage.used,
+          limit: usage.limit,
+          remaining: Math.max(0, usage.limit - usage.used),
+          resetsAt: usage.resetsAt.toISOString(),
+          window: 'day (US Central), calls counted by this Tandem process',
+        },
+        ...(offset === undefined ? {} : { serverTime: new Date(Date.now() + offset).toISOString() }),
       };
     } catch (error) {
       signal?.throwIfAborted();

@@ -108,11 +108,21 @@ describe('describe, get and findByEmail', () => {
   });
 
   test('check reports the API user and the instance: the sandbox instance id', async () => {
-    assert.deepEqual(await h.connector.check(), {
+    const { quota, serverTime, ...rest } = await h.connector.check();
+    assert.deepEqual(rest, {
       ok: true,
       identity: 'tandem-api@example.com',
       instance: h.running.instanceId,
     });
+    // The daily quota as this process counted its calls, and Marketo's clock from the last answer's Date header.
+    const calls = h.connector.stats().callsToday;
+    assert.ok(calls > 0);
+    assert.deepEqual(
+      { used: quota?.used, limit: quota?.limit, remaining: quota?.remaining },
+      { used: calls, limit: 50_000, remaining: 50_000 - calls },
+    );
+    assert.ok(Date.parse(quota?.resetsAt ?? '') > Date.now(), 'midnight US Central, to come');
+    assert.ok(serverTime && Math.abs(Date.parse(serverTime) - Date.now()) < 5000);
   });
 });
 

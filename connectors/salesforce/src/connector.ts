@@ -171,6 +171,19 @@ export class SalesforceConnector implements Connector {
         identity,
         instance: session.orgId,
         message: `Connected to Salesforce org ${session.orgId} as ${identity} (REST API ${this.settings.apiVersion}).${usage}`,
+        // Both from answers already in hand: the usage from the last counted answer's Sforce-Limit-Info (unknown
+        // until the first one, as these calls do not count), the clock from the `Date` header of the ones above.
+        ...(used !== undefined && allocation !== undefined
+          ? {
+              quota: {
+                used,
+                limit: allocation,
+                remaining: Math.max(0, allocation - used),
+                window: 'rolling 24 hours, shared by every integration of the org',
+              },
+            }
+          : {}),
+        serverTime: new Date(this.client.serverNow()).toISOString(),
       };
     } catch (error) {
       if (signal?.aborted) throw signal.reason;

@@ -61,6 +61,22 @@ describe("the org's daily API allocation", () => {
     });
   });
 
+  test("check(): the allowance left as the last counted answer's Sforce-Limit-Info said, and the org's clock", async () => {
+    await withHarness({ dailyApiAllocation: 5000 }, async (h) => {
+      const c = h.connector();
+      const before = await c.check();
+      assert.equal(before.quota, undefined, 'unknown until a counted answer: check() itself does not count');
+      assert.ok(before.serverTime && Math.abs(Date.parse(before.serverTime) - Date.now()) < 5000);
+      h.sandbox.setApiUsage({ used: 1200 });
+      await c.describe('Contact');
+      const after = await c.check();
+      assert.deepEqual(
+        { ...after.quota, window: undefined },
+        { used: 1201, limit: 5000, remaining: 3799, window: undefined },
+      );
+    });
+  });
+
   test('the usage is a metric (the org, used, allocation)', async () => {
     await withHarness({ dailyApiAllocation: 5000 }, async (h) => {
       const c = h.connector();

@@ -8,6 +8,8 @@ import type { SyncRuntime } from '../pipelines/runtime';
 import type { PluginHost } from '../plugins';
 import type { AuditRepository, PipelinesRepository, PolicySettingsRepository } from '../repositories';
 import type { SyncStore } from '../repositories/sync-store';
+import type { DeliveriesRepository, WebhooksRepository } from '../repositories/webhooks';
+import type { Notices } from '../pipelines/notices';
 
 export interface ApiDeps {
   logger: Logger;
@@ -29,6 +31,10 @@ export interface ApiDeps {
   absentConnectors: readonly string[];
   /** The sync engine: every pipeline's cycles, runs, links, activity, pushes, resets. */
   sync: SyncRuntime;
+  /** Webhooks and their delivery log (the routes answer 501 without them). */
+  webhooks?: { webhooks: WebhooksRepository; deliveries: DeliveriesRepository };
+  /** Change notices (`POST …/notify`; 501 without them). */
+  notices?: Notices;
   /** Extra reasons `/ready` must answer 503 (e.g. a plugin failed after start). */
   notReadyReasons?: () => string[];
   /** Each connection's last check, shown by `/ready` (`connections`); one not `ok` makes it a 503. */

@@ -45,6 +45,9 @@ export interface SyncRuntimeDeps {
   leaseTtlMs?: number;
 }
 
+/** Told of every run this instance ends, as it ends (webhooks, notices): must return at once and never throw. */
+export type RunEndListener = (run: RunDoc) => void;
+
 const leaseName = (pipelineId: string) => `cycle:${pipelineId}`;
 
 interface Metrics {
@@ -114,6 +117,7 @@ export class SyncRuntime {
   private readonly schedulers = new Map<string, LoopScheduler>();
   private readonly leaseTtlMs: number;
   private readonly metrics?: Metrics;
+  private readonly runEndListeners: RunEndListener[] = [];
   private stopped = false;
 
   constructor(private readonly deps: SyncRuntimeDeps) {
@@ -167,6 +171,14 @@ export class SyncRuntime {
   /** TANDEM_SYNC_INTERVAL: a new pipeline's interval unless it names one. */
   get defaultIntervalMinutes(): number {
     return this.deps.intervalMinutes;
+  }
+
+  /**
+   * Calls `listener` with each run this instance ends (its final document), after its status is stored. A
+   * listener's work happens in the background: it can neither slow nor fail the cycle.
+   */
+  onRunEnd(listener: RunEndListener): void {
+    this.runEndListeners.push(listener);
   }
 
   /** The id of the cycle this instance is running for a pipeline, if any. */
@@ -414,6 +426,8 @@ export class SyncRuntime {
     const logger = this.deps.logger.child({ pipelineId, runId: run._id });
     const started = Date.now();
     const counts: Record<string, number> = { ...run.counts };
+    /** What `tandem_sync_records_total` has been given so far for this run, by outcome. */
+    const counted: Record<string, number> = {};
     let cycle: SyncCycle | undefined;
     const progress = () => ({
       counts: { ...emptyCounts(), ...(cycle ? addUp(counts, cycle.counts) : counts) },
@@ -475,7 +489,12 @@ export class SyncRuntime {
           onRejected: policies.onRejected,
           logger,
           signal: controller.signal,
-          report: async ({ text }) => store.runs.update(run._id, { ...progress(), progress: text }),
+          report: async ({ text }) => {
+            const now = progress();
+            // The record counters move as each write set is saved, not only when the cycle ends.
+            this.countRecords(pipelineId, now.counts, counted);
+            await store.runs.update(run._id, { ...now, progress: text });
+          },
         });
         const outcome = await cycle.run(await store.cursors.load(pipelineId));
         warnings = [...warnings, ...cycle.warnings];
@@ -504,11 +523,36 @@ export class SyncRuntime {
     if (this.metrics) {
       this.metrics.cycles.inc({ status, pipeline: pipelineId });
       this.metrics.duration.observe({ status, pipeline: pipelineId }, seconds);
-      for (const [outcome, n] of Object.entries(final.counts))
-        if (n > 0) this.metrics.records.inc({ outcome, pipeline: pipelineId }, n);
+      this.countRecords(pipelineId, final.counts, counted);
       if (status === 'succeeded') this.metrics.lastSuccess.set({ pipeline: pipelineId }, Date.now() / 1000);
     }
     logger.info({ status, counts: final.counts, seconds, ...(error ? { error } : {}) }, 'sync cycle finished');
+    const ended: RunDoc = {
+      ...run,
+      status,
+      ...final,
+      finishedAt: new Date(),
+      ...(error ? { error } : {}),
+      ...(warnings.length > 0 ? { warnings } : {}),
+    };
+    for (const listener of this.runEndListeners) {
+      try {
+        listener(ended);
+      } catch (caught) {
+        logger.error({ err: caught }, 'a run-end listener failed');
+      }
+    }
+  }
+
+  /** Adds to `tandem_sync_records_total` what `counts` holds beyond what `counted` says was added already. */
+  private countRecords(pipelineId: string, counts: Record<string, number>, counted: Record<string, number>): void {
+    if (!this.metrics) return;
+    for (const [outcome, n] of Object.entries(counts)) {
+      const delta = n - (counted[outcome] ?? 0);
+      if (delta <= 0) continue;
+      this.metrics.records.inc({ outcome, pipeline: pipelineId }, delta);
+      counted[outcome] = n;
+    }
   }
 }
 

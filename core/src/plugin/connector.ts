@@ -137,6 +137,17 @@ export interface CheckResult {
    */
   instance?: string;
   message?: string;
+  /**
+   * The API allowance left, where the system says so cheaply (a response header, a counter the connector keeps):
+   * calls `used` of `limit` in the current window, `remaining`, and when the window starts over (ISO 8601).
+   * `window` says what is counted, e.g. "day (US Central)" or "5 minutes per web server".
+   */
+  quota?: { used?: number; limit?: number; remaining?: number; resetsAt?: string; window?: string };
+  /**
+   * The system's clock at the check (ISO 8601), from the HTTP `Date` header of an answer: a change feed read
+   * against a watermark goes wrong when the two clocks disagree by more than its overlap.
+   */
+  serverTime?: string;
 }
 
 export interface Connector {

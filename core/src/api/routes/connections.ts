@@ -20,7 +20,22 @@ const CheckSchema = Type.Object({
     Type.String({ description: 'Which instance of the system answered (an org id, a munchkin id)' }),
   ),
   message: Type.Optional(Type.String()),
-  checkedAt: Type.String({ format: 'date-time' }),
+  quota: Type.Optional(
+    Type.Object(
+      {
+        used: Type.Optional(Type.Number()),
+        limit: Type.Optional(Type.Number()),
+        remaining: Type.Optional(Type.Number()),
+        resetsAt: Type.Optional(Type.String({ format: 'date-time' })),
+        window: Type.Optional(Type.String({ description: 'What is counted, e.g. "day (US Central)"' })),
+      },
+      { description: 'The API allowance left, where the system says so cheaply' },
+    ),
+  ),
+  serverTime: Type.Optional(
+    Type.String({ format: 'date-time', description: "The system's clock at the check (from its HTTP Date header)" }),
+  ),
+  checkedAt: Type.String({ format: 'date-time', description: "Tandem's clock at the check" }),
 });
 
 const IdParams = Type.Object({

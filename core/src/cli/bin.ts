@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+/** The `tandem` command (see `program.ts`). */
+import { main } from './program';
+
+void main();
