@@ -26,6 +26,7 @@ export interface Run {
   counts: Record<string, number>;
   error?: string;
   warnings?: string[];
+  sides?: Record<string, { read: number; written: number; total?: number }>;
 }
 
 export interface Person {

@@ -123,6 +123,8 @@ describe('Marketo with Salesforce', () => {
       await createPipeline(world, MARKETO_SALESFORCE);
       const first = await cycle(world, 'marketo-salesforce');
       assert.equal(first.status, 'succeeded', first.error);
+      // Salesforce's feeds say how many records they will hand over (the queries' totalSize): progress has a total.
+      assert.deepEqual(first.sides?.['salesforce'], { read: 5, written: 2, total: 5 });
       await settle(world, 'marketo-salesforce');
       for (const i of [0, 1, 2, 3, 4, 5]) {
         assert.equal(world.marketoByEmail(email(i)).length, 1, `person ${i} once in Marketo`);

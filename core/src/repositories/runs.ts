@@ -10,6 +10,8 @@ import type { RunCounts, RunStatus, RunTrigger } from '../sync/service';
 export interface SideProgress {
   read: number;
   written: number;
+  /** Records the connection's feeds expect to hand over in this run, where its connector estimates them. */
+  total?: number;
 }
 
 export interface RunDoc {

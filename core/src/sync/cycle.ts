@@ -84,6 +84,8 @@ export class SyncCycle {
   /** A dry run's planned changes, per person and side. */
   readonly planned: PlannedChange[] = [];
   private readonly lookups: Lookups;
+  /** Per stream: records read, and what its connector expects the read to hand over (where it estimates). */
+  private readonly streamProgress = new Map<Stream, { read: number; estimate?: number }>();
   private notes: ActivityNote[] = [];
   private events: RemoteEventNote[] = [];
   private retryLater = false;
@@ -289,6 +291,27 @@ export class SyncCycle {
   }
 
   /**
+   * A connection's expected total, for progress bars: each of its streams' estimate, or what was read from a
+   * stream whose connector does not estimate. Grows as later streams start; absent until one estimates.
+   */
+  private noteProgress(stream: Stream, page: ChangePage): void {
+    const progress = this.streamProgress.get(stream) ?? { read: 0 };
+    progress.read += page.records.length;
+    const estimate = page.progress?.estimatedTotal;
+    if (estimate !== undefined) progress.estimate = Math.max(estimate, progress.read);
+    this.streamProgress.set(stream, progress);
+    const connection = this.deps.sides[stream.side].connection;
+    let total = 0;
+    let estimated = false;
+    for (const [s, p] of this.streamProgress) {
+      if (this.deps.sides[s.side].connection !== connection) continue;
+      estimated ||= p.estimate !== undefined;
+      total += p.estimate ?? p.read;
+    }
+    if (estimated) (this.sides[connection] as SideProgress).total = total;
+  }
+
+  /**
    * Pairs each stream's part of the set in stream order, then writes all pairs together (shared batches
    * across object types). Later parts see the links earlier parts paired but have not saved yet (`pending`),
    * as they would see them saved if each part were written on its own.
@@ -301,6 +324,7 @@ export class SyncCycle {
       const connection = deps.sides[stream.side].connection;
       this.add({ read: page.records.length });
       (this.sides[connection] as SideProgress).read += page.records.length;
+      this.noteProgress(stream, page);
       const deletes = deps.dryRun
         ? await this.planDeletesOnly(stream.side, stream.type, page.deletedIds, pending)
         : await applyDeletes(deps, stream.side, stream.type, page.deletedIds, pending);

@@ -46,9 +46,17 @@ export const RunSchema = Type.Object({
   counts: RunCountsSchema,
   /** Per connection: records read and written so far. */
   sides: Type.Optional(
-    Type.Record(Type.String(), Type.Object({ read: Type.Integer(), written: Type.Integer() }), {
-      description: 'Records read from and written to each connection, live while the run goes on',
-    }),
+    Type.Record(
+      Type.String(),
+      Type.Object({
+        read: Type.Integer(),
+        written: Type.Integer(),
+        total: Type.Optional(
+          Type.Integer({ description: "Records the connection's feeds expect to hand over, where it estimates them" }),
+        ),
+      }),
+      { description: 'Records read from and written to each connection, live while the run goes on' },
+    ),
   ),
   startedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
