@@ -21,7 +21,7 @@ import {
   type WriteOptions,
   type WriteResult,
 } from '@tandem/core/plugin';
-import { TokenSource } from './auth';
+import { TokenSource, type Session } from './auth';
 import { SalesforceClient } from './client';
 import { authMode, settingsOf, type SalesforceConfig, type Settings } from './config';
 import { makeAgent } from './http';
@@ -71,6 +71,8 @@ export class SalesforceConnector implements Connector {
    * sharing this org must read it as the change it is.
    */
   private readonly guards = new Map<string, LoopGuard>();
+  /** The versions the org served when last asked, and the session (access token) that asked. */
+  private versions: { token: string; served: string[] } | undefined;
 
   private guard(scope: string | undefined): LoopGuard {
     const key = scope ?? '';
@@ -144,14 +146,9 @@ export class SalesforceConnector implements Connector {
         signal,
         counted: false,
       });
-      const versions = await this.client.json<Array<{ version?: string }>>({
-        method: 'GET',
-        path: '/services/data/',
-        signal,
-        counted: false,
-      });
       const wanted = this.settings.apiVersion.slice(1);
-      const served = (Array.isArray(versions) ? versions : []).map((v) => v.version).filter((v): v is string => !!v);
+      // The session now in use: the identity call replaces one Salesforce ended.
+      const served = await this.servedVersions(await this.client.session(signal), signal);
       if (!served.includes(wanted)) {
         return {
           ok: false,
@@ -190,6 +187,23 @@ export class SalesforceConnector implements Connector {
       this.logger.warn({ err: error }, 'salesforce: check failed');
       return { ok: false, message: error instanceof Error ? error.message : String(error) };
     }
+  }
+
+  /**
+   * The REST API versions the org serves, asked once per session: they change only with Salesforce's releases,
+   * and a check runs before every cycle (the identity call above still proves the session each time).
+   */
+  private async servedVersions(session: Session, signal?: AbortSignal): Promise<string[]> {
+    if (this.versions?.token === session.accessToken) return this.versions.served;
+    const versions = await this.client.json<Array<{ version?: string }>>({
+      method: 'GET',
+      path: '/services/data/',
+      signal,
+      counted: false,
+    });
+    const served = (Array.isArray(versions) ? versions : []).map((v) => v.version).filter((v): v is string => !!v);
+    this.versions = { token: session.accessToken, served };
+    return served;
   }
 
   async describe(objectType: string, signal?: AbortSignal): Promise<ObjectDescription> {

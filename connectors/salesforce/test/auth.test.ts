@@ -50,6 +50,12 @@ describe('client credentials', () => {
     const counters = h.sandbox.getCounters();
     assert.equal(counters.apiRequests, 0, 'the identity URL and the Versions resource are not API requests');
     assert.equal(counters.tokenRequests, 1, 'one session, kept');
+    // A check runs before every cycle: the versions are asked once per session, the identity each time.
+    assert.deepEqual([counters.byKind.versions, counters.byKind.identity], [1, 2]);
+    h.sandbox.expireTokens();
+    const third = await c.check();
+    assert.equal(third.ok, true, third.message);
+    assert.equal(h.sandbox.getCounters().byKind.versions, 2, 'a new session asks for the versions again');
   });
 
   test('an API version the org does not serve: not ok, naming SALESFORCE_API_VERSION', async () => {
