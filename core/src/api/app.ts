@@ -22,6 +22,8 @@ import { pipelineRoutes } from './routes/pipelines';
 import { pluginRoutes } from './routes/plugins';
 import { policyRoutes } from './routes/policies';
 import { syncRoutes } from './routes/sync';
+import { syncHealthRoutes } from './routes/sync-health';
+import { dashboardRoutes } from './routes/dashboard';
 import type { TypeBoxProvider } from './type-provider';
 import { strictValidatorCompiler } from './validation';
 
@@ -83,6 +85,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(pipelineRoutes, { deps });
   await app.register(policyRoutes, { deps });
   await app.register(syncRoutes, { deps });
+  await app.register(syncHealthRoutes, { deps });
+  await app.register(dashboardRoutes, {});
   await app.ready();
   return app;
 }
