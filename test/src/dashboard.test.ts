@@ -54,7 +54,11 @@ function inPage(page: Page, expression: string): Promise<unknown> {
 async function screenshot(page: Page, name: string): Promise<void> {
   if (!SCREENSHOTS) return;
   mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
+  // As tall as the content (a short viewport and a full-page shot): no empty space below it.
+  const viewport = page.viewportSize();
+  await page.setViewportSize({ width: 1200, height: 200 });
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  if (viewport) await page.setViewportSize(viewport);
 }
 
 async function signIn(page: Page, world: World): Promise<void> {
