@@ -20,8 +20,12 @@ const BLOCKED = 'Blocked Title';
 const RULE_MESSAGE = 'Blocked titles are not allowed.';
 const SCREENSHOTS = process.env['TANDEM_SCREENSHOTS'];
 
-/** Outside CI a machine without Chromium skips these tests, saying why; in CI they run, and fail. */
-const skip = chromiumMissing() !== undefined && !process.env['CI'] ? chromiumMissing() : false;
+/** Outside CI a machine without Chromium skips these tests, saying why; in CI that is a failure. */
+const missing = chromiumMissing();
+const skip = missing !== undefined && !process.env['CI'] ? missing : false;
+if (missing !== undefined && process.env['CI']) {
+  test('Chromium is installed for the browser tests', () => assert.fail(missing));
+}
 
 /** Every request a page makes, and every address it shows, to look for the token in URLs. */
 function recordTraffic(page: Page): { requests: Request[]; urls: string[] } {
@@ -76,6 +80,7 @@ describe('dashboard in Chromium', { skip }, () => {
   let rejectingRun: Run;
 
   before(async () => {
+    browser = await launchChromium();
     mongo = await startTestMongo();
     world = await World.start({ mongo, marketo: [0, 1, 2], contacts: [0, 1, 2] });
     await world.settle();
@@ -87,7 +92,6 @@ describe('dashboard in Chromium', { skip }, () => {
     }
     rejectingRun = await world.cycle();
     assert.equal(rejectingRun.counts['rejected'], 2, JSON.stringify(rejectingRun.counts));
-    browser = await launchChromium();
   });
 
   after(async () => {
