@@ -24,6 +24,8 @@ import { policyRoutes } from './routes/policies';
 import { syncRoutes } from './routes/sync';
 import { webhookRoutes } from './routes/webhooks';
 import { notifyRoutes } from './routes/notify';
+import { syncHealthRoutes } from './routes/sync-health';
+import { dashboardRoutes } from './routes/dashboard';
 import type { TypeBoxProvider } from './type-provider';
 import { strictValidatorCompiler } from './validation';
 
@@ -87,6 +89,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(syncRoutes, { deps });
   await app.register(webhookRoutes, { deps });
   await app.register(notifyRoutes, { deps });
+  await app.register(syncHealthRoutes, { deps });
+  await app.register(dashboardRoutes, {});
   await app.ready();
   return app;
 }

@@ -56,13 +56,25 @@ export class ActivityRepository {
   }
 
   list(pipelineId: string, query: ActivityQuery, limit: number): Promise<ActivityDoc[]> {
-    const filter: Filter<ActivityDoc> = { pipelineId };
-    if (query.side && query.recordId) filter[`${query.side}.id`] = query.recordId;
-    if (query.email) filter.email = query.email;
-    if (query.types) filter.type = { $in: [...query.types] };
-    if (query.since || query.until) {
-      filter.at = { ...(query.since ? { $gte: query.since } : {}), ...(query.until ? { $lt: query.until } : {}) };
-    }
-    return this.collection.find(filter).sort({ at: -1 }).limit(limit).toArray();
+    return this.collection.find(activityFilter(pipelineId, query)).sort({ at: -1 }).limit(limit).toArray();
   }
+
+  /**
+   * How many entries match (one `count` over the same index as `list`), for a view that read only the newest
+   * ones to say how many it left out.
+   */
+  count(pipelineId: string, query: ActivityQuery): Promise<number> {
+    return this.collection.countDocuments(activityFilter(pipelineId, query));
+  }
+}
+
+function activityFilter(pipelineId: string, query: ActivityQuery): Filter<ActivityDoc> {
+  const filter: Filter<ActivityDoc> = { pipelineId };
+  if (query.side && query.recordId) filter[`${query.side}.id`] = query.recordId;
+  if (query.email) filter.email = query.email;
+  if (query.types) filter.type = { $in: [...query.types] };
+  if (query.since || query.until) {
+    filter.at = { ...(query.since ? { $gte: query.since } : {}), ...(query.until ? { $lt: query.until } : {}) };
+  }
+  return filter;
 }
