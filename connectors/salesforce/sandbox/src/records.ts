@@ -185,8 +185,7 @@ export class RecordService {
       }
       const problem = this.checkValue(field, value);
       if (problem) return failed([problem]);
-      // The platform stores an empty text as null, and an empty checkbox as false.
-      values[field.name] = value === '' ? null : field.type === 'boolean' && value === null ? false : value;
+      values[field.name] = storedValue(field, value);
     }
 
     const merged: Record<string, Value> = { ...(existing?.values ?? this.defaults(object)), ...values };
@@ -362,6 +361,22 @@ export class RecordService {
   isDataObject(object: ObjectName): object is DataObjectName {
     return isDataObject(object);
   }
+}
+
+/**
+ * A checked value as the org stores it: an empty text becomes null, an empty checkbox false, and an email address
+ * is lower-cased. Salesforce keeps Email fields in lower case whatever case a client sends (the documentation is
+ * silent; it is the behaviour public reports describe:
+ * https://salesforce.stackexchange.com/questions/246995/deploying-a-custom-email-field-set-to-unique-fails ("Email
+ * fields ... automatically lowercase values"), https://github.com/mattermost/mattermost-data-warehouse/pull/1251
+ * ("Emails are always lowercased in salesforce")). A client comparing what it wrote with what it reads back must
+ * compare email addresses without regard to case.
+ */
+export function storedValue(f: FieldDef, value: Value): Value {
+  if (value === '') return null;
+  if (f.type === 'boolean' && value === null) return false;
+  if (f.type === 'email' && typeof value === 'string') return value.toLowerCase();
+  return value;
 }
 
 export function jsonOf(f: FieldDef, v: Value): unknown {

@@ -19,7 +19,7 @@ import { FaultState, type SandboxFaults } from './faults';
 import type { FieldAccess } from './fieldsecurity';
 import { normalizeId, randomId } from './ids';
 import { QueryService } from './query';
-import { RecordService, jsonOf } from './records';
+import { RecordService, jsonOf, storedValue } from './records';
 import { getDeleted, getUpdated } from './replication';
 import { isRuleCondition, type DuplicateRuleSettings, type ValidationRule } from './rules';
 import { DATA_OBJECTS, objectNamed, type DataObjectName, type ObjectName } from './schema';
@@ -438,7 +438,8 @@ export class SalesforceSandbox {
       if (!f || f.system || f.calculated) throw new Error(`${type}.${name} is not a field a record can be given`);
       const v = this.records.jsonValue(f, raw);
       if (v !== null && typeof v === 'object') throw new Error(v.invalid);
-      out[f.name] = v === '' ? null : v;
+      // Control methods save as a user's edit does: the same storage rules as the API (email lower-cased).
+      out[f.name] = storedValue(f, v);
     }
     return out;
   }

@@ -125,7 +125,8 @@ describe('SOQL', () => {
     assert.deepEqual(r.body.records, [
       {
         attributes: { type: 'Contact', url: `${org.base}/sobjects/Contact/${first}` },
-        Email: 'Ada@Example.com',
+        // Stored lower-cased (written as Ada@Example.com).
+        Email: 'ada@example.com',
         Id: first,
         Name: 'Ada Lovelace',
       },

@@ -197,6 +197,21 @@ describe('sObject Collections', () => {
     assert.equal(org.sandbox.getRecord('Contact', id)?.values.Title, 'Old', 'the update was rolled back');
   });
 
+  test('email addresses are stored in lower case, whatever case the client sent; queries still match any case', async () => {
+    const created = await create([contact({ LastName: 'Case', Email: 'Ann.Smith@Example.COM' })]);
+    const id = created.body[0]?.id ?? '';
+    assert.equal(org.sandbox.getRecord('Contact', id)?.values.Email, 'ann.smith@example.com');
+    await update([contact({ Id: id, Email: 'ANN@Example.com' })]);
+    const read = await org.query<{ Email: string }>(`SELECT Email FROM Contact WHERE Email = 'Ann@EXAMPLE.com'`);
+    assert.deepEqual(
+      read.body.records.map((r) => r.Email),
+      ['ann@example.com'],
+    );
+    // A user's edit in the app is saved the same way.
+    const edited = org.sandbox.editRecord('Contact', id, { Email: 'Mixed.Case@Example.org' });
+    assert.equal(edited.values.Email, 'mixed.case@example.org');
+  });
+
   test('allOrNone false: the valid records are saved', async () => {
     const id = org.sandbox.createRecord('Contact', { LastName: 'Keep2', Title: 'Old' }).id;
     const u = await update([contact({ id, Title: 'New' }), contact({ id: '003000000000001AAA', Title: 'x' })]);
