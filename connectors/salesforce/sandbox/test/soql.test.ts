@@ -102,6 +102,9 @@ describe('SOQL', () => {
       assert.deepEqual(await at('2026-12-07T02:05:55+01:00'), ['Timed']);
       assert.deepEqual(await at('2026-12-06T20:05:55-05:00'), ['Timed']);
       assert.deepEqual(await at('2026-12-07T01:05:55.000Z'), ['Timed']);
+      // Fractional seconds of any length are read (to the millisecond), as an org reads them.
+      assert.deepEqual(await at('2026-12-07T01:05:55.000000Z'), ['Timed']);
+      assert.deepEqual(await at('2026-12-07T02:05:55.0+01:00'), ['Timed']);
       const timed = (cond: string) =>
         lastNames(`SELECT LastName FROM Contact WHERE LastName = 'Timed' AND SystemModstamp ${cond}`);
       assert.deepEqual(await timed('> 2026-12-07T01:05:54Z'), ['Timed']);
