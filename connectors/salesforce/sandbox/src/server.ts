@@ -19,7 +19,7 @@ import { FaultState, type SandboxFaults } from './faults';
 import type { FieldAccess } from './fieldsecurity';
 import { normalizeId, randomId } from './ids';
 import { QueryService } from './query';
-import { RecordService, jsonOf, storedValue } from './records';
+import { RecordService, fieldJson, storedValue } from './records';
 import { getDeleted, getUpdated } from './replication';
 import { isRuleCondition, type DuplicateRuleSettings, type ValidationRule } from './rules';
 import { DATA_OBJECTS, objectNamed, type DataObjectName, type ObjectName } from './schema';
@@ -435,7 +435,9 @@ export class SalesforceSandbox {
     const out: Record<string, Value> = {};
     for (const [name, raw] of Object.entries(fields)) {
       const f = this.store.field(type, name);
-      if (!f || f.system || f.calculated) throw new Error(`${type}.${name} is not a field a record can be given`);
+      if (!f || f.system || f.calculated || f.addressParts) {
+        throw new Error(`${type}.${name} is not a field a record can be given`);
+      }
       const v = this.records.jsonValue(f, raw);
       if (v !== null && typeof v === 'object') throw new Error(v.invalid);
       // Control methods save as a user's edit does: the same storage rules as the API (email lower-cased).
@@ -446,7 +448,7 @@ export class SalesforceSandbox {
 
   private view(r: StoredRecord): SandboxRecord {
     const values: Record<string, unknown> = {};
-    for (const f of this.store.object(r.type).fields) values[f.name] = jsonOf(f, r.values[f.name] ?? null);
+    for (const f of this.store.object(r.type).fields) values[f.name] = fieldJson(f, r.values);
     return { type: r.type as DataObjectName, id: r.id, values };
   }
 

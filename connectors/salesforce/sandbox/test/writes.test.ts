@@ -273,6 +273,33 @@ describe('sObject Collections', () => {
     assert.equal(allowed.body[0]?.success, true);
   });
 
+  test('compound address read-only, restricted picklist values, lookups that must point at a live record', async () => {
+    const manager = org.sandbox.createRecord('Contact', { LastName: 'Boss' });
+    const gone = org.sandbox.createRecord('Contact', { LastName: 'Gone' });
+    org.sandbox.deleteRecord('Contact', gone.id);
+    const created = await create([
+      contact({ LastName: 'A1', MailingAddress: 'x' }),
+      contact({ LastName: 'A2', MailingGeocodeAccuracy: 'Somewhere' }),
+      contact({ LastName: 'A3', MailingGeocodeAccuracy: 'Zip', MailingLongitude: -122.39 }),
+      contact({ LastName: 'A4', AccountId: '001000000000001AAA' }),
+      contact({ LastName: 'A5', ReportsToId: manager.id }),
+      contact({ LastName: 'A6', ReportsToId: gone.id }),
+      contact({ LastName: 'A7', ReportsToId: org.sandbox.store.identity.userId }),
+    ]);
+    assert.deepEqual(
+      created.body.map((r) => [r.success, r.errors[0]?.statusCode, r.errors[0]?.fields]),
+      [
+        [false, 'INVALID_FIELD_FOR_INSERT_UPDATE', ['MailingAddress']],
+        [false, 'INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST', ['MailingGeocodeAccuracy']],
+        [true, undefined, undefined],
+        [false, 'INVALID_CROSS_REFERENCE_KEY', ['AccountId']],
+        [true, undefined, undefined],
+        [false, 'INVALID_CROSS_REFERENCE_KEY', ['ReportsToId']],
+        [false, 'MALFORMED_ID', ['ReportsToId']],
+      ],
+    );
+  });
+
   test('UNABLE_TO_LOCK_ROW for a share of record writes (every second one at 0.5)', async () => {
     org.sandbox.injectFaults({ lockErrorShare: 0.5 });
     const r = await create(Array.from({ length: 6 }, (_, i) => contact({ LastName: `Lock${i}` })));
