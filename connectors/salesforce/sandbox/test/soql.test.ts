@@ -245,6 +245,22 @@ describe('query paging and cursors', () => {
     assert.equal(small.body.records.length, 200);
   });
 
+  test('a long text area in the SELECT list caps batches at 200 whatever batchSize asked for', async () => {
+    const soql = 'SELECT Id, Description FROM Lead ORDER BY LastName';
+    const first = await org.query(soql, false, { 'sforce-query-options': 'batchSize=2000' });
+    assert.deepEqual([first.body.records.length, first.body.totalSize, first.body.done], [200, 450, false]);
+    let next = first.body.nextRecordsUrl;
+    let count = first.body.records.length;
+    while (next) {
+      const page = await org.json<{ done: boolean; nextRecordsUrl?: string; records: unknown[] }>(next);
+      count += page.body.records.length;
+      next = page.body.nextRecordsUrl;
+    }
+    assert.equal(count, 450);
+    const plain = await org.query('SELECT Id, Title FROM Lead', false, { 'sforce-query-options': 'batchSize=2000' });
+    assert.equal(plain.body.records.length, 450, 'without a long text area the batch is the one asked for');
+  });
+
   test('a cursor lives two days, then INVALID_QUERY_LOCATOR; expireQueryCursors() ends them at once', async () => {
     const first = await org.query('SELECT Id FROM Lead', false, { 'sforce-query-options': 'batchSize=200' });
     const next = first.body.nextRecordsUrl ?? '';
