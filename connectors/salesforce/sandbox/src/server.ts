@@ -194,6 +194,9 @@ export class SalesforceSandbox {
       clientCredentialsEnabled: options.clientCredentialsEnabled ?? true,
       jwtCertificate: options.jwt?.certificate,
       jwtApprovedUsers: options.jwt?.approvedUsers ?? [username],
+      // The documented audiences: the login servers (an Experience Cloud site's URL too, which a vanilla org has
+      // not). The org's own My Domain URL is not one of them.
+      // https://help.salesforce.com/s/articleView?id=sf.remoteaccess_oauth_jwt_flow.htm
       jwtAudiences: ['https://login.salesforce.com', 'https://test.salesforce.com'],
       sessionTimeoutSeconds: options.sessionTimeoutSeconds ?? DEFAULT_SESSION_TIMEOUT_SECONDS,
     };
@@ -244,7 +247,6 @@ export class SalesforceSandbox {
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : 0;
     this.origin = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
-    this.auth.settings.jwtAudiences.push(this.origin);
     this.app = app;
     if (this.options.seed) this.seed();
     return {
