@@ -163,6 +163,13 @@ export class RecordService {
       this.lockErrors += 1;
       return failed([lockError(id)]);
     }
+    if (existing?.type === 'Lead' && existing.values.IsConverted === true) {
+      // A converted lead is read-only. Public report of the answer:
+      // https://gitlab.com/gitlab-org/customers-gitlab-com/-/issues/272
+      return failed([
+        { statusCode: 'CANNOT_UPDATE_CONVERTED_LEAD', message: 'cannot reference converted lead', fields: [] },
+      ]);
+    }
 
     const readOnly = input.filter(({ field }) =>
       op === 'create' ? !this.createable(object, field) : !this.updateable(object, field),

@@ -306,6 +306,32 @@ export class SalesforceSandbox {
   }
 
   /**
+   * Converts a Lead, as a user's conversion does: into a new Contact built from the lead's fields (or into an
+   * existing Contact, `contactId`). The lead stays, read-only: `IsConverted`, `ConvertedDate`, `ConvertedContactId`,
+   * the converted status; its `SystemModstamp` moves (the conversion's change event carries no LastModifiedDate).
+   * A later API update of the lead fails with CANNOT_UPDATE_CONVERTED_LEAD.
+   * https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_calls_convertlead.htm
+   * https://developer.salesforce.com/docs/platform/change-data-capture/guide/cdc-standard-objects-lead-conversion.md
+   * The sandbox has no Account or Opportunity records: ConvertedAccountId and ConvertedOpportunityId stay null.
+   */
+  convertLead(leadId: string, options: { contactId?: string } = {}): { lead: SandboxRecord; contact: SandboxRecord } {
+    const lead = this.liveRecord('Lead', leadId);
+    if (lead.values.IsConverted === true) throw new Error(`Lead ${leadId} is already converted`);
+    const contact = options.contactId
+      ? this.liveRecord('Contact', options.contactId)
+      : this.store.insert('Contact', contactFromLead(lead.values));
+    const DAY_MS = 24 * 3600 * 1000;
+    const today = Math.floor(this.clock.now() / DAY_MS) * DAY_MS;
+    this.store.touch(lead, {
+      IsConverted: true,
+      ConvertedDate: today,
+      ConvertedContactId: contact.id,
+      Status: CONVERTED_LEAD_STATUS,
+    });
+    return { lead: this.view(lead), contact: this.view(contact) };
+  }
+
+  /**
    * Merges up to two records into a master, as a user's merge does: each loser is deleted with `MasterRecordId`
    * set to the winner (it shows in `deleted` and in queryAll); the winner takes `fieldsFromLosers` and is
    * modified. https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_calls_merge.htm
@@ -949,6 +975,11 @@ export class SalesforceSandbox {
       const losers = Array.isArray(b.loserIds) ? b.loserIds.map(String) : [String(b.loserId ?? '')];
       return guard(() => this.merge(typeOf(req), String(b.winnerId ?? ''), losers));
     });
+    app.post(`${p}/leads/:id/convert`, async (req) => {
+      const b = body(req);
+      const { id } = req.params as { id: string };
+      return guard(() => this.convertLead(id, typeof b.contactId === 'string' ? { contactId: b.contactId } : {}));
+    });
     app.put(`${p}/field-security/:type/:field`, async (req) => {
       const b = body(req);
       const { field } = req.params as { field: string };
@@ -1008,6 +1039,40 @@ export class SalesforceSandbox {
     app.post(`${p}/expire-tokens`, async () => (this.expireTokens(), { ok: true }));
     app.post(`${p}/expire-query-cursors`, async () => (this.expireQueryCursors(), { ok: true }));
   }
+}
+
+/** The vanilla lead status a conversion sets (the converted value of the Lead Status picklist). */
+const CONVERTED_LEAD_STATUS = 'Closed - Converted';
+
+/** Lead fields a conversion copies to the new Contact (the standard lead field mapping). */
+const LEAD_TO_CONTACT: ReadonlyArray<readonly [string, string]> = [
+  ['Salutation', 'Salutation'],
+  ['FirstName', 'FirstName'],
+  ['LastName', 'LastName'],
+  ['Title', 'Title'],
+  ['Email', 'Email'],
+  ['Phone', 'Phone'],
+  ['MobilePhone', 'MobilePhone'],
+  ['Fax', 'Fax'],
+  ['LeadSource', 'LeadSource'],
+  ['Description', 'Description'],
+  ['HasOptedOutOfEmail', 'HasOptedOutOfEmail'],
+  ['HasOptedOutOfFax', 'HasOptedOutOfFax'],
+  ['DoNotCall', 'DoNotCall'],
+  ['Street', 'MailingStreet'],
+  ['City', 'MailingCity'],
+  ['State', 'MailingState'],
+  ['PostalCode', 'MailingPostalCode'],
+  ['Country', 'MailingCountry'],
+];
+
+function contactFromLead(lead: Record<string, Value>): Record<string, Value> {
+  const out: Record<string, Value> = {};
+  for (const [from, to] of LEAD_TO_CONTACT) {
+    const v = lead[from];
+    if (v !== null && v !== undefined) out[to] = v;
+  }
+  return out;
 }
 
 /** 414 when the URI alone is over the limit, 431 when the headers push the request head over it. */
