@@ -169,7 +169,7 @@ export class BulkService {
 
   successfulResults(id: string): string {
     const job = this.finished(id);
-    const rows = job.results.filter((r) => r.result.success);
+    const rows = reportOrder(job.results.filter((r) => r.result.success));
     return toCsv(
       ['sf__Id', 'sf__Created', ...job.header],
       rows.map((r) => [r.result.id ?? '', String(r.result.created === true), ...r.row]),
@@ -178,7 +178,7 @@ export class BulkService {
 
   failedResults(id: string): string {
     const job = this.finished(id);
-    const rows = job.results.filter((r) => !r.result.success);
+    const rows = reportOrder(job.results.filter((r) => !r.result.success));
     return toCsv(
       ['sf__Id', 'sf__Error', ...job.header],
       rows.map((r) => [r.result.id ?? '', errorText(r.result), ...r.row]),
@@ -220,10 +220,14 @@ export class BulkService {
   private process(job: Job): void {
     if (job.state !== 'UploadComplete') return;
     job.state = 'InProgress';
+    const uploaded = job.uploads[0] ?? '';
+    const wrongEnding = lineEndingMismatch(uploaded, job.lineEnding);
+    if (wrongEnding) return this.fail(job, wrongEnding);
     let rows: string[][];
     try {
-      rows = parse(job.uploads[0] ?? '', {
+      rows = parse(uploaded, {
         delimiter: DELIMITERS[job.columnDelimiter],
+        record_delimiter: job.lineEnding === 'CRLF' ? '\r\n' : '\n',
         relax_column_count: false,
         skip_empty_lines: true,
         bom: true,
@@ -348,6 +352,32 @@ export class BulkService {
       ...(job.errorMessage ? { errorMessage: job.errorMessage } : {}),
     };
   }
+}
+
+/**
+ * The order rows are reported in. "The order of records in the response is not guaranteed to match the ordering of
+ * records in the original job data" (the org processes a job in internal batches, in parallel): the sandbox reports
+ * them last row first, so a client that pairs results with its rows by position, instead of by the row's own
+ * columns, fails here as it would against an org.
+ * https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/get_job_successful_results.htm
+ * https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/get_job_failed_results.htm
+ */
+function reportOrder(rows: RowResult[]): RowResult[] {
+  return [...rows].reverse();
+}
+
+/**
+ * The job's data must use the line ending the job was created with (LF unless told otherwise); otherwise the job
+ * fails with "ClientInputError : LineEnding is invalid on user data. Current LineEnding setting is LF".
+ * https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/bulk_api_2_0_line_ending_header.htm
+ * The header row (field names, never quoted across lines) shows which ending the data uses.
+ */
+function lineEndingMismatch(data: string, lineEnding: 'LF' | 'CRLF'): string | undefined {
+  const newline = data.indexOf('\n');
+  if (newline < 0) return undefined;
+  const crlf = newline > 0 && data.charAt(newline - 1) === '\r';
+  if ((lineEnding === 'LF') === !crlf) return undefined;
+  return `ClientInputError : LineEnding is invalid on user data. Current LineEnding setting is ${lineEnding}`;
 }
 
 function missingId(op: string): SaveResult {

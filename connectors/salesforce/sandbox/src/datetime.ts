@@ -14,7 +14,8 @@ export function formatDate(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
-const DATETIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?(Z|[+-]\d{2}:?\d{2})$/;
+/** Fractional seconds of any length, kept to the millisecond (the platform stores no finer). */
+const DATETIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})$/;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 /** Milliseconds of an ISO 8601 datetime with `Z` or an offset (`+01:00`, `+0100`), or undefined. */
@@ -29,7 +30,7 @@ export function parseDateTime(text: string): number | undefined {
     Number(h),
     Number(mi),
     Number(s),
-    Number((frac ?? '0').padEnd(3, '0')),
+    Number((frac ?? '0').slice(0, 3).padEnd(3, '0')),
   );
   if (!validParts(Number(y), Number(mo), Number(d)) || Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) {
     return undefined;

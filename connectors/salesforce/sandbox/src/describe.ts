@@ -25,8 +25,13 @@ const SOAP_TYPES: Record<FieldDef['type'], string> = {
   datetime: 'xsd:dateTime',
   date: 'xsd:date',
   double: 'xsd:double',
+  currency: 'xsd:double',
   int: 'xsd:int',
+  address: 'urn:address',
 };
+
+/** Types whose values are numbers with a precision and scale in describe. */
+const DECIMAL_TYPES: ReadonlySet<FieldDef['type']> = new Set(['double', 'currency']);
 
 export function describeField(view: FieldView): Record<string, unknown> {
   const f = view.field;
@@ -40,7 +45,7 @@ export function describeField(view: FieldView): Record<string, unknown> {
     calculatedFormula: null,
     cascadeDelete: false,
     caseSensitive: false,
-    compoundFieldName: null,
+    compoundFieldName: f.compoundFieldName ?? null,
     controllerName: null,
     createable: view.createable,
     custom: f.custom,
@@ -57,7 +62,7 @@ export function describeField(view: FieldView): Record<string, unknown> {
     filterable: f.filterable,
     filteredLookupInfo: null,
     formulaTreatNullNumberAsZero: false,
-    groupable: f.sortable && f.type !== 'double' && f.type !== 'datetime',
+    groupable: f.sortable && !DECIMAL_TYPES.has(f.type) && f.type !== 'datetime',
     highScaleNumber: false,
     htmlFormatted: false,
     idLookup: f.idLookup,
@@ -70,7 +75,7 @@ export function describeField(view: FieldView): Record<string, unknown> {
     nameField: f.name === 'Name',
     namePointing: false,
     nillable: f.nillable,
-    permissionable: f.nillable && !f.system && !f.calculated && f.name !== 'OwnerId',
+    permissionable: f.nillable && !f.system && !f.calculated && !f.addressParts && f.name !== 'OwnerId',
     picklistValues: (f.picklistValues ?? []).map((p) => ({
       active: true,
       defaultValue: p.defaultValue,
@@ -79,15 +84,15 @@ export function describeField(view: FieldView): Record<string, unknown> {
       value: p.value,
     })),
     polymorphicForeignKey: f.name === 'OwnerId',
-    precision: f.type === 'double' ? (f.precision ?? 0) : 0,
+    precision: DECIMAL_TYPES.has(f.type) ? (f.precision ?? 0) : 0,
     queryByDistance: false,
     referenceTargetField: null,
     referenceTo: f.referenceTo ?? [],
     relationshipName: f.relationshipName ?? null,
     relationshipOrder: null,
     restrictedDelete: false,
-    restrictedPicklist: false,
-    scale: f.type === 'double' ? (f.scale ?? 0) : 0,
+    restrictedPicklist: f.restrictedPicklist ?? false,
+    scale: DECIMAL_TYPES.has(f.type) ? (f.scale ?? 0) : 0,
     searchPrefilterable: false,
     soapType: SOAP_TYPES[f.type],
     sortable: f.sortable,

@@ -11,7 +11,7 @@
 import { randomId } from './ids';
 import { ApiError } from './errors';
 import type { RecordService } from './records';
-import { objectNamed } from './schema';
+import { objectNamed, type FieldDef } from './schema';
 import { compileQuery } from './soql/compile';
 import { SoqlError } from './soql/error';
 import { parseSoql } from './soql/parser';
@@ -60,7 +60,10 @@ export class QueryService {
       if (error instanceof SoqlError) throw new ApiError(400, error.errorCode, error.message);
       throw error;
     }
-    const batchSize = batchSizeOf(queryOptions);
+    const batchSize = Math.min(
+      batchSizeOf(queryOptions),
+      compiled.fields.some(isLongText) ? LONG_TEXT_BATCH_SIZE : DEFAULT_BATCH_SIZE,
+    );
     this.dropExpiredCursors();
     let rows = this.records.store.all(compiled.object).filter((r) => all || r.values.IsDeleted !== true);
     rows = rows.filter((r) => compiled.matches(r));
@@ -106,6 +109,20 @@ export class QueryService {
     }
     return page;
   }
+}
+
+/**
+ * "The returned batch size can be lower than the max or what's set in the request, based on the size and complexity
+ * of records queried"; selecting long text fields caps it at 200 records.
+ * https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_changing_batch_size.htm
+ * The sandbox applies the cap as soon as a long text area is selected (a vanilla Contact or Lead has one,
+ * Description), so a client's paging meets batches smaller than it asked for: it must follow `nextRecordsUrl` and
+ * `done`, never count on the batch size.
+ */
+export const LONG_TEXT_BATCH_SIZE = 200;
+
+function isLongText(f: FieldDef): boolean {
+  return f.type === 'textarea' && f.length > 255;
 }
 
 /** `batchSize=n` from Sforce-Query-Options: 200 to 2,000 (the default); a value outside is clamped to the range. */

@@ -12,7 +12,7 @@ import { ApiError, type DuplicateResult, type RecordError } from './errors';
 import { normalizeId } from './ids';
 import { FieldSecurity } from './fieldsecurity';
 import { ruleFires, type DuplicateRuleSettings, type ValidationRule } from './rules';
-import { isDataObject, isTextType, type DataObjectName, type FieldDef, type ObjectName } from './schema';
+import { isDataObject, isTextType, KEY_PREFIXES, type DataObjectName, type FieldDef, type ObjectName } from './schema';
 import type { SandboxStore, StoredRecord, Value } from './store';
 
 export type Operation = 'create' | 'update';
@@ -106,6 +106,7 @@ export class RecordService {
       case 'boolean':
         return typeof raw === 'boolean' ? raw : fail();
       case 'double':
+      case 'currency':
       case 'int':
         if (typeof raw === 'number') return raw;
         if (typeof raw === 'string' && raw.trim() !== '' && !Number.isNaN(Number(raw))) return Number(raw);
@@ -134,6 +135,7 @@ export class RecordService {
         return invalid;
       }
       case 'double':
+      case 'currency':
       case 'int':
         return cell.trim() !== '' && !Number.isNaN(Number(cell)) ? Number(cell) : invalid;
       case 'datetime':
@@ -161,6 +163,13 @@ export class RecordService {
       this.lockErrors += 1;
       return failed([lockError(id)]);
     }
+    if (existing?.type === 'Lead' && existing.values.IsConverted === true) {
+      // A converted lead is read-only. Public report of the answer:
+      // https://gitlab.com/gitlab-org/customers-gitlab-com/-/issues/272
+      return failed([
+        { statusCode: 'CANNOT_UPDATE_CONVERTED_LEAD', message: 'cannot reference converted lead', fields: [] },
+      ]);
+    }
 
     const readOnly = input.filter(({ field }) =>
       op === 'create' ? !this.createable(object, field) : !this.updateable(object, field),
@@ -185,8 +194,7 @@ export class RecordService {
       }
       const problem = this.checkValue(field, value);
       if (problem) return failed([problem]);
-      // The platform stores an empty text as null, and an empty checkbox as false.
-      values[field.name] = value === '' ? null : field.type === 'boolean' && value === null ? false : value;
+      values[field.name] = storedValue(field, value);
     }
 
     const merged: Record<string, Value> = { ...(existing?.values ?? this.defaults(object)), ...values };
@@ -279,25 +287,44 @@ export class RecordService {
         fields: [f.name],
       };
     }
+    if (
+      f.type === 'picklist' &&
+      f.restrictedPicklist &&
+      typeof value === 'string' &&
+      !f.picklistValues?.some((p) => p.value === value)
+    ) {
+      // https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_calls_concepts_core_data_objects.htm#statuscode
+      return {
+        statusCode: 'INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST',
+        message: `${f.label}: bad value for restricted picklist field: ${value}`,
+        fields: [f.name],
+      };
+    }
     if (f.type === 'reference' && typeof value === 'string') {
       const id = normalizeId(value);
-      if (
-        !id ||
-        !f.referenceTo?.some(
-          (t) => (t === 'User' ? '005' : this.store.object(t as ObjectName)?.keyPrefix) === id.slice(0, 3),
-        )
-      ) {
+      const target = id ? f.referenceTo?.find((t) => KEY_PREFIXES[t] === id.slice(0, 3)) : undefined;
+      if (!id || !target) {
         return {
           statusCode: 'MALFORMED_ID',
           message: `${f.label}: id value of incorrect type: ${value}`,
           fields: [f.name],
         };
       }
-      if (f.name === 'OwnerId' && id !== this.store.identity.userId) {
+      if (!this.referenceExists(target, id)) {
         return { statusCode: 'INVALID_CROSS_REFERENCE_KEY', message: `invalid cross reference id`, fields: [f.name] };
       }
     }
     return undefined;
+  }
+
+  /** Whether a reference may point at this id: the integration user, a live Contact or Lead (the org has no others). */
+  private referenceExists(target: string, id: string): boolean {
+    if (target === 'User') return id === this.store.identity.userId;
+    if (target === 'Contact' || target === 'Lead') {
+      const record = this.store.get(target, id);
+      return record !== undefined && record.values.IsDeleted !== true;
+    }
+    return false;
   }
 
   /** The duplicate rule on Email: another live record of the object with the same email (any case). */
@@ -348,7 +375,7 @@ export class RecordService {
     const out: Record<string, unknown> = {
       attributes: { type: record.type, url: `/services/data/${version}/sobjects/${record.type}/${record.id}` },
     };
-    for (const f of fields) out[f.name] = jsonOf(f, record.values[f.name] ?? null);
+    for (const f of fields) out[f.name] = fieldJson(f, record.values);
     return out;
   }
 
@@ -362,6 +389,35 @@ export class RecordService {
   isDataObject(object: ObjectName): object is DataObjectName {
     return isDataObject(object);
   }
+}
+
+/**
+ * A checked value as the org stores it: an empty text becomes null, an empty checkbox false, and an email address
+ * is lower-cased. Salesforce keeps Email fields in lower case whatever case a client sends (the documentation is
+ * silent; it is the behaviour public reports describe:
+ * https://salesforce.stackexchange.com/questions/246995/deploying-a-custom-email-field-set-to-unique-fails ("Email
+ * fields ... automatically lowercase values"), https://github.com/mattermost/mattermost-data-warehouse/pull/1251
+ * ("Emails are always lowercased in salesforce")). A client comparing what it wrote with what it reads back must
+ * compare email addresses without regard to case.
+ */
+export function storedValue(f: FieldDef, value: Value): Value {
+  if (value === '') return null;
+  if (f.type === 'boolean' && value === null) return false;
+  if (f.type === 'email' && typeof value === 'string') return value.toLowerCase();
+  return value;
+}
+
+/**
+ * A field of a record as the API writes it. A compound address is an object of its components (keys as the REST API
+ * names them), or null when every component is empty.
+ * https://developer.salesforce.com/docs/platform/object-reference/guide/compound-fields-address.html
+ */
+export function fieldJson(f: FieldDef, values: Readonly<Record<string, Value>>): unknown {
+  if (f.addressParts) {
+    const parts = Object.entries(f.addressParts).map(([key, name]) => [key, values[name] ?? null] as const);
+    return parts.every(([, v]) => v === null) ? null : Object.fromEntries(parts);
+  }
+  return jsonOf(f, values[f.name] ?? null);
 }
 
 export function jsonOf(f: FieldDef, v: Value): unknown {

@@ -22,7 +22,10 @@ export type FieldType =
   | 'date'
   | 'reference'
   | 'double'
-  | 'int';
+  | 'currency'
+  | 'int'
+  /** A compound address: read-only, its value is built from its component fields. */
+  | 'address';
 
 export interface PicklistValue {
   value: string;
@@ -54,8 +57,26 @@ export interface FieldDef {
   /** Computed from other fields (Name). */
   calculated: boolean;
   picklistValues?: PicklistValue[];
+  /** A picklist that refuses values outside its list (INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST). */
+  restrictedPicklist?: boolean;
   referenceTo?: string[];
   relationshipName?: string;
+  /** The compound field this field is a component of (`MailingAddress` for `MailingCity`, `Name` for `FirstName`). */
+  compoundFieldName?: string;
+  /** For an address: the component fields its value is built from. */
+  addressParts?: AddressParts;
+}
+
+/** The component fields of a compound address, by the key each has in the address value. */
+export interface AddressParts {
+  city: string;
+  country: string;
+  geocodeAccuracy: string;
+  latitude: string;
+  longitude: string;
+  postalCode: string;
+  state: string;
+  street: string;
 }
 
 export interface ObjectDef {
@@ -155,6 +176,77 @@ const INDUSTRIES = picklist([
   'Other',
 ]);
 const RATINGS = picklist(['Hot', 'Warm', 'Cold']);
+const GEOCODE_ACCURACIES = picklist([
+  'Address',
+  'NearAddress',
+  'Block',
+  'Street',
+  'ExtendedZip',
+  'Zip',
+  'Neighborhood',
+  'City',
+  'County',
+  'State',
+  'Unknown',
+]);
+
+/**
+ * A standard address: its component fields (street, city, state, postal code, country, and the geocode: latitude,
+ * longitude, accuracy) and the read-only compound field of type address that reads them as one value.
+ * https://developer.salesforce.com/docs/platform/object-reference/guide/compound-fields-address.html
+ * Lengths: https://developer.salesforce.com/docs/platform/field-reference/references/field-reference/salesforce-field-reference-contact.html
+ */
+function addressFields(prefix: string, compound: string, labelPrefix: string): FieldDef[] {
+  const name = (part: string) => `${prefix}${part}`;
+  const label = (part: string) => `${labelPrefix}${part}`.trim();
+  const parts: AddressParts = {
+    city: name('City'),
+    country: name('Country'),
+    geocodeAccuracy: name('GeocodeAccuracy'),
+    latitude: name('Latitude'),
+    longitude: name('Longitude'),
+    postalCode: name('PostalCode'),
+    state: name('State'),
+    street: name('Street'),
+  };
+  const component = (spec: FieldSpec) => field({ compoundFieldName: compound, ...spec });
+  return [
+    component({ name: parts.street, label: label('Street'), type: 'textarea', length: 255 }),
+    component({ name: parts.city, label: label('City'), type: 'string', length: 40 }),
+    component({ name: parts.state, label: label('State/Province'), type: 'string', length: 80 }),
+    component({ name: parts.postalCode, label: label('Zip/Postal Code'), type: 'string', length: 20 }),
+    component({ name: parts.country, label: label('Country'), type: 'string', length: 80 }),
+    component({ name: parts.latitude, label: label('Latitude'), type: 'double', precision: 18, scale: 15 }),
+    component({ name: parts.longitude, label: label('Longitude'), type: 'double', precision: 18, scale: 15 }),
+    component({
+      name: parts.geocodeAccuracy,
+      label: label('Geocode Accuracy'),
+      type: 'picklist',
+      length: 40,
+      picklistValues: GEOCODE_ACCURACIES,
+      restrictedPicklist: true,
+    }),
+    // "Compound fields are read-only" (describe: Filter, Nillable; SOQL filters on one only through DISTANCE()).
+    field({
+      name: compound,
+      label: `${labelPrefix}Address`.trim(),
+      type: 'address',
+      createable: false,
+      updateable: false,
+      sortable: false,
+      addressParts: parts,
+    }),
+  ];
+}
+
+/** Fields the platform keeps about a user's use of the record, and the photo URL: read-only. */
+function usageFields(): FieldDef[] {
+  return [
+    systemField({ name: 'PhotoUrl', label: 'Photo URL', type: 'url', length: 255 }),
+    systemField({ name: 'LastViewedDate', label: 'Last Viewed Date', type: 'datetime' }),
+    systemField({ name: 'LastReferencedDate', label: 'Last Referenced Date', type: 'datetime' }),
+  ];
+}
 
 function auditFields(): FieldDef[] {
   return [
@@ -223,9 +315,23 @@ function personFields(object: 'Contact' | 'Lead'): FieldDef[] {
       referenceTo: [object],
       relationshipName: 'MasterRecord',
     }),
-    field({ name: 'LastName', label: 'Last Name', type: 'string', length: 80, nillable: false }),
-    field({ name: 'FirstName', label: 'First Name', type: 'string', length: 40 }),
-    field({ name: 'Salutation', label: 'Salutation', type: 'picklist', length: 40, picklistValues: SALUTATIONS }),
+    field({
+      name: 'LastName',
+      label: 'Last Name',
+      type: 'string',
+      length: 80,
+      nillable: false,
+      compoundFieldName: 'Name',
+    }),
+    field({ name: 'FirstName', label: 'First Name', type: 'string', length: 40, compoundFieldName: 'Name' }),
+    field({
+      name: 'Salutation',
+      label: 'Salutation',
+      type: 'picklist',
+      length: 40,
+      picklistValues: SALUTATIONS,
+      compoundFieldName: 'Name',
+    }),
     systemField({
       name: 'Name',
       label: 'Full Name',
@@ -278,6 +384,7 @@ function personFields(object: 'Contact' | 'Lead'): FieldDef[] {
     }),
     field({ name: 'EmailBouncedReason', label: 'Email Bounced Reason', type: 'string', length: 255 }),
     field({ name: 'EmailBouncedDate', label: 'Email Bounced Date', type: 'datetime' }),
+    ...usageFields(),
     ...auditFields(),
   ];
 }
@@ -295,12 +402,30 @@ const CONTACT: ObjectDef = {
   custom: false,
   fields: [
     ...personFields('Contact'),
-    field({ name: 'MailingStreet', label: 'Mailing Street', type: 'textarea', length: 255 }),
-    field({ name: 'MailingCity', label: 'Mailing City', type: 'string', length: 40 }),
-    field({ name: 'MailingState', label: 'Mailing State/Province', type: 'string', length: 80 }),
-    field({ name: 'MailingPostalCode', label: 'Mailing Zip/Postal Code', type: 'string', length: 20 }),
-    field({ name: 'MailingCountry', label: 'Mailing Country', type: 'string', length: 80 }),
+    ...addressFields('Mailing', 'MailingAddress', 'Mailing '),
+    ...addressFields('Other', 'OtherAddress', 'Other '),
     field({ name: 'HomePhone', label: 'Home Phone', type: 'phone', length: 40 }),
+    field({ name: 'OtherPhone', label: 'Other Phone', type: 'phone', length: 40 }),
+    field({ name: 'AssistantName', label: "Assistant's Name", type: 'string', length: 40 }),
+    field({ name: 'AssistantPhone', label: 'Asst. Phone', type: 'phone', length: 40 }),
+    // A vanilla org's lookups to its accounts and to the contact's manager: nothing to point at until a record
+    // exists (the sandbox simulates no Account records).
+    field({
+      name: 'AccountId',
+      label: 'Account ID',
+      type: 'reference',
+      length: 18,
+      referenceTo: ['Account'],
+      relationshipName: 'Account',
+    }),
+    field({
+      name: 'ReportsToId',
+      label: 'Reports To ID',
+      type: 'reference',
+      length: 18,
+      referenceTo: ['Contact'],
+      relationshipName: 'ReportsTo',
+    }),
     field({ name: 'Department', label: 'Department', type: 'string', length: 80 }),
     field({ name: 'Birthdate', label: 'Birthdate', type: 'date' }),
   ],
@@ -320,12 +445,9 @@ const LEAD: ObjectDef = {
   fields: [
     ...personFields('Lead'),
     field({ name: 'Company', label: 'Company', type: 'string', length: 255, nillable: false }),
-    field({ name: 'Street', label: 'Street', type: 'textarea', length: 255 }),
-    field({ name: 'City', label: 'City', type: 'string', length: 40 }),
-    field({ name: 'State', label: 'State/Province', type: 'string', length: 80 }),
-    field({ name: 'PostalCode', label: 'Zip/Postal Code', type: 'string', length: 20 }),
-    field({ name: 'Country', label: 'Country', type: 'string', length: 80 }),
+    ...addressFields('', 'Address', ''),
     field({ name: 'Website', label: 'Website', type: 'url', length: 255 }),
+    field({ name: 'AnnualRevenue', label: 'Annual Revenue', type: 'currency', precision: 18, scale: 0 }),
     field({
       name: 'Status',
       label: 'Status',
@@ -349,6 +471,16 @@ const LEAD: ObjectDef = {
       updateable: false,
     }),
     systemField({ name: 'ConvertedDate', label: 'Converted Date', type: 'date' }),
+    ...(['Account', 'Contact', 'Opportunity'] as const).map((target) =>
+      systemField({
+        name: `Converted${target}Id`,
+        label: `Converted ${target} ID`,
+        type: 'reference',
+        length: 18,
+        referenceTo: [target],
+        relationshipName: `Converted${target}`,
+      }),
+    ),
     field({
       name: 'IsUnreadByOwner',
       label: 'Unread By Owner',
@@ -406,6 +538,16 @@ export function makeSchema(extras: boolean): Record<ObjectName, ObjectDef> {
 }
 
 export const OBJECT_NAMES: readonly ObjectName[] = ['Contact', 'Lead', 'Organization'];
+
+/** Key prefixes (the first three characters of an id, naming its object) of the objects references point at. */
+export const KEY_PREFIXES: Readonly<Record<string, string>> = {
+  Account: '001',
+  Contact: '003',
+  User: '005',
+  Opportunity: '006',
+  Lead: '00Q',
+  Organization: '00D',
+};
 
 /** The object an API name means (case-insensitive, as Salesforce reads object names in URLs and SOQL). */
 export function objectNamed(name: string): ObjectName | undefined {

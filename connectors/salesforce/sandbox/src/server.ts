@@ -19,7 +19,7 @@ import { FaultState, type SandboxFaults } from './faults';
 import type { FieldAccess } from './fieldsecurity';
 import { normalizeId, randomId } from './ids';
 import { QueryService } from './query';
-import { RecordService, jsonOf } from './records';
+import { RecordService, fieldJson, storedValue } from './records';
 import { getDeleted, getUpdated } from './replication';
 import { isRuleCondition, type DuplicateRuleSettings, type ValidationRule } from './rules';
 import { DATA_OBJECTS, objectNamed, type DataObjectName, type ObjectName } from './schema';
@@ -194,6 +194,9 @@ export class SalesforceSandbox {
       clientCredentialsEnabled: options.clientCredentialsEnabled ?? true,
       jwtCertificate: options.jwt?.certificate,
       jwtApprovedUsers: options.jwt?.approvedUsers ?? [username],
+      // The documented audiences: the login servers (an Experience Cloud site's URL too, which a vanilla org has
+      // not). The org's own My Domain URL is not one of them.
+      // https://help.salesforce.com/s/articleView?id=sf.remoteaccess_oauth_jwt_flow.htm
       jwtAudiences: ['https://login.salesforce.com', 'https://test.salesforce.com'],
       sessionTimeoutSeconds: options.sessionTimeoutSeconds ?? DEFAULT_SESSION_TIMEOUT_SECONDS,
     };
@@ -244,7 +247,6 @@ export class SalesforceSandbox {
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : 0;
     this.origin = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
-    this.auth.settings.jwtAudiences.push(this.origin);
     this.app = app;
     if (this.options.seed) this.seed();
     return {
@@ -301,6 +303,32 @@ export class SalesforceSandbox {
 
   deleteRecord(type: DataObjectName, id: string): void {
     this.store.softDelete(this.liveRecord(type, id));
+  }
+
+  /**
+   * Converts a Lead, as a user's conversion does: into a new Contact built from the lead's fields (or into an
+   * existing Contact, `contactId`). The lead stays, read-only: `IsConverted`, `ConvertedDate`, `ConvertedContactId`,
+   * the converted status; its `SystemModstamp` moves (the conversion's change event carries no LastModifiedDate).
+   * A later API update of the lead fails with CANNOT_UPDATE_CONVERTED_LEAD.
+   * https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_calls_convertlead.htm
+   * https://developer.salesforce.com/docs/platform/change-data-capture/guide/cdc-standard-objects-lead-conversion.md
+   * The sandbox has no Account or Opportunity records: ConvertedAccountId and ConvertedOpportunityId stay null.
+   */
+  convertLead(leadId: string, options: { contactId?: string } = {}): { lead: SandboxRecord; contact: SandboxRecord } {
+    const lead = this.liveRecord('Lead', leadId);
+    if (lead.values.IsConverted === true) throw new Error(`Lead ${leadId} is already converted`);
+    const contact = options.contactId
+      ? this.liveRecord('Contact', options.contactId)
+      : this.store.insert('Contact', contactFromLead(lead.values));
+    const DAY_MS = 24 * 3600 * 1000;
+    const today = Math.floor(this.clock.now() / DAY_MS) * DAY_MS;
+    this.store.touch(lead, {
+      IsConverted: true,
+      ConvertedDate: today,
+      ConvertedContactId: contact.id,
+      Status: CONVERTED_LEAD_STATUS,
+    });
+    return { lead: this.view(lead), contact: this.view(contact) };
   }
 
   /**
@@ -435,17 +463,20 @@ export class SalesforceSandbox {
     const out: Record<string, Value> = {};
     for (const [name, raw] of Object.entries(fields)) {
       const f = this.store.field(type, name);
-      if (!f || f.system || f.calculated) throw new Error(`${type}.${name} is not a field a record can be given`);
+      if (!f || f.system || f.calculated || f.addressParts) {
+        throw new Error(`${type}.${name} is not a field a record can be given`);
+      }
       const v = this.records.jsonValue(f, raw);
       if (v !== null && typeof v === 'object') throw new Error(v.invalid);
-      out[f.name] = v === '' ? null : v;
+      // Control methods save as a user's edit does: the same storage rules as the API (email lower-cased).
+      out[f.name] = storedValue(f, v);
     }
     return out;
   }
 
   private view(r: StoredRecord): SandboxRecord {
     const values: Record<string, unknown> = {};
-    for (const f of this.store.object(r.type).fields) values[f.name] = jsonOf(f, r.values[f.name] ?? null);
+    for (const f of this.store.object(r.type).fields) values[f.name] = fieldJson(f, r.values);
     return { type: r.type as DataObjectName, id: r.id, values };
   }
 
@@ -944,6 +975,11 @@ export class SalesforceSandbox {
       const losers = Array.isArray(b.loserIds) ? b.loserIds.map(String) : [String(b.loserId ?? '')];
       return guard(() => this.merge(typeOf(req), String(b.winnerId ?? ''), losers));
     });
+    app.post(`${p}/leads/:id/convert`, async (req) => {
+      const b = body(req);
+      const { id } = req.params as { id: string };
+      return guard(() => this.convertLead(id, typeof b.contactId === 'string' ? { contactId: b.contactId } : {}));
+    });
     app.put(`${p}/field-security/:type/:field`, async (req) => {
       const b = body(req);
       const { field } = req.params as { field: string };
@@ -1003,6 +1039,40 @@ export class SalesforceSandbox {
     app.post(`${p}/expire-tokens`, async () => (this.expireTokens(), { ok: true }));
     app.post(`${p}/expire-query-cursors`, async () => (this.expireQueryCursors(), { ok: true }));
   }
+}
+
+/** The vanilla lead status a conversion sets (the converted value of the Lead Status picklist). */
+const CONVERTED_LEAD_STATUS = 'Closed - Converted';
+
+/** Lead fields a conversion copies to the new Contact (the standard lead field mapping). */
+const LEAD_TO_CONTACT: ReadonlyArray<readonly [string, string]> = [
+  ['Salutation', 'Salutation'],
+  ['FirstName', 'FirstName'],
+  ['LastName', 'LastName'],
+  ['Title', 'Title'],
+  ['Email', 'Email'],
+  ['Phone', 'Phone'],
+  ['MobilePhone', 'MobilePhone'],
+  ['Fax', 'Fax'],
+  ['LeadSource', 'LeadSource'],
+  ['Description', 'Description'],
+  ['HasOptedOutOfEmail', 'HasOptedOutOfEmail'],
+  ['HasOptedOutOfFax', 'HasOptedOutOfFax'],
+  ['DoNotCall', 'DoNotCall'],
+  ['Street', 'MailingStreet'],
+  ['City', 'MailingCity'],
+  ['State', 'MailingState'],
+  ['PostalCode', 'MailingPostalCode'],
+  ['Country', 'MailingCountry'],
+];
+
+function contactFromLead(lead: Record<string, Value>): Record<string, Value> {
+  const out: Record<string, Value> = {};
+  for (const [from, to] of LEAD_TO_CONTACT) {
+    const v = lead[from];
+    if (v !== null && v !== undefined) out[to] = v;
+  }
+  return out;
 }
 
 /** 414 when the URI alone is over the limit, 431 when the headers push the request head over it. */

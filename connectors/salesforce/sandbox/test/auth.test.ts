@@ -293,6 +293,8 @@ describe('JWT bearer flow', () => {
     const cases: Array<[Promise<string>, string, RegExp]> = [
       [assertion(claims(), otherKey), 'invalid_grant', /invalid assertion/],
       [assertion({ ...claims(), aud: 'https://example.com' }), 'invalid_grant', /audience is invalid/],
+      // The org's My Domain URL (where the token is asked for) is not a documented audience.
+      [assertion({ ...claims(), aud: org.running.url }), 'invalid_grant', /audience is invalid/],
       [assertion({ ...claims(), sub: 'someone@example.com' }), 'invalid_grant', /approved/],
       [assertion({ ...claims(), iss: 'unknown-app' }), 'invalid_client_id', /client identifier invalid/],
       [assertion(claims(), privateKey, -60), 'invalid_grant', /expired/],

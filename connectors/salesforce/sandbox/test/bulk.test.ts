@@ -24,14 +24,19 @@ describe('Bulk API 2.0 ingest', () => {
     await org.close();
   });
 
-  async function runJob(object: string, operation: string, csv: string): Promise<JobInfo> {
+  async function runJob(
+    object: string,
+    operation: string,
+    csv: string,
+    lineEnding: 'LF' | 'CRLF' = 'LF',
+  ): Promise<JobInfo> {
     const created = await org.json<JobInfo>(`${org.base}/jobs/ingest`, {
       method: 'POST',
       json: {
         object,
         operation,
         contentType: 'CSV',
-        lineEnding: 'LF',
+        lineEnding,
         ...(operation === 'upsert' ? { externalIdFieldName: 'Id' } : {}),
       },
     });
@@ -87,23 +92,29 @@ describe('Bulk API 2.0 ingest', () => {
     assert.equal(job.state, 'JobComplete');
     assert.equal(job.numberRecordsProcessed, 4);
     assert.equal(job.numberRecordsFailed, 2);
+    // "The order of records in the response is not guaranteed to match the ordering of records in the original job
+    // data": a client pairs each result with its row by the row's own columns (here, last row first).
     const ok = await csvOf(`${org.base}/jobs/ingest/${job.id}/successfulResults/`);
     assert.deepEqual(
       ok.map((r) => [r.sf__Created, r.LastName, r.FirstName]),
       [
-        ['true', 'Lovelace', 'Ada'],
         ['true', 'Doe', 'Dee, Jr'],
+        ['true', 'Lovelace', 'Ada'],
       ],
     );
-    assert.match(ok[0]?.sf__Id ?? '', /^00Q/);
-    assert.equal(org.sandbox.getRecord('Lead', ok[1]?.sf__Id ?? '')?.values.Company, 'Quotes "R" Us');
-    assert.equal(org.sandbox.getRecord('Lead', ok[0]?.sf__Id ?? '')?.values.Status, 'Open - Not Contacted');
+    const byLastName = new Map(ok.map((r) => [r.LastName, r.sf__Id ?? '']));
+    assert.match(byLastName.get('Lovelace') ?? '', /^00Q/);
+    assert.equal(org.sandbox.getRecord('Lead', byLastName.get('Doe') ?? '')?.values.Company, 'Quotes "R" Us');
+    assert.equal(
+      org.sandbox.getRecord('Lead', byLastName.get('Lovelace') ?? '')?.values.Status,
+      'Open - Not Contacted',
+    );
     const failed = await csvOf(`${org.base}/jobs/ingest/${job.id}/failedResults/`);
     assert.deepEqual(
       failed.map((r) => [r.sf__Error, r.FirstName]),
       [
-        ['REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]:LastName --', 'Ben'],
         ['FIELD_CUSTOM_VALIDATION_EXCEPTION:No spam companies: --', 'Cat'],
+        ['REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]:LastName --', 'Ben'],
       ],
     );
     const unprocessed = await org.call(`${org.base}/jobs/ingest/${job.id}/unprocessedrecords/`);
@@ -133,6 +144,27 @@ describe('Bulk API 2.0 ingest', () => {
     assert.deepEqual(
       ok.map((r) => [r.sf__Id, r.sf__Created]),
       [[b.id, 'false']],
+    );
+  });
+
+  test("data whose line ending is not the job's fails the job (ClientInputError)", async () => {
+    const crlfInLfJob = await runJob('Contact', 'insert', 'LastName\r\nEnding1\r\n');
+    assert.equal(crlfInLfJob.state, 'Failed');
+    assert.equal(
+      crlfInLfJob.errorMessage,
+      'ClientInputError : LineEnding is invalid on user data. Current LineEnding setting is LF',
+    );
+    const lfInCrlfJob = await runJob('Contact', 'insert', 'LastName\nEnding2\n', 'CRLF');
+    assert.equal(lfInCrlfJob.state, 'Failed');
+    assert.match(lfInCrlfJob.errorMessage ?? '', /Current LineEnding setting is CRLF/);
+    const matching = await runJob('Contact', 'insert', 'LastName,Title\r\nEnding3,"Two\r\nlines"\r\n', 'CRLF');
+    assert.deepEqual(
+      [matching.state, matching.numberRecordsProcessed, matching.numberRecordsFailed],
+      ['JobComplete', 1, 0],
+    );
+    assert.equal(
+      org.sandbox.listRecords('Contact').find((r) => r.values.LastName === 'Ending3')?.values.Title,
+      'Two\r\nlines',
     );
   });
 

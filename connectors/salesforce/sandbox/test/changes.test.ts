@@ -124,6 +124,44 @@ describe('changes', () => {
     assert.deepEqual(all.body.records, [], 'purged from the Recycle Bin too');
   });
 
+  test('lead conversion: a Contact from the lead, the lead read-only with its conversion fields, SystemModstamp moved', async () => {
+    const lead = org.sandbox.createRecord('Lead', {
+      FirstName: 'Conv',
+      LastName: 'Erted',
+      Company: 'Acme',
+      Email: 'conv@example.com',
+      City: 'Lyon',
+    });
+    org.sandbox.advanceClock(3 * MIN);
+    const { contact } = org.sandbox.convertLead(lead.id);
+    assert.deepEqual(
+      [contact.values.FirstName, contact.values.LastName, contact.values.Email, contact.values.MailingCity],
+      ['Conv', 'Erted', 'conv@example.com', 'Lyon'],
+    );
+    await org.token();
+    const q = await org.query<Record<string, unknown>>(
+      `SELECT IsConverted, ConvertedContactId, ConvertedDate, Status, SystemModstamp, LastModifiedDate FROM Lead WHERE Id = '${lead.id}'`,
+    );
+    const row = q.body.records[0];
+    assert.deepEqual(
+      [row?.IsConverted, row?.ConvertedContactId, row?.ConvertedDate, row?.Status],
+      [true, contact.id, org.sandbox.now().toISOString().slice(0, 10), 'Closed - Converted'],
+    );
+    assert.notEqual(row?.SystemModstamp, row?.LastModifiedDate);
+    const patched = await org.json<ApiErrorBody[]>(`${org.base}/sobjects/Lead/${lead.id}`, {
+      method: 'PATCH',
+      json: { Title: 'x' },
+    });
+    assert.equal(patched.status, 400);
+    assert.equal(patched.body[0]?.errorCode, 'CANNOT_UPDATE_CONVERTED_LEAD');
+    const collection = await org.json<Array<{ success: boolean; errors: Array<{ statusCode: string }> }>>(
+      `${org.base}/composite/sobjects`,
+      { method: 'PATCH', json: { records: [{ attributes: { type: 'Lead' }, Id: lead.id, Title: 'x' }] } },
+    );
+    assert.equal(collection.body[0]?.errors[0]?.statusCode, 'CANNOT_UPDATE_CONVERTED_LEAD');
+    assert.throws(() => org.sandbox.convertLead(lead.id), /already converted/);
+  });
+
   test('merge refuses more than two records, or a record into itself', () => {
     const a = org.sandbox.createRecord('Lead', { LastName: 'A', Company: 'C' });
     const b = org.sandbox.createRecord('Lead', { LastName: 'B', Company: 'C' });

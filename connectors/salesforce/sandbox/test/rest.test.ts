@@ -202,6 +202,14 @@ interface DescribeBody {
     custom: boolean;
     idLookup: boolean;
     picklistValues: Array<{ value: string; defaultValue: boolean }>;
+    compoundFieldName: string | null;
+    filterable: boolean;
+    sortable: boolean;
+    precision: number;
+    scale: number;
+    soapType: string;
+    referenceTo: string[];
+    restrictedPicklist: boolean;
   }>;
 }
 
@@ -248,6 +256,88 @@ describe('describe and field-level security', () => {
     assert.equal(lead.body.fields.find((x) => x.name === 'Company')?.nillable, false);
     const basic = await org.json<{ objectDescribe: { name: string; keyPrefix: string } }>(`${org.base}/sobjects/Lead`);
     assert.deepEqual([basic.body.objectDescribe.name, basic.body.objectDescribe.keyPrefix], ['Lead', '00Q']);
+  });
+
+  test('standard addresses: components and a read-only compound address; geocodes, lookups, currency', async () => {
+    const contact = await org.json<DescribeBody>(`${org.base}/sobjects/Contact/describe`);
+    const f = (name: string) => contact.body.fields.find((x) => x.name === name);
+    const address = f('MailingAddress');
+    assert.deepEqual(
+      [
+        address?.type,
+        address?.soapType,
+        address?.createable,
+        address?.updateable,
+        address?.nillable,
+        address?.sortable,
+      ],
+      ['address', 'urn:address', false, false, true, false],
+    );
+    assert.deepEqual(
+      ['MailingStreet', 'MailingCity', 'MailingLatitude', 'MailingGeocodeAccuracy', 'OtherCity'].map(
+        (n) => f(n)?.compoundFieldName,
+      ),
+      ['MailingAddress', 'MailingAddress', 'MailingAddress', 'MailingAddress', 'OtherAddress'],
+    );
+    assert.deepEqual(
+      ['FirstName', 'LastName', 'Salutation'].map((n) => f(n)?.compoundFieldName),
+      ['Name', 'Name', 'Name'],
+    );
+    assert.deepEqual(
+      [f('MailingLatitude')?.type, f('MailingLatitude')?.precision, f('MailingLatitude')?.scale],
+      ['double', 18, 15],
+    );
+    assert.equal(f('MailingGeocodeAccuracy')?.restrictedPicklist, true);
+    assert.deepEqual([f('AccountId')?.type, f('AccountId')?.referenceTo], ['reference', ['Account']]);
+    assert.deepEqual([f('AssistantName')?.length, f('OtherPhone')?.type], [40, 'phone']);
+    assert.deepEqual([f('PhotoUrl')?.createable, f('LastViewedDate')?.updateable], [false, false]);
+    const lead = await org.json<DescribeBody>(`${org.base}/sobjects/Lead/describe`);
+    const l = (name: string) => lead.body.fields.find((x) => x.name === name);
+    assert.deepEqual([l('Address')?.type, l('City')?.compoundFieldName], ['address', 'Address']);
+    assert.deepEqual(
+      [l('AnnualRevenue')?.type, l('AnnualRevenue')?.soapType, l('AnnualRevenue')?.precision],
+      ['currency', 'xsd:double', 18],
+    );
+    assert.deepEqual([l('ConvertedContactId')?.createable, l('ConvertedContactId')?.referenceTo], [false, ['Contact']]);
+  });
+
+  test('a compound address reads as one object of its components (null when all are empty), never filtered', async () => {
+    const withAddress = org.sandbox.createRecord('Contact', {
+      LastName: 'Addressed',
+      MailingStreet: '1 Market St',
+      MailingCity: 'San Francisco',
+      MailingPostalCode: '94105',
+      MailingLatitude: 37.79,
+    });
+    const without = org.sandbox.createRecord('Contact', { LastName: 'Homeless' });
+    const q = await org.query<{ MailingAddress: unknown }>(
+      `SELECT MailingAddress FROM Contact WHERE Id IN ('${withAddress.id}', '${without.id}') ORDER BY LastName`,
+    );
+    assert.equal(q.status, 200, JSON.stringify(q.body));
+    assert.deepEqual(
+      q.body.records.map((r) => r.MailingAddress),
+      [
+        {
+          city: 'San Francisco',
+          country: null,
+          geocodeAccuracy: null,
+          latitude: 37.79,
+          longitude: null,
+          postalCode: '94105',
+          state: null,
+          street: '1 Market St',
+        },
+        null,
+      ],
+    );
+    for (const soql of [
+      "SELECT Id FROM Contact WHERE MailingAddress = 'x'",
+      'SELECT Id FROM Contact ORDER BY MailingAddress',
+    ]) {
+      const bad = await org.query(soql);
+      assert.equal(bad.status, 400, soql);
+      assert.equal((bad.body as unknown as ApiErrorBody[])[0]?.errorCode, 'INVALID_FIELD', soql);
+    }
   });
 
   test('a vanilla org has no custom fields', async () => {

@@ -102,6 +102,9 @@ describe('SOQL', () => {
       assert.deepEqual(await at('2026-12-07T02:05:55+01:00'), ['Timed']);
       assert.deepEqual(await at('2026-12-06T20:05:55-05:00'), ['Timed']);
       assert.deepEqual(await at('2026-12-07T01:05:55.000Z'), ['Timed']);
+      // Fractional seconds of any length are read (to the millisecond), as an org reads them.
+      assert.deepEqual(await at('2026-12-07T01:05:55.000000Z'), ['Timed']);
+      assert.deepEqual(await at('2026-12-07T02:05:55.0+01:00'), ['Timed']);
       const timed = (cond: string) =>
         lastNames(`SELECT LastName FROM Contact WHERE LastName = 'Timed' AND SystemModstamp ${cond}`);
       assert.deepEqual(await timed('> 2026-12-07T01:05:54Z'), ['Timed']);
@@ -125,7 +128,8 @@ describe('SOQL', () => {
     assert.deepEqual(r.body.records, [
       {
         attributes: { type: 'Contact', url: `${org.base}/sobjects/Contact/${first}` },
-        Email: 'Ada@Example.com',
+        // Stored lower-cased (written as Ada@Example.com).
+        Email: 'ada@example.com',
         Id: first,
         Name: 'Ada Lovelace',
       },
@@ -239,6 +243,22 @@ describe('query paging and cursors', () => {
     assert.equal(all.body.done, true);
     const small = await org.query('SELECT Id FROM Lead', false, { 'sforce-query-options': 'batchSize=10' });
     assert.equal(small.body.records.length, 200);
+  });
+
+  test('a long text area in the SELECT list caps batches at 200 whatever batchSize asked for', async () => {
+    const soql = 'SELECT Id, Description FROM Lead ORDER BY LastName';
+    const first = await org.query(soql, false, { 'sforce-query-options': 'batchSize=2000' });
+    assert.deepEqual([first.body.records.length, first.body.totalSize, first.body.done], [200, 450, false]);
+    let next = first.body.nextRecordsUrl;
+    let count = first.body.records.length;
+    while (next) {
+      const page = await org.json<{ done: boolean; nextRecordsUrl?: string; records: unknown[] }>(next);
+      count += page.body.records.length;
+      next = page.body.nextRecordsUrl;
+    }
+    assert.equal(count, 450);
+    const plain = await org.query('SELECT Id, Title FROM Lead', false, { 'sforce-query-options': 'batchSize=2000' });
+    assert.equal(plain.body.records.length, 450, 'without a long text area the batch is the one asked for');
   });
 
   test('a cursor lives two days, then INVALID_QUERY_LOCATOR; expireQueryCursors() ends them at once', async () => {

@@ -197,6 +197,21 @@ describe('sObject Collections', () => {
     assert.equal(org.sandbox.getRecord('Contact', id)?.values.Title, 'Old', 'the update was rolled back');
   });
 
+  test('email addresses are stored in lower case, whatever case the client sent; queries still match any case', async () => {
+    const created = await create([contact({ LastName: 'Case', Email: 'Ann.Smith@Example.COM' })]);
+    const id = created.body[0]?.id ?? '';
+    assert.equal(org.sandbox.getRecord('Contact', id)?.values.Email, 'ann.smith@example.com');
+    await update([contact({ Id: id, Email: 'ANN@Example.com' })]);
+    const read = await org.query<{ Email: string }>(`SELECT Email FROM Contact WHERE Email = 'Ann@EXAMPLE.com'`);
+    assert.deepEqual(
+      read.body.records.map((r) => r.Email),
+      ['ann@example.com'],
+    );
+    // A user's edit in the app is saved the same way.
+    const edited = org.sandbox.editRecord('Contact', id, { Email: 'Mixed.Case@Example.org' });
+    assert.equal(edited.values.Email, 'mixed.case@example.org');
+  });
+
   test('allOrNone false: the valid records are saved', async () => {
     const id = org.sandbox.createRecord('Contact', { LastName: 'Keep2', Title: 'Old' }).id;
     const u = await update([contact({ id, Title: 'New' }), contact({ id: '003000000000001AAA', Title: 'x' })]);
@@ -256,6 +271,33 @@ describe('sObject Collections', () => {
     org.sandbox.setDuplicateRule('Contact', { allowSave: true });
     const allowed = await create([contact({ LastName: 'Dup3', Email: 'dup@example.com' })]);
     assert.equal(allowed.body[0]?.success, true);
+  });
+
+  test('compound address read-only, restricted picklist values, lookups that must point at a live record', async () => {
+    const manager = org.sandbox.createRecord('Contact', { LastName: 'Boss' });
+    const gone = org.sandbox.createRecord('Contact', { LastName: 'Gone' });
+    org.sandbox.deleteRecord('Contact', gone.id);
+    const created = await create([
+      contact({ LastName: 'A1', MailingAddress: 'x' }),
+      contact({ LastName: 'A2', MailingGeocodeAccuracy: 'Somewhere' }),
+      contact({ LastName: 'A3', MailingGeocodeAccuracy: 'Zip', MailingLongitude: -122.39 }),
+      contact({ LastName: 'A4', AccountId: '001000000000001AAA' }),
+      contact({ LastName: 'A5', ReportsToId: manager.id }),
+      contact({ LastName: 'A6', ReportsToId: gone.id }),
+      contact({ LastName: 'A7', ReportsToId: org.sandbox.store.identity.userId }),
+    ]);
+    assert.deepEqual(
+      created.body.map((r) => [r.success, r.errors[0]?.statusCode, r.errors[0]?.fields]),
+      [
+        [false, 'INVALID_FIELD_FOR_INSERT_UPDATE', ['MailingAddress']],
+        [false, 'INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST', ['MailingGeocodeAccuracy']],
+        [true, undefined, undefined],
+        [false, 'INVALID_CROSS_REFERENCE_KEY', ['AccountId']],
+        [true, undefined, undefined],
+        [false, 'INVALID_CROSS_REFERENCE_KEY', ['ReportsToId']],
+        [false, 'MALFORMED_ID', ['ReportsToId']],
+      ],
+    );
   });
 
   test('UNABLE_TO_LOCK_ROW for a share of record writes (every second one at 0.5)', async () => {

@@ -32,7 +32,12 @@ const ESCAPES: Record<string, string> = {
   '\\': '\\',
 };
 
-const DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?(?:Z|[+-]\d{2}:\d{2})/;
+/**
+ * The documented forms are `YYYY-MM-DDThh:mm:ss` with `Z` or `±hh:mm`; an org also reads fractional seconds of any
+ * length (public report: https://salesforce.stackexchange.com/questions/370738/how-do-i-use-a-time-literal-in-a-soql-query
+ * "The milliseconds are optional, and can be given as any arbitrary precision"). `+hhmm` without the colon is not read.
+ */
+const DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})/;
 const DATE = /^\d{4}-\d{2}-\d{2}(?![\w:-])/;
 const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?![\w.])/;
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*/;
