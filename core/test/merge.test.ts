@@ -10,7 +10,7 @@ const plan: ObjectPairPlan = {
   key: 'lead->contact',
   types: { left: 'lead', right: 'contact' },
   fields: [
-    { names: { left: 'email', right: 'emailaddress1' }, to: both },
+    { names: { left: 'email', right: 'emailaddress1' }, to: both, caseInsensitive: true },
     { names: { left: 'firstName', right: 'firstname' }, to: both },
     { names: { left: 'title', right: 'jobtitle' }, to: both },
     { names: { left: 'leadScore', right: 'mkt_leadscore' }, to: { left: true, right: false } },
@@ -119,4 +119,16 @@ test('values for a create follow the allowed directions and skip blanks', () => 
   );
   assert.deepEqual(values, { emailaddress1: 'a@x.com', firstname: 'Ann' });
   assert.deepEqual(snapshot, { email: 'a@x.com', firstName: 'Ann', title: null });
+});
+
+test('a case-insensitive field (an email) differing only in case is unchanged: nothing written, no collision', () => {
+  const base = { email: 'Ann.Smith@X.com', firstName: 'Ann', title: 'CTO' };
+  const { result, seen } = merge(
+    base,
+    m({ email: 'Ann.Smith@X.com', firstName: 'Ann', title: 'CTO' }),
+    d({ emailaddress1: 'ann.smith@x.com', firstname: 'ANN', jobtitle: 'CTO' }),
+  );
+  // The email's case is no change; a name's case is one (only emails compare without case).
+  assert.deepEqual(result.writes, { left: { firstName: 'ANN' }, right: {} });
+  assert.equal(seen.length, 0);
 });

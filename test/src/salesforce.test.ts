@@ -145,6 +145,29 @@ describe('Marketo with Salesforce', () => {
     });
   });
 
+  test('an email Salesforce stores in lower case is the same email: Marketo keeps its casing, nothing is written back', async () => {
+    await withWorld({ marketo: [0], salesforce: {} }, async (world) => {
+      const mixed = 'Mixed.Case@Example.COM';
+      world.marketo.createPerson({ email: mixed, firstName: 'Mixed', lastName: 'Case', company: 'Acme' });
+      await createPipeline(world, MARKETO_SALESFORCE);
+      await settle(world, 'marketo-salesforce');
+      const [lead] = world.salesforceByEmail(mixed);
+      assert.equal(lead?.values['Email'], 'mixed.case@example.com', 'the org stores emails in lower case');
+      assert.equal(world.marketoByEmail(mixed)[0]?.values['email'], mixed, 'Marketo keeps the casing it had');
+      const activity = await world.api<Array<{ kind: string; side?: string }>>(
+        'GET',
+        `/v1/pipelines/marketo-salesforce/activity?email=${encodeURIComponent(mixed)}`,
+      );
+      assert.deepEqual(
+        activity.body.filter((a) => a.kind === 'updated').map((a) => a.side),
+        [],
+        'nobody updated for a difference of case',
+      );
+      const idle = await cycle(world, 'marketo-salesforce');
+      assert.equal((idle.counts['created'] ?? 0) + (idle.counts['updated'] ?? 0), 0, 'an idle cycle writes nothing');
+    });
+  });
+
   test('collisions: Salesforce wins for Contacts, Marketo wins for Leads', async () => {
     await withWorld({ marketo: [0, 1], salesforce: { contacts: [0], leads: [1] } }, async (world) => {
       await createPipeline(world, MARKETO_SALESFORCE);

@@ -10,6 +10,8 @@ export interface PlannedField {
   names: PerSide<string>;
   /** Whether values flow into that side. */
   to: PerSide<boolean>;
+  /** Values differing only in letter case are equal (emails). */
+  caseInsensitive?: boolean;
 }
 
 /** A field the sync itself sets on one side of an object pair. */
@@ -36,7 +38,13 @@ export class FieldPlan {
 
   static build(analysis: MappingAnalysis, emails: PerSide<ReadonlyMap<string, string>>): FieldPlan {
     const pairs = analysis.objects.map((object): ObjectPairPlan => {
-      const fields = object.fields.filter((f) => f.to.left || f.to.right).map((f) => ({ names: f.names, to: f.to }));
+      const fields = object.fields
+        .filter((f) => f.to.left || f.to.right)
+        .map((f): PlannedField => ({
+          names: f.names,
+          to: f.to,
+          ...(f.caseInsensitive ? { caseInsensitive: true } : {}),
+        }));
       const plan: ObjectPairPlan = {
         key: `${object.types.left}->${object.types.right}`,
         types: object.types,

@@ -216,6 +216,11 @@ export interface FieldAnalysis {
   optional: boolean;
   /** What really syncs, each way, given both sides' field access. */
   to: PerSide<boolean>;
+  /**
+   * Values that differ only in letter case are the same value: an email on either side (a system may store
+   * emails in lower case, as Salesforce does, and that must not read as an edit to write back).
+   */
+  caseInsensitive: boolean;
   /** Why the field syncs less than asked (empty when it syncs as mapped). */
   problems: string[];
 }
@@ -279,7 +284,7 @@ function analyzeField(
         `${where(side)} is not readable by the ${sides[side].label} sync user${note(found[side])}; it never syncs`,
       );
     }
-    return { ...base(mapping), to: { left: false, right: false }, problems };
+    return { ...base(mapping, found), to: { left: false, right: false }, problems };
   }
   const to = { ...mapping.to };
   for (const side of SIDE_KEYS) {
@@ -288,11 +293,19 @@ function analyzeField(
       problems.push(`${where(side)} cannot be written by the ${sides[side].label} sync user${note(found[side])}`);
     }
   }
-  return { ...base(mapping), to, problems };
+  return { ...base(mapping, found), to, problems };
 }
 
-function base(mapping: NormalizedField): Omit<FieldAnalysis, 'to' | 'problems'> {
-  return { names: mapping.names, direction: mapping.direction, optional: mapping.optional };
+function base(
+  mapping: NormalizedField,
+  found: PerSide<FieldDescription | undefined>,
+): Omit<FieldAnalysis, 'to' | 'problems'> {
+  return {
+    names: mapping.names,
+    direction: mapping.direction,
+    optional: mapping.optional,
+    caseInsensitive: SIDE_KEYS.some((side) => found[side]?.type === 'email'),
+  };
 }
 
 function analyzeFlag(
@@ -372,7 +385,7 @@ export function analyzeMappings(
         ? 'an optional field, synced only where both systems have it'
         : 'it never syncs until the field exists or the mapping changes';
       fields.push({
-        ...base(mapping),
+        ...base(mapping, found),
         to: { left: false, right: false },
         problems: [`${lacking.join(' and ')}: ${why}`],
       });
@@ -380,6 +393,8 @@ export function analyzeMappings(
     }
     const emails = { left: descriptions.left.emailField, right: descriptions.right.emailField };
     const email = fields.find((f) => f.names.left === emails.left && f.names.right === emails.right);
+    // The pair people are matched by is an email whatever type a connector gives it.
+    if (email) email.caseInsensitive = true;
     if (!email || !email.to.left || !email.to.right) {
       errors.push(
         `${where}: people are matched by email, so map ${sides.left.label} "${emails.left}" to ${sides.right.label} "${emails.right}" with direction "both"${

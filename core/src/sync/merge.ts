@@ -48,7 +48,8 @@ function winnerOf(field: PlannedField, base: FieldValues | undefined, values: Pe
   const key = field.names.left;
   const hasBase = base !== undefined && key in base;
   const b = hasBase ? base[key] : undefined;
-  const changed = { left: !hasBase || !valuesEqual(values.left, b), right: !hasBase || !valuesEqual(values.right, b) };
+  const same = (v: FieldValue) => valuesEqual(v, b, field.caseInsensitive);
+  const changed = { left: !hasBase || !same(values.left), right: !hasBase || !same(values.right) };
   if (changed.left && !changed.right) return { winner: 'left' as SideKey, hasBase, base: b };
   if (changed.right && !changed.left) return { winner: 'right' as SideKey, hasBase, base: b };
   // First link: fill blanks, no collision.
@@ -71,7 +72,7 @@ export function mergeRecord(input: MergeInput): MergeResult {
       right: normalizeValue(records.right.fields[field.names.right]),
     };
     const key = field.names.left;
-    if (valuesEqual(values.left, values.right)) {
+    if (valuesEqual(values.left, values.right, field.caseInsensitive)) {
       result.snapshot[key] = values.left;
       continue;
     }

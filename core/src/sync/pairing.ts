@@ -43,7 +43,9 @@ export function differsFromSnapshot(
   for (const f of plan.fields) {
     const name = f.names[side];
     if (!(name in record.fields)) continue;
-    if (!(f.names.left in snapshot) || !valuesEqual(record.fields[name], snapshot[f.names.left])) return true;
+    if (!(f.names.left in snapshot) || !valuesEqual(record.fields[name], snapshot[f.names.left], f.caseInsensitive)) {
+      return true;
+    }
   }
   return false;
 }

@@ -12,11 +12,13 @@ export function normalizeValue(value: FieldValue | undefined): FieldValue {
   return value;
 }
 
-export function valuesEqual(a: FieldValue | undefined, b: FieldValue | undefined): boolean {
+/** `caseInsensitive`: strings differing only in letter case are equal (emails). */
+export function valuesEqual(a: FieldValue | undefined, b: FieldValue | undefined, caseInsensitive = false): boolean {
   const x = normalizeValue(a);
   const y = normalizeValue(b);
   if (x === y) return true;
   if (x === null || y === null) return false;
+  if (caseInsensitive && typeof x === 'string' && typeof y === 'string') return x.toLowerCase() === y.toLowerCase();
   if (typeof x === 'number' || typeof y === 'number') return Number(x) === Number(y);
   if (typeof x === 'boolean' || typeof y === 'boolean') return String(x).toLowerCase() === String(y).toLowerCase();
   return false;
