@@ -5,7 +5,7 @@
  */
 import type { FieldValue, FieldValues, RemoteRecord } from '../plugin';
 import type { ObjectPairPlan, PlannedField } from './field-plan';
-import { otherSide, SIDE_KEYS, type PerSide, type SideKey } from './model';
+import { otherSide, type PerSide, type SideKey } from './model';
 import { isBlank, normalizeValue, valuesEqual } from './values';
 
 /** A field changed on both sides since the snapshot, as the merge asks the policies about it. */
@@ -44,50 +44,60 @@ function changedAt(record: RemoteRecord, field: string): string | undefined {
   return record.fieldModifiedAt?.[field] ?? record.modifiedAt;
 }
 
-function winnerOf(field: PlannedField, base: FieldValues | undefined, values: PerSide<FieldValue>) {
+function winnerOf(
+  field: PlannedField,
+  base: FieldValues | undefined,
+  left: FieldValue,
+  right: FieldValue,
+): { winner: SideKey | undefined; hasBase: boolean; base: FieldValue | undefined } {
   const key = field.names.left;
   const hasBase = base !== undefined && key in base;
   const b = hasBase ? base[key] : undefined;
-  const same = (v: FieldValue) => valuesEqual(v, b, field.caseInsensitive);
-  const changed = { left: !hasBase || !same(values.left), right: !hasBase || !same(values.right) };
-  if (changed.left && !changed.right) return { winner: 'left' as SideKey, hasBase, base: b };
-  if (changed.right && !changed.left) return { winner: 'right' as SideKey, hasBase, base: b };
+  const leftChanged = !hasBase || !valuesEqual(left, b, field.caseInsensitive);
+  const rightChanged = !hasBase || !valuesEqual(right, b, field.caseInsensitive);
+  let winner: SideKey | undefined;
+  if (leftChanged && !rightChanged) winner = 'left';
+  else if (rightChanged && !leftChanged) winner = 'right';
   // First link: fill blanks, no collision.
-  if (!hasBase && isBlank(values.left)) return { winner: 'right' as SideKey, hasBase, base: b };
-  if (!hasBase && isBlank(values.right)) return { winner: 'left' as SideKey, hasBase, base: b };
+  else if (!hasBase && isBlank(left)) winner = 'right';
+  else if (!hasBase && isBlank(right)) winner = 'left';
   // One-way fields have one master.
-  if (field.to.right && !field.to.left) return { winner: 'left' as SideKey, hasBase, base: b };
-  if (field.to.left && !field.to.right) return { winner: 'right' as SideKey, hasBase, base: b };
-  return { winner: undefined, hasBase, base: b };
+  else if (field.to.right && !field.to.left) winner = 'left';
+  else if (field.to.left && !field.to.right) winner = 'right';
+  return { winner, hasBase, base: b };
 }
 
 export function mergeRecord(input: MergeInput): MergeResult {
   const { pair, base, records } = input;
   const result: MergeResult = { writes: { left: {}, right: {} }, snapshot: { ...(base ?? {}) }, collisions: [] };
+  const leftFields = records.left.fields;
+  const rightFields = records.right.fields;
+  // Runs for every field of every person a cycle reads: nothing is allocated for a field both sides agree on.
   for (const field of pair.fields) {
+    const { left: leftName, right: rightName } = field.names;
     // A field a record does not carry is unknown (e.g. a secured column): never treat it as blank.
-    if (!SIDE_KEYS.every((side) => field.names[side] in records[side].fields)) continue;
-    const values = {
-      left: normalizeValue(records.left.fields[field.names.left]),
-      right: normalizeValue(records.right.fields[field.names.right]),
-    };
-    const key = field.names.left;
-    if (valuesEqual(values.left, values.right, field.caseInsensitive)) {
-      result.snapshot[key] = values.left;
+    if (!(leftName in leftFields) || !(rightName in rightFields)) continue;
+    const left = normalizeValue(leftFields[leftName]);
+    const right = normalizeValue(rightFields[rightName]);
+    if (valuesEqual(left, right, field.caseInsensitive)) {
+      result.snapshot[leftName] = left;
       continue;
     }
-    const decided = winnerOf(field, base, values);
+    const decided = winnerOf(field, base, left, right);
     let winner = decided.winner;
     if (winner === undefined) {
-      const at = (side: SideKey) => changedAt(records[side], field.names[side]);
-      const side = (s: SideKey) => ({ value: values[s], ...(at(s) ? { changedAt: at(s) } : {}) });
+      const side = (s: SideKey) => {
+        const at = changedAt(records[s], field.names[s]);
+        return { value: s === 'left' ? left : right, ...(at ? { changedAt: at } : {}) };
+      };
       winner = input.resolve({ field, base: decided.base, values: { left: side('left'), right: side('right') } });
-      if (decided.hasBase) result.collisions.push({ field: key, winner, values });
+      if (decided.hasBase) result.collisions.push({ field: leftName, winner, values: { left, right } });
     }
     const loser = otherSide(winner);
     if (field.to[loser]) {
-      result.writes[loser][field.names[loser]] = values[winner];
-      result.snapshot[key] = values[winner];
+      const value = winner === 'left' ? left : right;
+      result.writes[loser][field.names[loser]] = value;
+      result.snapshot[leftName] = value;
     }
     // Otherwise the winning value may not flow this way: nothing is written and the snapshot keeps its base.
   }
