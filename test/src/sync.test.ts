@@ -351,6 +351,35 @@ describe('sync', () => {
     });
   });
 
+  test('a mapped Dynamics column deleted between cycles: the cycle goes on with a warning, the rest syncs, GET mappings says why', async () => {
+    await withWorld({ marketo: [0, 1], contacts: [0, 1] }, async (world) => {
+      assert.equal((await world.settle()).status, 'succeeded');
+      // A customizer deletes the job title column, which the default mapping syncs; the cycle's descriptions are
+      // cached from before, so its first read or write meets Dataverse's refusal.
+      world.dataverse.deleteColumn('contact', 'jobtitle');
+      world.marketo.editPerson(marketoId(world, 0), { firstName: 'Renamed', title: 'New title' });
+      const run = await world.cycle();
+      assert.equal(run.status, 'succeeded', run.error);
+      assert.ok(
+        run.warnings?.some((w) => /jobtitle/.test(w)),
+        `the run warns about the column: ${JSON.stringify(run.warnings)}`,
+      );
+      const contact = dynamicsRecord(world, 0);
+      assert.equal(contact.values['firstname'], 'Renamed', 'the rest of the person syncs');
+      assert.equal('jobtitle' in contact.values, false);
+      const mappings = await world.api<{
+        unsyncable: Array<{ object: string; marketo: string; dynamics: string; reasons: string[] }>;
+        analysis: { missing: string[] };
+      }>('GET', `/v1/pipelines/${PIPELINE}/mappings`);
+      const title = mappings.body.unsyncable.find((f) => f.object === 'lead->contact' && f.dynamics === 'jobtitle');
+      assert.match(title?.reasons.join(' ') ?? '', /has no field "jobtitle"/);
+      assert.ok(mappings.body.analysis.missing.some((m) => /jobtitle/.test(m)));
+      const idle = await world.cycle();
+      assert.equal(idle.status, 'succeeded', idle.error);
+      assert.equal((idle.counts['created'] ?? 0) + (idle.counts['updated'] ?? 0), 0, 'and then nothing more to write');
+    });
+  });
+
   test("with the extras of Marketo's own sync: the type and deleted flags are set; a secured column is reported and never blanked", async () => {
     await withWorld({ marketo: [0, 1], contacts: [0], leads: [1], extras: true }, async (world) => {
       const contact = dynamicsRecord(world, 0);
