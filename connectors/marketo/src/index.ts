@@ -1,8 +1,9 @@
 /**
- * `@tandem/connector-marketo`: the plugin definition. Importing it has no side effects and `register` does
- * no I/O. Its simulator is a package of its own, `@tandem/sandbox-marketo`, named in the manifest: core loads it
+ * `@tandem/connector-marketo`: the plugin definition. Importing it has no side effects beyond the
+ * reflect-metadata polyfill tsyringe needs, and `register` does no I/O. Its simulator is a package of its own, `@tandem/sandbox-marketo`, named in the manifest: core loads it
  * in sandbox mode only.
  */
+import 'reflect-metadata';
 import { Lifecycle, type DependencyContainer } from 'tsyringe';
 import { defineConnector, PluginTokens, type Connector } from '@tandem/core/plugin';
 import { MARKETO_ENV, MarketoConfigSchema } from './config';
