@@ -192,7 +192,7 @@ test('tandem plan: what the next cycle would create, update and link, per person
 });
 
 test('tandem doctor: configuration, MongoDB, each connection and the mapped fields; exit 1 with what to fix', async () => {
-  const world = await World.start({ mongo, marketo: [0], external: true });
+  const world = await World.start({ mongo, marketo: [0], external: true, extras: true });
   try {
     const { url } = await start(world);
     await world.cycle();
