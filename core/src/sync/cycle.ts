@@ -327,7 +327,7 @@ export class SyncCycle {
       this.planned.push(...describeWrites(pairs, plan, deps.sides));
       return;
     }
-    const skip = await recordCreateIntents(deps, pairs);
+    const skip = await recordCreateIntents(deps, pairs, plan.creates);
     const results = await writeBothSides(deps, plan, skip);
     const written = pairs.filter((p) => !skip.has(p.doc._id));
     const result = interpretResults(written, plan, results, {

@@ -4,7 +4,7 @@
  * (equal to the snapshot) stop here. Returns the pairs with what to do, and what it learnt on the way (links
  * whose other record is gone, counts, activity notes); it reads but never writes.
  */
-import type { RemoteRecord } from '../plugin';
+import type { FieldValues, RemoteRecord } from '../plugin';
 import { normalizeEmail, type LinkDoc } from '../repositories/sync-store';
 import {
   newLinkDoc,
@@ -48,8 +48,18 @@ export function differsFromSnapshot(
   return false;
 }
 
-/** A person's first pairing (no snapshot to merge against): both records merge, or the missing one is created. */
-function firstPair(doc: LinkDoc, isNew: boolean, plan: ObjectPairPlan, records: Partial<PerSide<RemoteRecord>>): Pair {
+/**
+ * A person's first pairing: both records merge, or the missing one is created. There is no snapshot to merge
+ * against, except when the link holds a create whose outcome was never saved (the process died after sending it)
+ * and its record is found: then the values sent are the base, as they would have been had the outcome been saved.
+ */
+function firstPair(
+  doc: LinkDoc,
+  isNew: boolean,
+  plan: ObjectPairPlan,
+  records: Partial<PerSide<RemoteRecord>>,
+  sent?: FieldValues,
+): Pair {
   const missing = !records.left ? 'left' : !records.right ? 'right' : undefined;
   return {
     doc,
@@ -58,7 +68,7 @@ function firstPair(doc: LinkDoc, isNew: boolean, plan: ObjectPairPlan, records: 
     records,
     action: missing ? 'create' : 'merge',
     ...(missing ? { createOn: missing } : {}),
-    base: undefined,
+    base: !missing && sent && Object.keys(sent).length > 0 ? sent : undefined,
     setType: true,
   };
 }
@@ -283,6 +293,8 @@ export class Pairing {
         continue;
       }
       const adopt = !item.doc && match ? intended.get(key) : undefined;
+      // The match is the record a create of this link sent (seen from either side): what it sent is the base.
+      const sent = match && (adopt ?? (item.doc?.createIntent?.side === other ? item.doc : undefined))?.snapshot;
       if (adopt) delete adopt.createIntent;
       const doc =
         item.doc ??
@@ -300,7 +312,7 @@ export class Pairing {
           ? { left: item.record, right: match.record }
           : { left: match.record, right: item.record }
         : { [side]: item.record };
-      pairs.push(firstPair(doc, !item.doc && !adopt, plan, records));
+      pairs.push(firstPair(doc, !item.doc && !adopt, plan, records, sent || undefined));
       if (match) taken.add(key);
     }
     return pairs;
