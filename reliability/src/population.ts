@@ -139,11 +139,14 @@ export function makeEdits(
   counts: EditCounts,
   links: readonly LinkRecord[],
   tag: string,
+  /** People not to edit (edited before). */
+  exclude: ReadonlySet<number> = new Set(),
 ): Edit[] {
   const state = readState(systems);
   const linked = linkedByEmail(links);
   const standings = new Map<number, Standing>();
   for (let i = 0; i < people; i++) {
+    if (exclude.has(i)) continue;
     const standing = standingOf(i, people, state.get(emailOf(i)), linked.has(emailOf(i)));
     if (standing) standings.set(i, standing);
   }

@@ -66,10 +66,10 @@ export function machine(): string {
   return `${cpu}, ${cpus().length} cores, ${gb} GB, Node ${process.versions.node}, ${platform()} ${release()}`;
 }
 
+/** A value as the table shows it: long ones cut (results.json has them whole). */
 function show(value: FigureValue): string {
-  if (Array.isArray(value)) return value.join(', ');
-  if (value === null) return '—';
-  return String(value);
+  const text = Array.isArray(value) ? value.join(', ') : value === null ? '—' : String(value);
+  return text.length > 90 ? `${text.slice(0, 89)}…` : text;
 }
 
 /** A Markdown table: scenario, figure, value, target, whether it holds. */

@@ -15,9 +15,16 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { failed, machine, table, type Context, type Scenario, type ScenarioReport } from './report';
+import { faults } from './scenarios/faults';
+import { fuzz } from './scenarios/fuzz';
 import { kill9 } from './scenarios/kill9';
+import { mongoPause } from './scenarios/mongo-pause';
+import { secrets } from './scenarios/secrets';
+import { sigterm } from './scenarios/sigterm';
+import { takeover } from './scenarios/takeover';
+import { urlLimit } from './scenarios/url-limit';
 
-const SCENARIOS: Scenario[] = [kill9];
+const SCENARIOS: Scenario[] = [kill9, faults, urlLimit, mongoPause, sigterm, fuzz, secrets, takeover];
 const DEFAULT_SEED = 20261207;
 
 function options() {

@@ -88,6 +88,17 @@ export class Tandem {
     return this.systems.waitForRun(await this.force(), timeoutMs, this.process);
   }
 
+  /** Forced cycles until one writes nothing (at most `max`): every run. */
+  async settle(max = 10, timeoutMs = 300_000): Promise<RunRecord[]> {
+    const runs: RunRecord[] = [];
+    for (let i = 0; i < max; i++) {
+      const run = await this.cycle(timeoutMs);
+      runs.push(run);
+      if (quiet(run)) break;
+    }
+    return runs;
+  }
+
   /** Pauses or resumes the default pipeline's schedule (a cycle already running goes on). */
   async pause(paused: boolean): Promise<void> {
     const answer = await this.api('PATCH', '/v1/pipelines/default', { paused });
