@@ -81,6 +81,8 @@ export class Pairing {
     private readonly deps: CycleDeps,
     private readonly lookups: Lookups,
     private readonly pending: PendingLinks,
+    /** When the cycle began: a link saved since may be newer than a record read before it was saved. */
+    private readonly cycleStart: Date,
   ) {}
 
   /** Pairs one stream's records: `side`'s records of object type `type`. */
@@ -97,7 +99,9 @@ export class Pairing {
     const byId = new Map(links.map((l) => [l[side].id as string, l]));
     const pairs: Pair[] = [];
     const gone: string[] = [];
-    const needOther = new Map<string, Array<{ record: RemoteRecord; doc: LinkDoc; plan: ObjectPairPlan }>>();
+    type Linked = { record: RemoteRecord; doc: LinkDoc; plan: ObjectPairPlan };
+    const needOther = new Map<string, Linked[]>();
+    const readAgain: Linked[] = [];
     const unlinked: Item[] = [];
     for (const record of records) {
       const doc = byId.get(record.id);
@@ -106,14 +110,30 @@ export class Pairing {
         // An earlier stream of this write set pairs this person, with its other side read after this page.
         this.tally.add('unchanged');
       } else if (doc?.state === 'linked' && doc[other].id && plan) {
-        if (differsFromSnapshot(plan, doc.snapshot, record, side))
-          push(needOther, doc[other].type, { record, doc, plan });
-        else this.tally.add('unchanged');
+        if (!differsFromSnapshot(plan, doc.snapshot, record, side)) this.tally.add('unchanged');
+        else if (doc.updatedAt >= this.cycleStart) readAgain.push({ record, doc, plan });
+        else push(needOther, doc[other].type, { record, doc, plan });
       } else if (doc?.state === 'deleted' || (doc?.state === 'linked' && !plan)) {
         // Deleted on the other side (never re-created by the sync), or a pair of types no longer mapped.
         this.tally.add('unchanged');
       } else {
         unlinked.push({ record, ...(doc ? { doc } : {}) });
+      }
+    }
+    // A record differing from a snapshot saved during this cycle may have been read before that save (a page
+    // read ahead, or carried over to the next write set): taken as read, it would undo what the cycle wrote. It
+    // is read again, and only a difference that remains is a change.
+    if (readAgain.length > 0) {
+      const fresh = await this.lookups.get(
+        side,
+        type,
+        readAgain.map((i) => i.record.id),
+      );
+      for (const item of readAgain) {
+        const record = fresh.get(item.record.id) ?? item.record;
+        if (differsFromSnapshot(item.plan, item.doc.snapshot, record, side))
+          push(needOther, item.doc[other].type, { ...item, record });
+        else this.tally.add('unchanged');
       }
     }
     // The other side's current values, to merge field by field.
