@@ -106,7 +106,13 @@ export class Systems {
       const run = await this.runs().findOne({ status: 'running', startedAt: { $gt: since } });
       if (run) return run;
       if (Date.now() > end) {
-        throw new Error(`no cycle started in ${timeoutMs} ms\n${tandem?.output().slice(-3000) ?? ''}`);
+        const seen = await this.runs()
+          .find({ startedAt: { $gt: since } })
+          .toArray();
+        const runs = seen.map((r) => `${r.status}${r.error ? ` (${r.error.slice(0, 300)})` : ''}`).join('; ');
+        throw new Error(
+          `no cycle was seen running in ${timeoutMs} ms (runs since: ${runs || 'none'})\n${tandem?.output().slice(-3000) ?? ''}`,
+        );
       }
       await sleep(10);
     }
