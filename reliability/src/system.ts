@@ -13,7 +13,7 @@ import { startJongodb, type ChildServer } from '@tandem/core/testing';
 import type { RunningSandbox } from '@tandem/core/plugin';
 import { MarketoSandbox, type MarketoSandboxOptions } from '@tandem/sandbox-marketo';
 import { DataverseSandbox, type DataverseSandboxOptions, type StartedSandbox } from '@tandem/sandbox-dynamics';
-import { startMongoCounter, type MongoCounter } from './mongo-counter';
+import { startMongoCounter, type MongoCounter, type MongoCounts } from './mongo-counter';
 
 /** The admin token every Tandem process of the suite is started with. */
 export const API_TOKEN = 'reliability-admin-token-5f1c9a7e3b';
@@ -120,8 +120,13 @@ export class Systems {
 
   /** MongoDB commands Tandem sent so far (through the counter). */
   async mongoCommands(): Promise<number> {
+    return (await this.mongoCounts()).commands;
+  }
+
+  /** MongoDB commands Tandem sent so far, in all and per command and collection. */
+  mongoCounts(): Promise<MongoCounts> {
     if (!this.counter) throw new Error('this world counts no MongoDB commands');
-    return (await this.counter.counts()).commands;
+    return this.counter.counts();
   }
 
   /**
