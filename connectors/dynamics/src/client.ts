@@ -163,6 +163,9 @@ export class DataverseClient {
         this.logger.debug({ url }, 'dynamics: 401, refreshing the token');
         continue;
       }
+      // Any other answer means the token was accepted: should it expire while this request waits out a 429 or a
+      // 5xx, it may be refreshed once more (only a fresh token refused at once is the credentials' fault).
+      if (res.status !== 401) refreshed = false;
       if (res.status === 429) {
         this.metrics.throttled();
         if (attempt < this.limits.maxRetries) {

@@ -269,6 +269,27 @@ describe('describe stays true to the org', () => {
   });
 });
 
+describe('tokens that expire while a request waits', () => {
+  test('a token expiring again during a Retry-After wait is refreshed again: the read answers', async () => {
+    await withHarness({ seed: true }, async (h) => {
+      const c = h.connector();
+      const ids = h.sandbox
+        .list('contact')
+        .slice(0, 2)
+        .map((r) => r.id);
+      await c.get('contact', ids, { fields: FIELDS });
+      // Expired before the read (refreshed once), then throttled, and expired again during the 1 s wait.
+      h.sandbox.expireTokens();
+      h.sandbox.injectFaults({ throttleRequests: 1, retryAfterSeconds: 1 });
+      const read = c.get('contact', ids, { fields: FIELDS });
+      await until(() => c.stats().throttled === 1);
+      h.sandbox.expireTokens();
+      assert.equal((await read).length, 2);
+      assert.equal(c.stats().unauthorizedRetries, 2);
+    });
+  });
+});
+
 describe('abort reaches every call', () => {
   test('during a Retry-After wait: the read stops at once', async () => {
     await withHarness({ seed: true }, async (h) => {

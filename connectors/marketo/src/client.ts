@@ -291,6 +291,9 @@ export class MarketoClient {
       }
       if (attempt >= this.maxAttempts) throw outcome.error;
       this.counters.retries++;
+      // An answer past authentication (a rate limit, a server error): should the token expire while this call
+      // waits to try again, it may be refreshed once more (only a fresh token refused at once is the credentials').
+      tokenRetried = false;
       if (outcome.concurrency) {
         // 615: no need to wait out a window, only for a slot; the limiter now holds fewer calls in flight.
         this.limiter.concurrencyExceeded();

@@ -49,6 +49,27 @@ describe('tokens', () => {
     assert.equal(h.connector.stats().identityCalls, start + 2);
   });
 
+  test('a token expiring again while a call waits out a 606 is refreshed again: the call answers', async () => {
+    const c = h.connect();
+    await c.get('lead', ['1'], { fields: ['email'] });
+    h.sandbox.resetCounters();
+    // Expired before the call (refreshed once), then a 606, and expired again during the wait it names.
+    h.sandbox.expireTokens();
+    // The 606 names a 1 s window (the connector waits what it names), so that the test is quick.
+    h.sandbox.setFaults({
+      failEvery: { n: 2, code: 606, message: "Max rate limit '100' exceeded with in '1' secs" },
+    });
+    const call = c.get('lead', ['1', '2'], { fields: ['email'] });
+    for (let i = 0; (h.sandbox.counters.byErrorCode['606'] ?? 0) === 0; i++) {
+      assert.ok(i < 2000, 'a 606 was answered');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    h.sandbox.setFaults({ failEvery: null });
+    h.sandbox.expireTokens();
+    assert.equal((await call).length, 2);
+    assert.equal(h.sandbox.counters.byErrorCode['602'], 2);
+  });
+
   test('an invalid token (601) also refreshes', async () => {
     const c = h.connect();
     await c.get('lead', ['1'], { fields: ['email'] });

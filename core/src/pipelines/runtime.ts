@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { sharedMetric, TandemError, type Policy } from '../plugin';
 import type { Connections } from '../connections/connections';
+import { isStoreUnavailable } from '../db/errors';
 import type { Pipeline } from '../repositories/pipelines';
 import type { ActivityDoc, LinkDoc, RunDoc, SyncStore } from '../repositories/sync-store';
 import { LoopScheduler } from '../scheduler/scheduler';
@@ -119,9 +120,15 @@ export class SyncRuntime {
   private readonly metrics?: Metrics;
   private readonly runEndListeners: RunEndListener[] = [];
   private stopped = false;
+  /** Rejects when `stop()` is called: ends waits that must not hold up a shutdown. */
+  private readonly stopping: Promise<never>;
+  private signalStop: (reason: Error) => void = () => undefined;
 
   constructor(private readonly deps: SyncRuntimeDeps) {
     this.leaseTtlMs = deps.leaseTtlMs ?? 30_000;
+    this.stopping = new Promise<never>((_, reject) => (this.signalStop = reject));
+    // Nobody may be waiting on it when it rejects.
+    this.stopping.catch(() => undefined);
     if (deps.registry) this.metrics = metrics(deps.registry);
   }
 
@@ -162,6 +169,7 @@ export class SyncRuntime {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.signalStop(new Error('Tandem is shutting down: the run is left as it is'));
     // Abort first: a scheduler's stop waits for its tick, and a tick for its cycle to end.
     for (const { controller } of this.running.values()) controller.abort(new Error('Tandem is shutting down'));
     await Promise.all([...this.schedulers.values()].map((s) => s.stop()));
@@ -369,7 +377,11 @@ export class SyncRuntime {
 
   /** 409 naming the run in progress, so a client can follow it instead. */
   private async conflict(pipelineId: string): Promise<TandemError> {
-    const current = await this.deps.store.runs.running(pipelineId).catch(() => null);
+    // A store that does not answer is said as such (a 503), not as a conflict it cannot see.
+    const current = await this.deps.store.runs.running(pipelineId).catch((error: unknown) => {
+      if (isStoreUnavailable(error)) throw error;
+      return null;
+    });
     return new TandemError(
       'CONFLICT',
       `A cycle of pipeline "${pipelineId}" is already running${current ? ` (run ${current._id})` : ''}.`,
@@ -418,6 +430,35 @@ export class SyncRuntime {
       });
     this.running.set(pipelineId, { controller, done, runId: run._id });
     return done;
+  }
+
+  /**
+   * Writes a run's end: false when another instance declared it interrupted meanwhile. While MongoDB does not
+   * answer (the outage that may have ended the cycle), it tries again every 2 s, the pipeline still busy here, so
+   * that the run says what happened once the store is back; left `running`, it would later be taken for a dead
+   * instance's run and marked interrupted. Shutdown ends the waiting at once (the run is then left as it is).
+   */
+  private async recordEnd(
+    runId: string,
+    end: Parameters<SyncStore['runs']['finish']>[1],
+    logger: Logger,
+  ): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const finish = this.deps.store.runs.finish(runId, end);
+        return attempt === 0 ? await finish : await Promise.race([finish, this.stopping]);
+      } catch (error) {
+        if (this.stopped && attempt > 0) {
+          logger.warn('Tandem is stopping before MongoDB answered: the run is left as it is');
+          return true;
+        }
+        if (this.stopped || !isStoreUnavailable(error)) throw error;
+        if (attempt === 0)
+          logger.warn({ err: error }, "MongoDB does not answer: the run's end is written once it does");
+        const pause = new Promise((resolve) => setTimeout(resolve, RECORD_END_RETRY_MS).unref());
+        await Promise.race([pause, this.stopping]).catch(() => undefined);
+      }
+    }
   }
 
   private async execute(pipeline: Pipeline, run: RunDoc, controller: AbortController, holder: string): Promise<void> {
@@ -513,9 +554,8 @@ export class SyncRuntime {
       clearInterval(heartbeat);
     }
     const final = progress();
-    if (
-      !(await store.runs.finish(run._id, { status, ...final, error, ...(warnings.length > 0 ? { warnings } : {}) }))
-    ) {
+    const end = { status, ...final, error, ...(warnings.length > 0 ? { warnings } : {}) };
+    if (!(await this.recordEnd(run._id, end, logger))) {
       logger.warn({ status }, 'this run was declared interrupted by another instance meanwhile; its status stays');
     }
     await store.leases.release(leaseName(pipelineId), holder, status !== 'interrupted');
@@ -555,6 +595,9 @@ export class SyncRuntime {
     }
   }
 }
+
+/** How often a run's end is written again while MongoDB does not answer. */
+const RECORD_END_RETRY_MS = 2000;
 
 function addUp(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
   const sum = { ...a };

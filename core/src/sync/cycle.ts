@@ -89,6 +89,8 @@ export class SyncCycle {
   private notes: ActivityNote[] = [];
   private events: RemoteEventNote[] = [];
   private retryLater = false;
+  /** Links saved from now on are this cycle's own (see `Pairing`). */
+  private readonly startedAt = new Date();
 
   constructor(private readonly deps: CycleDeps) {
     this.lookups = new Lookups(deps);
@@ -330,7 +332,11 @@ export class SyncCycle {
         : await applyDeletes(deps, stream.side, stream.type, page.deletedIds, pending);
       if (deletes) this.add(deletes.counts, deletes.notes, deletes.events);
       if (page.records.length === 0) continue;
-      const paired = await new Pairing(deps, this.lookups, pending).pair(stream.side, stream.type, page.records);
+      const paired = await new Pairing(deps, this.lookups, pending, this.startedAt).pair(
+        stream.side,
+        stream.type,
+        page.records,
+      );
       if (deps.dryRun) this.planned.push(...(await this.goneChanges(paired.gone)));
       else await deps.store.links.setMany(paired.gone, { state: 'deleted' });
       this.add(paired.counts, paired.notes);
@@ -352,7 +358,7 @@ export class SyncCycle {
       this.planned.push(...describeWrites(pairs, plan, deps.sides));
       return;
     }
-    const skip = await recordCreateIntents(deps, pairs);
+    const skip = await recordCreateIntents(deps, pairs, plan.creates);
     const results = await writeBothSides(deps, plan, skip);
     const written = pairs.filter((p) => !skip.has(p.doc._id));
     const result = interpretResults(written, plan, results, {

@@ -4,7 +4,7 @@
  * (equal to the snapshot) stop here. Returns the pairs with what to do, and what it learnt on the way (links
  * whose other record is gone, counts, activity notes); it reads but never writes.
  */
-import type { RemoteRecord } from '../plugin';
+import type { FieldValues, RemoteRecord } from '../plugin';
 import { normalizeEmail, type LinkDoc } from '../repositories/sync-store';
 import {
   newLinkDoc,
@@ -50,8 +50,18 @@ export function differsFromSnapshot(
   return false;
 }
 
-/** A person's first pairing (no snapshot to merge against): both records merge, or the missing one is created. */
-function firstPair(doc: LinkDoc, isNew: boolean, plan: ObjectPairPlan, records: Partial<PerSide<RemoteRecord>>): Pair {
+/**
+ * A person's first pairing: both records merge, or the missing one is created. There is no snapshot to merge
+ * against, except when the link holds a create whose outcome was never saved (the process died after sending it)
+ * and its record is found: then the values sent are the base, as they would have been had the outcome been saved.
+ */
+function firstPair(
+  doc: LinkDoc,
+  isNew: boolean,
+  plan: ObjectPairPlan,
+  records: Partial<PerSide<RemoteRecord>>,
+  sent?: FieldValues,
+): Pair {
   const missing = !records.left ? 'left' : !records.right ? 'right' : undefined;
   return {
     doc,
@@ -60,7 +70,7 @@ function firstPair(doc: LinkDoc, isNew: boolean, plan: ObjectPairPlan, records: 
     records,
     action: missing ? 'create' : 'merge',
     ...(missing ? { createOn: missing } : {}),
-    base: undefined,
+    base: !missing && sent && Object.keys(sent).length > 0 ? sent : undefined,
     setType: true,
   };
 }
@@ -73,6 +83,8 @@ export class Pairing {
     private readonly deps: CycleDeps,
     private readonly lookups: Lookups,
     private readonly pending: PendingLinks,
+    /** When the cycle began: a link saved since may be newer than a record read before it was saved. */
+    private readonly cycleStart: Date,
   ) {}
 
   /** Pairs one stream's records: `side`'s records of object type `type`. */
@@ -89,7 +101,9 @@ export class Pairing {
     const byId = new Map(links.map((l) => [l[side].id as string, l]));
     const pairs: Pair[] = [];
     const gone: string[] = [];
-    const needOther = new Map<string, Array<{ record: RemoteRecord; doc: LinkDoc; plan: ObjectPairPlan }>>();
+    type Linked = { record: RemoteRecord; doc: LinkDoc; plan: ObjectPairPlan };
+    const needOther = new Map<string, Linked[]>();
+    const readAgain: Linked[] = [];
     const unlinked: Item[] = [];
     for (const record of records) {
       const doc = byId.get(record.id);
@@ -98,14 +112,30 @@ export class Pairing {
         // An earlier stream of this write set pairs this person, with its other side read after this page.
         this.tally.add('unchanged');
       } else if (doc?.state === 'linked' && doc[other].id && plan) {
-        if (differsFromSnapshot(plan, doc.snapshot, record, side))
-          push(needOther, doc[other].type, { record, doc, plan });
-        else this.tally.add('unchanged');
+        if (!differsFromSnapshot(plan, doc.snapshot, record, side)) this.tally.add('unchanged');
+        else if (doc.updatedAt >= this.cycleStart) readAgain.push({ record, doc, plan });
+        else push(needOther, doc[other].type, { record, doc, plan });
       } else if (doc?.state === 'deleted' || (doc?.state === 'linked' && !plan)) {
         // Deleted on the other side (never re-created by the sync), or a pair of types no longer mapped.
         this.tally.add('unchanged');
       } else {
         unlinked.push({ record, ...(doc ? { doc } : {}) });
+      }
+    }
+    // A record differing from a snapshot saved during this cycle may have been read before that save (a page
+    // read ahead, or carried over to the next write set): taken as read, it would undo what the cycle wrote. It
+    // is read again, and only a difference that remains is a change.
+    if (readAgain.length > 0) {
+      const fresh = await this.lookups.get(
+        side,
+        type,
+        readAgain.map((i) => i.record.id),
+      );
+      for (const item of readAgain) {
+        const record = fresh.get(item.record.id) ?? item.record;
+        if (differsFromSnapshot(item.plan, item.doc.snapshot, record, side))
+          push(needOther, item.doc[other].type, { ...item, record });
+        else this.tally.add('unchanged');
       }
     }
     // The other side's current values, to merge field by field.
@@ -285,6 +315,8 @@ export class Pairing {
         continue;
       }
       const adopt = !item.doc && match ? intended.get(key) : undefined;
+      // The match is the record a create of this link sent (seen from either side): what it sent is the base.
+      const sent = match && (adopt ?? (item.doc?.createIntent?.side === other ? item.doc : undefined))?.snapshot;
       if (adopt) delete adopt.createIntent;
       const doc =
         item.doc ??
@@ -302,7 +334,7 @@ export class Pairing {
           ? { left: item.record, right: match.record }
           : { left: match.record, right: item.record }
         : { [side]: item.record };
-      pairs.push(firstPair(doc, !item.doc && !adopt, plan, records));
+      pairs.push(firstPair(doc, !item.doc && !adopt, plan, records, sent || undefined));
       if (match) taken.add(key);
     }
     return pairs;

@@ -7,14 +7,20 @@ import type { WriteOp, WriteResult } from '../plugin';
 import type { LinkDoc } from '../repositories/sync-store';
 import type { CycleDeps, Pair } from './cycle-deps';
 import { SIDE_KEYS, type PerSide, type SideKey } from './model';
-import type { WritePlan } from './planning';
+import type { CreatePlan, WritePlan } from './planning';
 
 /**
  * Stores the create intents of `pairs` (whole link documents, a constant number of statements however many
- * people). Answers the ids of links whose person someone else (a push) linked meanwhile: their create must not
- * be sent.
+ * people), each with the values the create sends as its snapshot: if the process dies before the outcome is
+ * saved, the record found later is merged against what was sent, so that a change made meanwhile to either
+ * record wins as any change since the last sync does (a first link would let the collision policy undo it).
+ * Answers the ids of links whose person someone else (a push) linked meanwhile: their create must not be sent.
  */
-export async function recordCreateIntents(deps: CycleDeps, pairs: readonly Pair[]): Promise<Set<string>> {
+export async function recordCreateIntents(
+  deps: CycleDeps,
+  pairs: readonly Pair[],
+  creates: ReadonlyMap<string, CreatePlan>,
+): Promise<Set<string>> {
   const creating = pairs.filter((p) => p.action === 'create' && p.createOn);
   if (creating.length === 0) return new Set();
   const at = new Date();
@@ -25,6 +31,8 @@ export async function recordCreateIntents(deps: CycleDeps, pairs: readonly Pair[
     pair.doc.state = 'creating';
     pair.doc.createIntent = { side, at, runId: deps.runId };
     pair.doc[side] = { type: pair.doc[side].type };
+    const sent = creates.get(pair.doc._id);
+    if (sent) pair.doc.snapshot = sent.snapshot;
     (pair.isNew ? fresh : existing).push(pair.doc);
   }
   const taken = [

@@ -86,6 +86,20 @@ export interface SandboxFaults {
   gatewayAnswer?: 414 | 431 | 'close';
   /** Added to every token request (Entra ID answering slowly). */
   tokenLatencyMs?: number;
+  /**
+   * Shares (0..1) of Web API requests answered 429 with `Retry-After: retryAfterSeconds` (service protection, as a
+   * busy org answers: https://learn.microsoft.com/power-apps/developer/data-platform/api-limits), and `failStatus`
+   * (an unexpected error), each drawn at random per request from a generator seeded with `faultSeed`. Such a
+   * request does not reach the Web API: nothing of it is applied.
+   */
+  throttleShare?: number;
+  failShare?: number;
+  faultSeed?: number;
+  /**
+   * Added to every request that writes (POST, PATCH, DELETE, a `$batch` holding one) after it has been applied, as a
+   * large `$batch` takes its time to answer: a client that dies meanwhile never learns what was written.
+   */
+  writeLatencyMs?: number;
 }
 
 export interface SandboxCounters {
@@ -100,6 +114,8 @@ export interface SandboxCounters {
   unauthorized: number;
   /** Requests the gateway in front of the Web API refused for their URL length (they never reach it). */
   gatewayRefused: number;
+  /** Writing requests applied whose answer `writeLatencyMs` still holds back (not reset). */
+  writesAnswering: number;
   /** Web API requests by their first path segment (`contacts`, `$batch`, `EntityDefinitions`, `WhoAmI`, ...). */
   byResource: Record<string, number>;
 }
@@ -143,8 +159,13 @@ export function sampleColumns(p: SamplePerson, entity: EntityName, extras = fals
  */
 const MAX_URL_CHARS = 32_768;
 
-const NO_FAULTS: Required<Omit<SandboxFaults, 'throttleBatchOps' | 'retryAfterSeconds' | 'malformedKind'>> = {
+const NO_FAULTS: Required<
+  Omit<SandboxFaults, 'throttleBatchOps' | 'retryAfterSeconds' | 'malformedKind' | 'faultSeed'>
+> = {
   throttleRequests: 0,
+  throttleShare: 0,
+  failShare: 0,
+  writeLatencyMs: 0,
   failEvery: 0,
   failStatus: 503,
   latencyMs: 0,
@@ -157,12 +178,14 @@ const NO_FAULTS: Required<Omit<SandboxFaults, 'throttleBatchOps' | 'retryAfterSe
 export class DataverseSandbox {
   readonly store: SandboxStore;
   readonly limits: SandboxLimits;
-  private readonly faults: Required<Omit<SandboxFaults, 'throttleBatchOps'>> = {
+  private readonly faults: Required<Omit<SandboxFaults, 'throttleBatchOps' | 'faultSeed'>> = {
     ...NO_FAULTS,
     retryAfterSeconds: 1,
     malformedKind: 'truncated-json',
   };
-  private readonly counters = { requests: 0, unauthorized: 0, throttled: 0, gatewayRefused: 0 };
+  /** The generator of `throttleShare` and `failShare` draws (reset by `faultSeed`). */
+  private draw: () => number = Math.random;
+  private readonly counters = { requests: 0, unauthorized: 0, throttled: 0, gatewayRefused: 0, writesAnswering: 0 };
   private readonly byResource = new Map<string, number>();
   private readonly windows = new Map<string, number[]>();
   private readonly inFlight = new Map<string, number>();
@@ -307,6 +330,7 @@ export class DataverseSandbox {
       throttled: this.counters.throttled + this.dataverse.counters.throttled,
       unauthorized: this.counters.unauthorized,
       gatewayRefused: this.counters.gatewayRefused,
+      writesAnswering: this.counters.writesAnswering,
       byResource: Object.fromEntries(this.byResource),
     };
   }
@@ -360,8 +384,14 @@ export class DataverseSandbox {
     this.entra.expireAll();
   }
 
+  /** Every access token Entra ID handed out so far (a test scanning logs and answers for leaked credentials). */
+  issuedTokens(): string[] {
+    return [...this.entra.tokens.keys()];
+  }
+
   injectFaults(faults: SandboxFaults): void {
-    const { throttleBatchOps, ...rest } = faults;
+    const { throttleBatchOps, faultSeed, ...rest } = faults;
+    if (faultSeed !== undefined) this.draw = seededRandom(faultSeed);
     Object.assign(this.faults, Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)));
     if (throttleBatchOps !== undefined) this.dataverse.batchFaults.throttleOps = throttleBatchOps;
     this.dataverse.batchFaults.retryAfterSeconds = this.faults.retryAfterSeconds;
@@ -493,6 +523,21 @@ export class DataverseSandbox {
         this.faults.retryAfterSeconds,
       );
     }
+    // One draw per request decides both shares, so that together they never pass 1.
+    const r = this.faults.throttleShare > 0 || this.faults.failShare > 0 ? this.draw() : 1;
+    if (r < this.faults.throttleShare) {
+      return throttle(
+        '0x80072322',
+        'Number of requests exceeded the limit of 6000 over time window of 300 seconds.',
+        this.faults.retryAfterSeconds,
+      );
+    }
+    if (r < this.faults.throttleShare + this.faults.failShare) {
+      return this.send(
+        reply,
+        errorResponse(this.faults.failStatus, '0x80040216', 'An unexpected error occurred (injected fault).'),
+      );
+    }
     if (this.faults.failEvery > 0 && n % this.faults.failEvery === 0) {
       return this.send(
         reply,
@@ -518,13 +563,13 @@ export class DataverseSandbox {
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
       const target = req.url.slice(req.url.indexOf(API_PATH) + API_PATH.length);
-      const r = this.dataverse.handle({
-        method: req.method,
-        target,
-        headers,
-        body: typeof req.body === 'string' ? req.body : '',
-        user,
-      });
+      const body = typeof req.body === 'string' ? req.body : '';
+      const r = this.dataverse.handle({ method: req.method, target, headers, body, user });
+      if (this.faults.writeLatencyMs > 0 && writes(req.method, target, body)) {
+        this.counters.writesAnswering += 1;
+        await new Promise((resolve) => setTimeout(resolve, this.faults.writeLatencyMs));
+        this.counters.writesAnswering -= 1;
+      }
       return this.send(reply, r);
     } finally {
       this.inFlight.set(user.id, (this.inFlight.get(user.id) ?? 1) - 1);
@@ -591,4 +636,23 @@ export class DataverseSandbox {
     }));
     app.get(`${p}/entities`, async () => Object.keys(this.store.defs));
   }
+}
+
+/** Whether a Web API request writes: any method but GET, except a `$batch` of GETs only. */
+function writes(method: string, target: string, body: string): boolean {
+  if (method === 'GET') return false;
+  if (!/^\/?\$batch/.test(target)) return true;
+  return /^(POST|PATCH|PUT|DELETE) /m.test(body);
+}
+
+/** A small seeded generator of numbers in [0, 1) (mulberry32): fault draws a test can replay. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }

@@ -335,6 +335,76 @@ describe('dataverse sandbox', () => {
     });
   });
 
+  test('random faults: about their share of requests 429 with Retry-After or 500, nothing applied, the same seed the same draws', async () => {
+    const statuses = async () => {
+      h.sandbox.injectFaults({
+        throttleShare: 0.25,
+        failShare: 0.05,
+        failStatus: 500,
+        retryAfterSeconds: 2,
+        faultSeed: 11,
+      });
+      const out: number[] = [];
+      for (let i = 0; i < 200; i++) {
+        const r = await get('WhoAmI');
+        if (r.status === 429) assert.equal(r.headers['retry-after'], '2');
+        out.push(r.status);
+      }
+      return out;
+    };
+    const contacts = h.sandbox.list('contact').length;
+    try {
+      const first = await statuses();
+      const share = (status: number) => first.filter((x) => x === status).length / first.length;
+      assert.ok(share(429) > 0.15 && share(429) < 0.35, `429 share ${share(429)}`);
+      assert.ok(share(500) > 0.01 && share(500) < 0.1, `500 share ${share(500)}`);
+      assert.equal(share(200) + share(429) + share(500), 1);
+      assert.deepEqual(await statuses(), first, 'the same seed draws the same faults');
+      // A refused write is not applied.
+      const writes = [];
+      for (let i = 0; i < 20; i++) {
+        writes.push(
+          await h.http('POST', `${API}/contacts`, {
+            headers: { ...auth, 'content-type': 'application/json' },
+            body: JSON.stringify({ lastname: `Fault ${i}` }),
+          }),
+        );
+      }
+      const applied = writes.filter((w) => w.status === 204).length;
+      assert.ok(applied < 20, 'some writes were refused');
+      assert.equal(h.sandbox.list('contact').length, contacts + applied);
+    } finally {
+      h.sandbox.injectFaults({ throttleShare: 0, failShare: 0, failStatus: 503, retryAfterSeconds: 1 });
+    }
+    assert.equal((await get('WhoAmI')).status, 200);
+  });
+
+  test('slow writes: applied at once, answered late; reads are not held back', async () => {
+    h.sandbox.injectFaults({ writeLatencyMs: 300 });
+    try {
+      const before = h.sandbox.list('contact').length;
+      const pending = h.http('POST', `${API}/contacts`, {
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ lastname: 'Slow' }),
+      });
+      await new Promise((r) => setTimeout(r, 150));
+      assert.equal(h.sandbox.list('contact').length, before + 1, 'the record exists before the answer');
+      assert.equal(h.sandbox.getCounters().writesAnswering, 1);
+      const read = await get('WhoAmI');
+      assert.equal(read.status, 200);
+      assert.equal(h.sandbox.getCounters().writesAnswering, 1, 'the read was answered while the write waits');
+      assert.equal((await pending).status, 204);
+      assert.equal(h.sandbox.getCounters().writesAnswering, 0);
+    } finally {
+      h.sandbox.injectFaults({ writeLatencyMs: 0 });
+    }
+  });
+
+  test('issued tokens are listed (for tests that scan for leaked credentials)', async () => {
+    const token = await h.token();
+    assert.ok(h.sandbox.issuedTokens().includes(token));
+  });
+
   test('control routes for another process', async () => {
     const created = json(
       (

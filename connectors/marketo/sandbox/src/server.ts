@@ -40,6 +40,12 @@ export interface SandboxFaults {
   tokenHtml?: boolean;
   /** Enforce the rate, concurrency and quota limits (on by default). */
   throttle?: boolean;
+  /**
+   * Each REST call that passes authentication is answered with one of these codes with its probability (`share`,
+   * 0..1), drawn from a generator seeded with `seed` (the same seed, the same sequence of draws): a rate limit (606)
+   * or a server error as they come in bursts on a busy instance. Codes as in `failEvery`; charged the same way.
+   */
+  randomFailures?: { seed: number; codes: Array<{ code: number; share: number }> } | null;
 }
 
 export interface MarketoSandboxOptions {
@@ -131,7 +137,10 @@ export class MarketoSandbox {
     tokenLatencyMs: 0,
     tokenHtml: false,
     throttle: true,
+    randomFailures: null,
   };
+  /** The generator of `randomFailures`' draws (reset whenever they are set). */
+  private draw: () => number = Math.random;
   counters: SandboxCounters = MarketoSandbox.emptyCounters();
   private tokenTtlMs: number;
   private token: { value: string; expiresAt: number } | undefined;
@@ -223,6 +232,10 @@ export class MarketoSandbox {
   activityLog(id: number) {
     return this.store.activities.filter((a) => a.leadId === id);
   }
+  /** Every access token handed out so far (a test scanning logs and answers for leaked credentials). */
+  issuedTokens(): string[] {
+    return [...this.knownTokens.keys()];
+  }
   expireTokens(): void {
     for (const token of this.knownTokens.keys()) this.knownTokens.set(token, 0);
     this.token = undefined;
@@ -240,6 +253,7 @@ export class MarketoSandbox {
       // `null` clears a fault; `undefined` leaves it as it is.
       if (value !== undefined) Object.assign(this.faults, { [key]: value });
     }
+    if (faults.randomFailures) this.draw = seededRandom(faults.randomFailures.seed);
   }
   resetCounters(): void {
     this.counters = MarketoSandbox.emptyCounters();
@@ -423,6 +437,11 @@ export class MarketoSandbox {
       if (!UNCOUNTED_CODES.has(code)) this.charge(now);
       return code;
     }
+    const drawn = this.randomFailure();
+    if (drawn !== undefined) {
+      if (!UNCOUNTED_CODES.has(drawn)) this.charge(now);
+      return drawn;
+    }
     if (this.faults.failWrites > 0 && endpoint === SYNC_LEADS) {
       this.faults.failWrites -= 1;
       return '604';
@@ -442,6 +461,18 @@ export class MarketoSandbox {
       }
     }
     this.charge(now);
+    return undefined;
+  }
+
+  /** The code `randomFailures` answers this call with, if any (one draw per call). */
+  private randomFailure(): string | undefined {
+    const failures = this.faults.randomFailures;
+    if (!failures) return undefined;
+    let r = this.draw();
+    for (const { code, share } of failures.codes) {
+      if (r < share) return String(code);
+      r -= share;
+    }
     return undefined;
   }
 
@@ -552,6 +583,18 @@ export class MarketoSandbox {
       return this.faults;
     });
   }
+}
+
+/** A small seeded generator of numbers in [0, 1) (mulberry32): fault draws a test can replay. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -34,6 +34,10 @@ describe('identity', () => {
     assert.equal(first.json.access_token, c.token);
   });
 
+  test('issued tokens are listed (for tests that scan for leaked credentials)', () => {
+    assert.ok(sandbox.issuedTokens().includes(c.token));
+  });
+
   test('bad credentials: HTTP 401', async () => {
     const bad = await c.identity('x', 'y');
     assert.equal(bad.status, 401);
@@ -490,6 +494,38 @@ describe('limits and control hooks', () => {
     sandbox.setLimits({ dailyQuota: 50_000, callsPerWindow: 10_000, windowMs: 20_000 });
     sandbox.resetQuota();
     sandbox.resetWindow();
+  });
+
+  test('random failures: about their share of calls, 606 in the envelope and 500 as HTTP, the same seed the same draws', async () => {
+    const codes = async () => {
+      sandbox.setFaults({
+        randomFailures: {
+          seed: 7,
+          codes: [
+            { code: 606, share: 0.25 },
+            { code: 500, share: 0.05 },
+          ],
+        },
+      });
+      const out: string[] = [];
+      for (let i = 0; i < 200; i++) {
+        const answer = await c.http('GET', '/rest/v1/leads/describe2.json');
+        out.push(answer.status === 200 ? (errorCode(answer.json) ?? 'ok') : `HTTP ${answer.status}`);
+      }
+      return out;
+    };
+    try {
+      const first = await codes();
+      const share = (code: string) => first.filter((x) => x === code).length / first.length;
+      assert.ok(share('606') > 0.15 && share('606') < 0.35, `606 share ${share('606')}`);
+      assert.ok(share('HTTP 500') > 0.01 && share('HTTP 500') < 0.1, `500 share ${share('HTTP 500')}`);
+      assert.equal(share('ok') + share('606') + share('HTTP 500'), 1);
+      assert.deepEqual(await codes(), first, 'the same seed draws the same failures');
+    } finally {
+      sandbox.setFaults({ randomFailures: null });
+      sandbox.resetWindow();
+    }
+    assert.equal((await c.http('GET', '/rest/v1/leads/describe2.json')).json.success, true);
   });
 
   test('control hooks over HTTP: create, edit (recorded as a change), activities, hide a field, counters, faults', async () => {
