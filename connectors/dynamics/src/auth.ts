@@ -18,10 +18,18 @@ import {
   type NetworkResponse,
 } from '@azure/msal-node';
 import { request, type Agent } from 'undici';
-import { ConnectorAuthError, ProtocolError, RetryableError, type TandemError } from '@tandem/core/plugin';
+import {
+  ConnectorAuthError,
+  ProtocolError,
+  RetryableError,
+  connectionError,
+  networkFailure,
+  withoutSecrets,
+  type NetworkFailure,
+  type TandemError,
+} from '@tandem/core/plugin';
 import type { Logger } from 'pino';
 import { authMode, type AuthMode, type DynamicsConfig } from './config';
-import { connectionError, networkFailure, withoutSecrets, type NetworkFailure } from './network';
 
 /** What one of MSAL's requests met: a failure on the wire, or an answer that was not a success. */
 export interface NetworkEvent {

@@ -14,10 +14,17 @@
 import { createPrivateKey } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { request, type Agent } from 'undici';
-import { ConnectorAuthError, ProtocolError, RetryableError, TandemError } from '@tandem/core/plugin';
+import {
+  ConnectorAuthError,
+  ProtocolError,
+  RetryableError,
+  TandemError,
+  connectionError,
+  networkFailure,
+  withoutSecrets,
+} from '@tandem/core/plugin';
 import type { AuthMode } from './config';
 import type { SalesforceMetrics } from './metrics';
-import { connectionError, networkFailure, withoutSecrets } from './network';
 
 export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 /** How long a JWT assertion is valid: Salesforce asks for an `exp` within 3 minutes. */
@@ -172,7 +179,7 @@ export class TokenSource {
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       const failure = networkFailure(error);
-      if (failure) throw connectionError(tokenUrl, failure, error);
+      if (failure) throw connectionError('Salesforce', tokenUrl, failure, ['SALESFORCE_URL'], error);
       throw new RetryableError(`Salesforce token request failed: ${(error as Error).message}`, { cause: error });
     }
     const text = await res.body.text();

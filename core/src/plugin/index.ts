@@ -6,3 +6,5 @@ export * from './errors';
 export * from './tokens';
 export * from './own-writes';
 export * from './metrics';
+export * from './network';
+export * from './secrets';
