@@ -21,6 +21,7 @@ import { request, type Agent } from 'undici';
 import {
   ConnectorAuthError,
   ProtocolError,
+  abortable,
   RetryableError,
   connectionError,
   networkFailure,
@@ -112,26 +113,6 @@ export interface TokenSource {
    * An aborted `signal` rejects at once (and cancels the token request when nobody else waits for it).
    */
   token(failed?: string, signal?: AbortSignal): Promise<string>;
-}
-
-/** `promise`, or the signal's reason as soon as it aborts (without cancelling what `promise` stands for). */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }
 
 interface Acquisition {

@@ -17,6 +17,7 @@ import { request, type Agent } from 'undici';
 import {
   ConnectorAuthError,
   ProtocolError,
+  abortable,
   RetryableError,
   TandemError,
   connectionError,
@@ -38,26 +39,6 @@ export interface Session {
   orgId: string;
   /** The integration user's id (`005…`). */
   userId: string;
-}
-
-/** `promise`, or the signal's reason as soon as it aborts (without cancelling what `promise` stands for). */
-export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }
 
 interface Acquisition {

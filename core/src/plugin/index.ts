@@ -8,3 +8,4 @@ export * from './own-writes';
 export * from './metrics';
 export * from './network';
 export * from './secrets';
+export * from './abort';
