@@ -9,3 +9,4 @@ export * from './metrics';
 export * from './network';
 export * from './secrets';
 export * from './abort';
+export * from './http';
