@@ -5,6 +5,7 @@ import { request } from 'undici';
 import {
   ConnectorAuthError,
   RetryableError,
+  SingleFlight,
   abortable,
   connectionError,
   makeAgent,
@@ -90,4 +91,30 @@ test('abortable lets the caller go when its signal aborts, and leaves the work t
   assert.equal(await abortable(work, undefined), 'token');
   assert.equal(await abortable(work, new AbortController().signal), 'token');
   await assert.rejects(abortable(work, AbortSignal.abort(new Error('already gone'))), /already gone/);
+});
+
+test('SingleFlight: callers share one request; it is cancelled only when the last of them gives up', async () => {
+  const flight = new SingleFlight<string>();
+  const started: AbortSignal[] = [];
+  const start = (signal: AbortSignal) => {
+    started.push(signal);
+    return new Promise<string>((resolve, reject) => {
+      signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+      setImmediate(() => resolve(`token ${started.length}`));
+    });
+  };
+  assert.deepEqual(await Promise.all([flight.run(start), flight.run(start)]), ['token 1', 'token 1']);
+  assert.equal(started.length, 1, 'one request for both callers');
+
+  const first = new AbortController();
+  const second = new AbortController();
+  const a = flight.run(start, first.signal);
+  const b = flight.run(start, second.signal);
+  first.abort(new Error('first gave up'));
+  await assert.rejects(a, /first gave up/);
+  assert.equal(started[1]?.aborted, false, 'the second caller still waits for it');
+  second.abort(new Error('second gave up'));
+  await assert.rejects(b, /second gave up/);
+  assert.equal(started[1]?.aborted, true, 'nobody waits any more: cancelled');
+  assert.equal(await flight.run(start), 'token 3', 'the next caller starts afresh');
 });

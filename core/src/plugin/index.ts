@@ -10,3 +10,4 @@ export * from './network';
 export * from './secrets';
 export * from './abort';
 export * from './http';
+export * from './single-flight';
