@@ -18,10 +18,19 @@ import {
   type NetworkResponse,
 } from '@azure/msal-node';
 import { request, type Agent } from 'undici';
-import { ConnectorAuthError, ProtocolError, RetryableError, type TandemError } from '@tandem/core/plugin';
+import {
+  ConnectorAuthError,
+  ProtocolError,
+  SingleFlight,
+  RetryableError,
+  connectionError,
+  networkFailure,
+  withoutSecrets,
+  type NetworkFailure,
+  type TandemError,
+} from '@tandem/core/plugin';
 import type { Logger } from 'pino';
 import { authMode, type AuthMode, type DynamicsConfig } from './config';
-import { connectionError, networkFailure, withoutSecrets, type NetworkFailure } from './network';
 
 /** What one of MSAL's requests met: a failure on the wire, or an answer that was not a success. */
 export interface NetworkEvent {
@@ -106,32 +115,6 @@ export interface TokenSource {
   token(failed?: string, signal?: AbortSignal): Promise<string>;
 }
 
-/** `promise`, or the signal's reason as soon as it aborts (without cancelling what `promise` stands for). */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
-interface Acquisition {
-  promise: Promise<string>;
-  controller: AbortController;
-  waiters: number;
-}
-
 export class MsalTokenSource implements TokenSource {
   private readonly app: ConfidentialClientApplication;
   private readonly network: UndiciNetworkModule;
@@ -145,7 +128,7 @@ export class MsalTokenSource implements TokenSource {
    */
   private cached: AuthenticationResult | undefined;
   /** One token request at a time: a burst of 401s must not turn into a burst of token requests. */
-  private acquisition: Acquisition | undefined;
+  private readonly acquisition = new SingleFlight<string>();
   /** The last token handed out, so that parallel 401s for the same token cause one refresh, not one each. */
   private current: string | undefined;
 
@@ -186,40 +169,14 @@ export class MsalTokenSource implements TokenSource {
 
   async token(failed?: string, signal?: AbortSignal): Promise<string> {
     signal?.throwIfAborted();
-    let acquisition = this.acquisition;
-    // A request everyone gave up on is being cancelled: let it end (at once) rather than join it.
-    while (acquisition?.controller.signal.aborted) {
-      await abortable(
-        acquisition.promise.catch(() => undefined),
-        signal,
-      );
-      acquisition = this.acquisition;
-    }
-    if (!acquisition) {
+    return this.acquisition.run((acquiring) => {
+      // Decided when a request starts: a caller joining one under way gets its token, whatever it was refused.
       const force = failed !== undefined && failed === this.current;
-      const controller = new AbortController();
-      const started: Acquisition = {
-        controller,
-        waiters: 0,
-        promise: this.acquire(force, controller.signal)
-          .then((token) => {
-            this.current = token;
-            return token;
-          })
-          .finally(() => {
-            if (this.acquisition === started) this.acquisition = undefined;
-          }),
-      };
-      acquisition = this.acquisition = started;
-    }
-    acquisition.waiters += 1;
-    try {
-      return await abortable(acquisition.promise, signal);
-    } finally {
-      acquisition.waiters -= 1;
-      // The last caller gave up: stop the token request rather than leave it running for nobody.
-      if (acquisition.waiters === 0 && signal?.aborted) acquisition.controller.abort(signal.reason);
-    }
+      return this.acquire(force, acquiring).then((token) => {
+        this.current = token;
+        return token;
+      });
+    }, signal);
   }
 
   private async acquire(force: boolean, signal: AbortSignal): Promise<string> {

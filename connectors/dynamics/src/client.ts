@@ -15,13 +15,15 @@ import {
   ProtocolError,
   RetryableError,
   TandemError,
+  connectionError,
+  networkFailure,
 } from '@tandem/core/plugin';
 import type { TokenSource } from './auth';
 import { buildBatch, parseBatchResponse } from './batch';
 import type { ResolvedLimits } from './config';
 import type { RequestLimiter } from './limiter';
 import type { DynamicsMetrics } from './metrics';
-import { closedWithoutAnswer, connectionError, networkFailure, transient } from './network';
+import { closedWithoutAnswer, transient } from './network';
 import { UrlLengthLimit } from './url-limit';
 
 export interface DvResponse {

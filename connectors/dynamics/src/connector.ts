@@ -22,11 +22,11 @@ import {
   type WriteGroup,
   type WriteOptions,
   type WriteResult,
+  makeAgent,
 } from '@tandem/core/plugin';
 import { MsalTokenSource } from './auth';
 import { DataverseClient } from './client';
 import { authMode, DEFAULT_AUTHORITY_HOST, resolvedLimits, type DynamicsConfig } from './config';
-import { makeAgent } from './http';
 import { RequestLimiter } from './limiter';
 import { MetadataService } from './metadata';
 import { DynamicsMetrics, type DynamicsStats } from './metrics';
@@ -79,7 +79,7 @@ export class DynamicsConnector implements Connector {
     authMode(config); // fail now, with a message naming the variables, rather than at the first token request
     const limits = resolvedLimits(config);
     this.metrics = new DynamicsMetrics(registry);
-    this.agent = makeAgent(config.tlsCa, limits.maxConcurrent);
+    this.agent = makeAgent(config.tlsCa, { connections: limits.maxConcurrent, bodyTimeoutMs: 300_000 });
     const tokens = new MsalTokenSource(config, this.agent, logger, () => this.metrics.tokenRequest());
     const limiter = new RequestLimiter(limits.maxConcurrent, limits.requestsPerWindow, limits.windowMs);
     this.client = new DataverseClient(config.url, tokens, limiter, this.metrics, logger, this.agent, limits);

@@ -14,10 +14,18 @@
 import { createPrivateKey } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { request, type Agent } from 'undici';
-import { ConnectorAuthError, ProtocolError, RetryableError, TandemError } from '@tandem/core/plugin';
+import {
+  ConnectorAuthError,
+  ProtocolError,
+  SingleFlight,
+  RetryableError,
+  TandemError,
+  connectionError,
+  networkFailure,
+  withoutSecrets,
+} from '@tandem/core/plugin';
 import type { AuthMode } from './config';
 import type { SalesforceMetrics } from './metrics';
-import { connectionError, networkFailure, withoutSecrets } from './network';
 
 export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 /** How long a JWT assertion is valid: Salesforce asks for an `exp` within 3 minutes. */
@@ -33,32 +41,6 @@ export interface Session {
   userId: string;
 }
 
-/** `promise`, or the signal's reason as soon as it aborts (without cancelling what `promise` stands for). */
-export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
-interface Acquisition {
-  promise: Promise<Session>;
-  controller: AbortController;
-  waiters: number;
-}
-
 /** The org and user ids from an identity URL, or undefined when it is not one. */
 export function parseIdentityUrl(url: string): { orgId: string; userId: string } | undefined {
   const m = /\/id\/(00D[0-9A-Za-z]{12}(?:[0-9A-Za-z]{3})?)\/(005[0-9A-Za-z]{12}(?:[0-9A-Za-z]{3})?)\/?$/.exec(url);
@@ -68,7 +50,7 @@ export function parseIdentityUrl(url: string): { orgId: string; userId: string }
 export class TokenSource {
   private session: Session | undefined;
   /** One token request at a time: a burst of 401s must not turn into a burst of token requests. */
-  private acquisition: Acquisition | undefined;
+  private readonly acquisition = new SingleFlight<Session>();
 
   constructor(
     private readonly url: string,
@@ -92,39 +74,14 @@ export class TokenSource {
     signal?.throwIfAborted();
     const session = this.session;
     if (session && (refused === undefined || refused !== session.accessToken)) return session;
-    let acquisition = this.acquisition;
-    // A request everyone gave up on is being cancelled: let it end (at once) rather than join it.
-    while (acquisition?.controller.signal.aborted) {
-      await abortable(
-        acquisition.promise.catch(() => undefined),
-        signal,
-      );
-      acquisition = this.acquisition;
-    }
-    if (!acquisition) {
-      const controller = new AbortController();
-      const started: Acquisition = {
-        controller,
-        waiters: 0,
-        promise: this.fetchSession(controller.signal)
-          .then((fresh) => {
-            this.session = fresh;
-            return fresh;
-          })
-          .finally(() => {
-            if (this.acquisition === started) this.acquisition = undefined;
-          }),
-      };
-      acquisition = this.acquisition = started;
-    }
-    acquisition.waiters += 1;
-    try {
-      return await abortable(acquisition.promise, signal);
-    } finally {
-      acquisition.waiters -= 1;
-      // The last caller gave up: stop the token request rather than leave it running for nobody.
-      if (acquisition.waiters === 0 && signal?.aborted) acquisition.controller.abort(signal.reason);
-    }
+    return this.acquisition.run(
+      (acquiring) =>
+        this.fetchSession(acquiring).then((fresh) => {
+          this.session = fresh;
+          return fresh;
+        }),
+      signal,
+    );
   }
 
   private async form(): Promise<URLSearchParams> {
@@ -172,7 +129,7 @@ export class TokenSource {
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       const failure = networkFailure(error);
-      if (failure) throw connectionError(tokenUrl, failure, error);
+      if (failure) throw connectionError('Salesforce', tokenUrl, failure, ['SALESFORCE_URL'], error);
       throw new RetryableError(`Salesforce token request failed: ${(error as Error).message}`, { cause: error });
     }
     const text = await res.body.text();

@@ -15,11 +15,13 @@ import {
   ProtocolError,
   RetryableError,
   TandemError,
+  connectionError,
+  networkFailure,
 } from '@tandem/core/plugin';
 import type { Session, TokenSource } from './auth';
 import type { ResolvedLimits } from './config';
 import type { SalesforceMetrics } from './metrics';
-import { connectionError, networkFailure, neverSent, transient } from './network';
+import { neverSent, transient } from './network';
 import type { ApiUsage } from './usage';
 import { pause } from './pause';
 
@@ -227,7 +229,7 @@ export class SalesforceClient {
           await this.backoff(attempt, undefined, options.signal);
           continue;
         }
-        if (failure) throw connectionError(url, failure, error);
+        if (failure) throw connectionError('Salesforce', url, failure, ['SALESFORCE_URL'], error);
         throw new RetryableError(`Salesforce request failed: ${(error as Error).message}`, { cause: error });
       }
       this.observe(res, counted);

@@ -20,11 +20,11 @@ import {
   type WriteOp,
   type WriteOptions,
   type WriteResult,
+  makeAgent,
 } from '@tandem/core/plugin';
 import { TokenSource, type Session } from './auth';
 import { SalesforceClient } from './client';
 import { authMode, settingsOf, type SalesforceConfig, type Settings } from './config';
-import { makeAgent } from './http';
 import { LoopGuard } from './loop-guard';
 import { SalesforceMetrics, type SalesforceStats } from './metrics';
 import { Metadata, OBJECT_TYPES, objectTypeOf, type ObjectType } from './objects';
@@ -90,7 +90,7 @@ export class SalesforceConnector implements Connector {
     const mode = authMode(config); // fails now, naming the variables, rather than at the first call
     const { limits } = this.settings;
     this.metrics = new SalesforceMetrics(registry);
-    this.agent = makeAgent(config.tlsCa, limits.maxConcurrent);
+    this.agent = makeAgent(config.tlsCa, { connections: limits.maxConcurrent, bodyTimeoutMs: 600_000 });
     const tokens = new TokenSource(this.settings.url, config.clientId, mode, this.agent, this.metrics);
     const usage = new ApiUsage(this.settings.maxApiShare, limits.quotaRecheckMs, this.metrics);
     this.client = new SalesforceClient(

@@ -4,7 +4,7 @@
  * engine's identity guard all read from here, so a connection is asked once and everyone sees the same answer.
  */
 import type { Logger } from 'pino';
-import type { CheckResult, Connector, ObjectDescription } from '../plugin';
+import { abortable, type CheckResult, type Connector, type ObjectDescription } from '../plugin';
 
 export type ConnectionMode = 'live' | 'sandbox';
 
@@ -84,7 +84,8 @@ export class Connections {
     const bounded = signal ? AbortSignal.any([signal, timeout]) : timeout;
     let result: CheckResult;
     try {
-      result = await raceAbort(connector.check(bounded), bounded);
+      // A connector that ignores its signal still cannot hold the caller past it.
+      result = await abortable(connector.check(bounded), bounded);
     } catch (error) {
       if (signal?.aborted) throw error;
       const why = timeout.aborted
@@ -128,23 +129,4 @@ export class Connections {
     this.checks.set(id, record);
     return record;
   }
-}
-
-/** A connector that ignores its signal still cannot hold the caller past it. */
-function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }

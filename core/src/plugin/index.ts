@@ -6,3 +6,8 @@ export * from './errors';
 export * from './tokens';
 export * from './own-writes';
 export * from './metrics';
+export * from './network';
+export * from './secrets';
+export * from './abort';
+export * from './http';
+export * from './single-flight';

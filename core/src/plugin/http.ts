@@ -7,7 +7,14 @@ import { readFileSync } from 'node:fs';
 import { createSecureContext, rootCertificates } from 'node:tls';
 import { Agent } from 'undici';
 
-export function trustedCas(tlsCa: string | undefined): string[] | undefined {
+export interface AgentOptions {
+  /** The most sockets open to the host at once. */
+  connections: number;
+  /** How long a response body may pause between chunks before the request fails (undici's `bodyTimeout`). */
+  bodyTimeoutMs: number;
+}
+
+function trustedCas(tlsCa: string | undefined): string[] | undefined {
   if (!tlsCa) return undefined;
   const cas = [...rootCertificates];
   const extra = process.env.NODE_EXTRA_CA_CERTS;
@@ -22,15 +29,15 @@ export function trustedCas(tlsCa: string | undefined): string[] | undefined {
   return cas;
 }
 
-export function makeAgent(tlsCa: string | undefined, connections: number): Agent {
+export function makeAgent(tlsCa: string | undefined, options: AgentOptions): Agent {
   const ca = trustedCas(tlsCa);
   // One secure context for every connection: building one from ~150 root certificates costs milliseconds of CPU,
   // which an explicit `ca` would otherwise pay again on each new TLS connection.
   return new Agent({
-    connections,
+    connections: options.connections,
     keepAliveTimeout: 30_000,
     headersTimeout: 120_000,
-    bodyTimeout: 600_000,
+    bodyTimeout: options.bodyTimeoutMs,
     ...(ca ? { connect: { secureContext: createSecureContext({ ca }) } } : {}),
   });
 }
