@@ -78,6 +78,35 @@ test('errors in the log carry no credentials', () => {
   assert.match(text, /mongodb:\/\/\[redacted\]@db\.internal/);
 });
 
+test('a bulk write that meets an outage counts as the store being unavailable (the driver wraps the network error)', async () => {
+  const server = await startJongodb();
+  const client = new MongoClient(server.uri, {
+    serverSelectionTimeoutMS: 500,
+    connectTimeoutMS: 500,
+    heartbeatFrequencyMS: 500,
+  });
+  try {
+    await client.connect();
+    await client.db('t').command({ ping: 1 });
+    server.process.kill('SIGSTOP');
+    const error = await client
+      .db('t')
+      .collection('c')
+      .insertMany([{ a: 1 }, { a: 2 }])
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    assert.ok(error instanceof Error, 'the insert failed');
+    assert.equal(error.name, 'MongoBulkWriteError', 'what the driver throws for a bulk write that fails this way');
+    assert.ok(isStoreUnavailable(error), 'a bulk write cut off by an outage is the store being unavailable');
+  } finally {
+    server.process.kill('SIGCONT');
+    await client.close();
+    await server.stop();
+  }
+});
+
 test('a MongoDB outage error (server paused) is logged with its message and counts as the store being unavailable', async () => {
   const server = await startJongodb();
   const client = new MongoClient(server.uri, {

@@ -72,6 +72,11 @@ test('a cycle cut short by a MongoDB outage: its run says it failed and why once
     const reported = (await runs()).find((r) => r.id === running?.id);
     assert.equal(reported?.status, 'failed', JSON.stringify(reported));
     assert.doesNotMatch(reported?.error ?? '', /instance running this cycle stopped/);
+    // One message naming the store, not the driver's words repeated for every stream.
+    assert.match(
+      reported?.error ?? '',
+      /^MongoDB did not answer \(.+\): the cycle stopped; what it had not saved is read again next cycle\.$/,
+    );
     assert.equal(tandem.exit, undefined, 'the process never exited');
     tandem.child.kill('SIGTERM');
     assert.deepEqual(await tandem.exited, { code: 0, signal: null });

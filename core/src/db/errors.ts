@@ -26,7 +26,10 @@ export function isStoreUnavailable(error: unknown): boolean {
     if (UNAVAILABLE.some((type) => current instanceof type)) return true;
     // The pool-cleared error is not exported; its name is part of the driver's documented error hierarchy.
     if (current.name === 'MongoPoolClearedError') return true;
-    current = current.cause;
+    // A bulk write that meets a network error throws a MongoBulkWriteError (a server error by its class) that
+    // keeps the network error as its `errorResponse`, not as its cause.
+    const response: unknown = (current as { errorResponse?: unknown }).errorResponse;
+    current = response instanceof Error ? response : current.cause;
   }
   return false;
 }

@@ -6,6 +6,7 @@
  * stage returns what it produced; the cycle adds up the counts. A crash re-reads at most one write set.
  */
 import { CursorExpiredError, isTandemError, QuotaExhaustedError, type ChangePage, type RemoteRecord } from '../plugin';
+import { isStoreUnavailable } from '../db/errors';
 import { CursorsRepository } from '../repositories/cursors';
 import type { SideProgress } from '../repositories/runs';
 import {
@@ -173,6 +174,15 @@ export class SyncCycle {
         return { status: 'failed', error: `${error.message}${when}` };
       }
       if (deps.signal.aborted) throw error;
+      if (isStoreUnavailable(error)) {
+        // Every stream needs the store: going on would fail each of them with the driver's words. One message
+        // that says what happened and that nothing is lost (cursors only move once their pages are saved).
+        const reason = error instanceof Error ? error.message : String(error);
+        return {
+          status: 'failed',
+          error: `MongoDB did not answer (${reason}): the cycle stopped; what it had not saved is read again next cycle.`,
+        };
+      }
       if (isTandemError(error) && error.code === 'UNKNOWN_FIELD') fieldsChanged = true;
       const message = error instanceof Error ? error.message : String(error);
       deps.logger.warn({ err: error, streams: affected.map(label) }, 'sync stream failed; the other streams go on');
