@@ -25,6 +25,8 @@ export interface ScenarioReport {
   detail?: unknown;
   /** The scenario could not run to its end. */
   error?: string;
+  /** When its figures were measured (kept from an earlier run by `--only`). */
+  date?: string;
 }
 
 export interface Context {

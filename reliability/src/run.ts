@@ -7,11 +7,13 @@
  *
  *   node reliability/dist/src/run.js [--short] [--only kill9,fuzz] [--seed N]
  *
+ * With `--only`, the file keeps the last figures of the scenarios not run, each report dated.
+ *
  * `--short` (or RELIABILITY_SHORT=1) is the CI version: a few trials, a few hundred fuzz requests; it writes
  * `reliability/results.short.json` instead, so that the committed figures stay those of a full run.
  * RELIABILITY_SEED (or --seed) picks the random choices; the seed is printed, and the same seed replays them.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { failed, machine, table, type Context, type Scenario, type ScenarioReport } from './report';
@@ -44,11 +46,11 @@ function options() {
   if (unknown.length > 0) {
     throw new Error(`no scenario ${unknown.join(', ')}; there are ${SCENARIOS.map((s) => s.name).join(', ')}`);
   }
-  return { short, seed, scenarios: SCENARIOS.filter((s) => !only || only.includes(s.name)) };
+  return { short, seed, only, scenarios: SCENARIOS.filter((s) => !only || only.includes(s.name)) };
 }
 
 async function main(): Promise<number> {
-  const { short, seed, scenarios } = options();
+  const { short, seed, scenarios, only } = options();
   const started = Date.now();
   const log = (text: string) => process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(0)} s] ${text}\n`);
   log(`reliability suite${short ? ' (short)' : ''}, seed ${seed}, on ${machine()}`);
@@ -76,19 +78,34 @@ async function main(): Promise<number> {
     reports.push(report);
   }
   const file = resolve(__dirname, `../../${short ? 'results.short.json' : 'results.json'}`);
+  // With --only, the scenarios not run keep their last figures (each report carries its own date then).
+  const dated = reports.map((r) => ({ ...r, date: new Date().toISOString() }));
+  const all = only ? [...kept(file, dated), ...dated] : dated;
+  all.sort(
+    (a, b) => SCENARIOS.findIndex((s) => s.name === a.scenario) - SCENARIOS.findIndex((s) => s.name === b.scenario),
+  );
   const results = {
     machine: machine(),
     seed,
     short,
     date: new Date().toISOString(),
     seconds: Math.round((Date.now() - started) / 1000),
-    holds: !reports.some(failed),
-    scenarios: reports,
+    holds: !all.some(failed),
+    scenarios: all,
   };
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   process.stdout.write(`\n${table(reports)}\n\n`);
   log(`${results.holds ? 'every figure holds' : 'SOME FIGURES DO NOT HOLD'}; written to ${file}`);
   return results.holds ? 0 : 1;
+}
+
+/** The reports of `file` (a previous run) for scenarios other than those of `fresh`, dated as that run was. */
+function kept(file: string, fresh: readonly ScenarioReport[]): ScenarioReport[] {
+  if (!existsSync(file)) return [];
+  const previous = JSON.parse(readFileSync(file, 'utf8')) as { date?: string; scenarios?: ScenarioReport[] };
+  return (previous.scenarios ?? [])
+    .filter((r) => !fresh.some((f) => f.scenario === r.scenario))
+    .map((r) => ({ date: previous.date, ...r }));
 }
 
 main().then(

@@ -69,11 +69,13 @@ export class Tandem {
 
   /**
    * Forces a cycle of the default pipeline and answers its run id; a 409 (another cycle holds the lease, such as
-   * a dead instance's until it lapses) is asked again until `timeoutMs`.
+   * a dead instance's until it lapses) is asked again until `timeoutMs`. `beforeAttempt` runs before each ask
+   * (to count what the accepted one costs, not the refused ones).
    */
-  async force(timeoutMs = 120_000): Promise<string> {
+  async force(timeoutMs = 120_000, beforeAttempt?: () => Promise<void>): Promise<string> {
     const end = Date.now() + timeoutMs;
     for (;;) {
+      await beforeAttempt?.();
       const answer = await this.api<{ runId?: string }>('POST', '/v1/pipelines/default/runs');
       if (answer.status === 202 && answer.body.runId) return answer.body.runId;
       if (answer.status !== 409 || Date.now() > end) {

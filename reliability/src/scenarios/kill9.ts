@@ -71,8 +71,13 @@ interface Cycle {
 async function untilQuiet(systems: Systems, tandem: Tandem): Promise<Cycle[]> {
   const cycles: Cycle[] = [];
   for (let i = 0; i < MAX_RECOVERY_CYCLES; i++) {
-    const before = await systems.mongoCounts();
-    const run = await tandem.cycle();
+    // Counted from the accepted request on: asks refused while the dead instance's lease lapses are not the
+    // cycle's work (each costs a few lock and run reads, as many as the wait is long).
+    let before = await systems.mongoCounts();
+    const id = await tandem.force(120_000, async () => {
+      before = await systems.mongoCounts();
+    });
+    const run = await systems.waitForRun(id, 300_000, tandem.process);
     const after = await systems.mongoCounts();
     const byName = Object.fromEntries(
       Object.entries(after.byName)
@@ -214,8 +219,8 @@ export const kill9: Scenario = {
         must(
           'maxCommandsPerRecoveryCycle',
           Math.max(...perCycle),
-          `≤ 100 (not one per person: ${PEOPLE})`,
-          Math.max(...perCycle) <= 100,
+          `≤ 60 (not one per person: ${PEOPLE})`,
+          Math.max(...perCycle) <= 60,
         ),
         info('uninterruptedSyncCommands', `[${calibration.cycles.map((c) => c.commands).join(', ')}]`),
         must('uninterruptedSyncConverged', calibration.verdict.converged, 'true', calibration.verdict.converged),
