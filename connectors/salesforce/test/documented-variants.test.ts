@@ -1,0 +1,62 @@
+/**
+ * Answers Salesforce's documentation allows that the sandbox does not give, from a bare server with canned answers:
+ * the connector must take every documented variant, not only the sandbox's.
+ */
+import 'reflect-metadata';
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  CONTACT_DESCRIBE,
+  contactRow,
+  fakeConnector,
+  ORG_ID,
+  pathOf,
+  startFakeOrg,
+  tokenAnswer,
+  USER_ID,
+} from './fake-org';
+
+const BASE = '/services/data/v63.0/';
+
+describe('documented variants', () => {
+  test('instance_url on another host than SALESFORCE_URL: every REST request goes to the instance', async () => {
+    const instance = await startFakeOrg((req) => {
+      const path = pathOf(req);
+      if (path === `/id/${ORG_ID}/${USER_ID}`) return { body: { username: 'integration@example.com' } };
+      if (path === '/services/data/') return { body: [{ version: '63.0', url: '/services/data/v63.0' }] };
+      if (path === `${BASE}sobjects/Contact/describe`) return CONTACT_DESCRIBE;
+      if (path === `${BASE}query`) {
+        return {
+          body: {
+            totalSize: 1,
+            done: true,
+            records: [contactRow('003000000000001AAA', 'ada@example.com', 'Lovelace')],
+          },
+        };
+      }
+      return undefined;
+    });
+    const login = await startFakeOrg((req) =>
+      pathOf(req) === '/services/oauth2/token' ? tokenAnswer(instance.url) : undefined,
+    );
+    try {
+      const c = fakeConnector(login.url);
+      const checked = await c.check();
+      assert.equal(checked.ok, true, checked.message);
+      assert.equal(checked.identity, 'integration@example.com');
+      const found = await c.findByEmail('Contact', ['ada@example.com'], { fields: ['Email', 'LastName'] });
+      assert.deepEqual(
+        found.map((r) => [r.id, r.fields.LastName]),
+        [['003000000000001AAA', 'Lovelace']],
+      );
+      assert.deepEqual(
+        login.requests.map((r) => pathOf(r)),
+        ['/services/oauth2/token'],
+        'only the token request goes to SALESFORCE_URL',
+      );
+      await c.close();
+    } finally {
+      await Promise.all([login.close(), instance.close()]);
+    }
+  });
+});
