@@ -14,9 +14,33 @@ import {
   startFakeOrg,
   tokenAnswer,
   USER_ID,
+  type FakeAnswer,
+  type FakeOrg,
+  type FakeRequest,
 } from './fake-org';
+import { collect } from './helpers';
 
 const BASE = '/services/data/v63.0/';
+
+/** Runs `run` with an org whose REST API answers `answer` (the token endpoint on the same host). */
+async function withOrg(
+  answer: (req: FakeRequest, org: FakeOrg) => FakeAnswer | undefined,
+  run: (org: FakeOrg) => Promise<void>,
+): Promise<void> {
+  const holder: { org?: FakeOrg } = {};
+  const org = await startFakeOrg((req) => {
+    const self = holder.org as FakeOrg;
+    if (pathOf(req) === '/services/oauth2/token') return tokenAnswer(self.url);
+    if (pathOf(req) === `${BASE}sobjects/Contact/describe`) return CONTACT_DESCRIBE;
+    return answer(req, self);
+  });
+  holder.org = org;
+  try {
+    await run(org);
+  } finally {
+    await org.close();
+  }
+}
 
 describe('documented variants', () => {
   test('instance_url on another host than SALESFORCE_URL: every REST request goes to the instance', async () => {
@@ -58,5 +82,38 @@ describe('documented variants', () => {
     } finally {
       await Promise.all([login.close(), instance.close()]);
     }
+  });
+
+  test('a nextRecordsUrl given as an absolute URL on the instance: the read follows it', async () => {
+    await withOrg(
+      (req, org) => {
+        const path = pathOf(req);
+        if (path === `${BASE}queryAll`) {
+          return {
+            body: {
+              totalSize: 2,
+              done: false,
+              nextRecordsUrl: `${org.url}${BASE}query/01g000000000001AAA-1`,
+              records: [contactRow('003000000000001AAA', 'ada@example.com', 'Lovelace')],
+            },
+          };
+        }
+        if (path === `${BASE}query/01g000000000001AAA-1`) {
+          return {
+            body: { totalSize: 2, done: true, records: [contactRow('003000000000002AAA', 'b@example.com', 'B')] },
+          };
+        }
+        return undefined;
+      },
+      async (org) => {
+        const c = fakeConnector(org.url);
+        const pages = await collect(c.readChanges('Contact', null, { fields: ['Email', 'LastName'] }));
+        assert.deepEqual(
+          pages.flatMap((p) => p.records.map((r) => r.id)),
+          ['003000000000001AAA', '003000000000002AAA'],
+        );
+        await c.close();
+      },
+    );
   });
 });
