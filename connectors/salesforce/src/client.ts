@@ -253,8 +253,10 @@ export class SalesforceClient {
       }
       const limit = errors?.find((e) => e.errorCode === 'REQUEST_LIMIT_EXCEEDED');
       if (res.status === 403 && limit) {
-        // TotalRequests: the daily allocation is spent. Otherwise the concurrent long-request limit: wait a little.
-        if (/TotalRequests/i.test(limit.message)) throw this.usage.exceeded(limit.message);
+        // The daily allocation is spent ("TotalRequests Limit exceeded."; the code alone says as much: "you've
+        // exceeded API request limits in your org", errorcodes.htm), unless the message names the concurrent
+        // long-request limit ("ConcurrentPerOrgLongTxn Limit exceeded."): then wait a little.
+        if (!/concurren/i.test(limit.message)) throw this.usage.exceeded(limit.message);
         if (attempt < this.limits.maxRetries) {
           this.metrics.retry('concurrency');
           await this.backoff(attempt, retryAfterMs(res.headers['retry-after']), options.signal);
@@ -360,6 +362,9 @@ export class SalesforceClient {
         { details },
       );
     }
+    // The concurrent long-request limit, still met after the retries: it passes as long requests end.
+    if (res.status === 403 && first.errorCode === 'REQUEST_LIMIT_EXCEEDED')
+      return new RetryableError(text, { details });
     if (res.status === 403) return new ConnectorAuthError(text, { details });
     if (res.status === 404 && /NOT_FOUND/.test(first.errorCode) && !what.includes('/id/')) {
       return new ConnectorRequestError(

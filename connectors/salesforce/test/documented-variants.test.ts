@@ -5,6 +5,7 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { QuotaExhaustedError } from '@tandem/core/plugin';
 import {
   CONTACT_DESCRIBE,
   contactRow,
@@ -112,6 +113,27 @@ describe('documented variants', () => {
           pages.flatMap((p) => p.records.map((r) => r.id)),
           ['003000000000001AAA', '003000000000002AAA'],
         );
+        await c.close();
+      },
+    );
+  });
+
+  test('REQUEST_LIMIT_EXCEEDED whatever its message says: the allocation is spent, no retry', async () => {
+    await withOrg(
+      (req) =>
+        pathOf(req) === `${BASE}query`
+          ? {
+              status: 403,
+              body: [{ message: 'API request limit exceeded for this org.', errorCode: 'REQUEST_LIMIT_EXCEEDED' }],
+            }
+          : undefined,
+      async (org) => {
+        const c = fakeConnector(org.url);
+        await assert.rejects(
+          c.findByEmail('Contact', ['ada@example.com'], { fields: ['Email'] }),
+          (e: unknown) => e instanceof QuotaExhaustedError,
+        );
+        assert.equal(org.requests.filter((r) => pathOf(r) === `${BASE}query`).length, 1, 'not retried');
         await c.close();
       },
     );
