@@ -5,7 +5,9 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { QuotaExhaustedError } from '@tandem/core/plugin';
+import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
+import { QuotaExhaustedError, type WriteOp } from '@tandem/core/plugin';
 import {
   CONTACT_DESCRIBE,
   contactRow,
@@ -138,4 +140,98 @@ describe('documented variants', () => {
       },
     );
   });
+
+  test('a Bulk API 2.0 job that failed midway: what it saved is reported saved, what it refused refused, the rest failed (retryable)', async () => {
+    const job = bulkJob((rows) => ({
+      info: { state: 'Failed', numberRecordsProcessed: 151, numberRecordsFailed: 1, errorMessage: 'Batch timed out' },
+      successful: rows.slice(0, 150).map((row, i) => [contactId(i), 'true', ...row]),
+      failed: [
+        ['', 'REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]:LastName --', ...(rows[150] ?? [])],
+      ],
+    }));
+    await withOrg(job.answer, async (org) => {
+      const c = fakeConnector(org.url, { bulkThreshold: 201 });
+      const results = await c.write('Contact', creates(201));
+      assert.deepEqual(
+        results.slice(0, 150).map((r) => (r.status === 'created' ? r.id : r.status)),
+        Array.from({ length: 150 }, (_, i) => contactId(i)),
+      );
+      assert.equal(results[150]?.status, 'rejected');
+      assert.ok(results.slice(151).every((r) => r.status === 'failed' && r.retryable));
+      assert.match(results[200]?.status === 'failed' ? results[200].message : '', /Batch timed out/);
+      await c.close();
+    });
+  });
+
+  test('Bulk API 2.0 results with the sent columns in another order, every cell quoted, CRLF line endings', async () => {
+    const job = bulkJob((rows, header) => ({
+      info: { state: 'JobComplete', numberRecordsProcessed: rows.length, numberRecordsFailed: 0 },
+      successful: rows.map((row, i) => [contactId(i), 'true', ...[...row].reverse()]),
+      header: ['sf__Id', 'sf__Created', ...[...header].reverse()],
+    }));
+    await withOrg(job.answer, async (org) => {
+      const c = fakeConnector(org.url, { bulkThreshold: 201 });
+      const results = await c.write('Contact', creates(201));
+      assert.deepEqual(
+        results.map((r) => (r.status === 'created' ? r.id : r.status)),
+        Array.from({ length: 201 }, (_, i) => contactId(i)),
+      );
+      await c.close();
+    });
+  });
 });
+
+const JOB = '750000000000001AAA';
+
+function contactId(i: number): string {
+  return `003${String(i).padStart(12, '0')}AAA`;
+}
+
+function creates(n: number): WriteOp[] {
+  return Array.from({ length: n }, (_, i) => ({
+    kind: 'create' as const,
+    ref: `r${i}`,
+    fields: { LastName: `Person ${i}`, Email: `p${i}@example.com` },
+  }));
+}
+
+interface JobOutcome {
+  info: Record<string, unknown>;
+  successful?: string[][];
+  failed?: string[][];
+  /** The successful results' header (default: Salesforce's columns, then the columns sent). */
+  header?: string[];
+}
+
+/** A Bulk API 2.0 ingest job whose outcome `finish` gives from the rows uploaded; result files quoted, CRLF. */
+function bulkJob(finish: (rows: string[][], header: string[]) => JobOutcome) {
+  let uploaded: string[][] = [];
+  const csv = (rows: string[][]) => stringify(rows, { quoted: true, record_delimiter: '\r\n' });
+  const answer = (req: FakeRequest): FakeAnswer | undefined => {
+    const path = pathOf(req);
+    if (req.method === 'POST' && path === `${BASE}jobs/ingest`) {
+      return { body: { id: JOB, state: 'Open', object: 'Contact', operation: 'insert', contentType: 'CSV' } };
+    }
+    if (req.method === 'PUT' && path === `${BASE}jobs/ingest/${JOB}/batches`) {
+      uploaded = parse(req.body) as string[][];
+      return { status: 201 };
+    }
+    if (req.method === 'PATCH' && path === `${BASE}jobs/ingest/${JOB}`)
+      return { body: { id: JOB, state: 'UploadComplete' } };
+    const [header = [], ...rows] = uploaded;
+    const outcome = finish(rows, header);
+    if (req.method === 'GET' && path === `${BASE}jobs/ingest/${JOB}`) return { body: { id: JOB, ...outcome.info } };
+    const text = { 'content-type': 'text/csv' };
+    if (path === `${BASE}jobs/ingest/${JOB}/successfulResults/`) {
+      return {
+        headers: text,
+        body: csv([outcome.header ?? ['sf__Id', 'sf__Created', ...header], ...(outcome.successful ?? [])]),
+      };
+    }
+    if (path === `${BASE}jobs/ingest/${JOB}/failedResults/`) {
+      return { headers: text, body: csv([['sf__Id', 'sf__Error', ...header], ...(outcome.failed ?? [])]) };
+    }
+    return undefined;
+  };
+  return { answer };
+}
