@@ -87,6 +87,27 @@ describe('documented variants', () => {
     }
   });
 
+  test('check() on an instance that serves neither the identity URL nor the Versions resource: ok, the session proven by the Limits resource', async () => {
+    await withOrg(
+      (req) =>
+        pathOf(req) === `${BASE}limits`
+          ? {
+              body: { DailyApiRequests: { Max: 15000, Remaining: 14982 } },
+              headers: { 'sforce-limit-info': 'api-usage=18/15000' },
+            }
+          : undefined,
+      async (org) => {
+        const c = fakeConnector(org.url);
+        const checked = await c.check();
+        assert.equal(checked.ok, true, checked.message);
+        assert.equal(checked.identity, USER_ID);
+        assert.equal(checked.instance, ORG_ID);
+        assert.equal(org.requests.filter((r) => pathOf(r) === `${BASE}limits`).length, 1);
+        await c.close();
+      },
+    );
+  });
+
   test('a nextRecordsUrl given as an absolute URL on the instance: the read follows it', async () => {
     await withOrg(
       (req, org) => {
