@@ -39,6 +39,22 @@ export interface Session {
   orgId: string;
   /** The integration user's id (`005…`). */
   userId: string;
+  /**
+   * The origin REST requests go to: the answer's `instance_url` (it may differ from the host the token was asked of,
+   * e.g. a login host or a domain being migrated), else the configured URL.
+   */
+  instanceUrl: string;
+}
+
+/** The origin of the token answer's `instance_url`, when it is an http(s) URL. */
+export function instanceOrigin(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' || url.protocol === 'http:' ? url.origin : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The org and user ids from an identity URL, or undefined when it is not one. */
@@ -171,7 +187,8 @@ export class TokenSource {
         `Salesforce's token endpoint at ${host} answered without an access token or an identity URL (/id/<org>/<user>).`,
       );
     }
-    return { accessToken, identityUrl, ...ids };
+    const instanceUrl = instanceOrigin(parsed.instance_url) ?? new URL(this.url).origin;
+    return { accessToken, identityUrl, ...ids, instanceUrl };
   }
 
   private secret(): string | undefined {

@@ -171,18 +171,24 @@ export class SalesforceClient {
     return this.tokens.get(undefined, signal);
   }
 
-  /** The absolute URL of a path; refuses any other host (a stored cursor must not send our session away). */
-  resolve(path: string): string {
+  /**
+   * The absolute URL of a path, on the session's instance (the token answer's `instance_url`, which need not be
+   * SALESFORCE_URL: https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_oauth_client_credentials_flow.htm).
+   * An absolute URL is taken only on the instance or on SALESFORCE_URL's host: a stored cursor must not send our
+   * session elsewhere.
+   */
+  resolve(path: string, instance = this.tokens.current()?.instanceUrl ?? this.origin): string {
     if (/^https?:\/\//i.test(path)) {
-      if (new URL(path).origin !== this.origin) {
-        throw new TandemError('BAD_REQUEST', `Refusing to call ${path.slice(0, 80)}: not this org (${this.origin}).`, {
+      const origin = new URL(path).origin;
+      if (origin !== instance && origin !== this.origin) {
+        throw new TandemError('BAD_REQUEST', `Refusing to call ${path.slice(0, 80)}: not this org (${instance}).`, {
           status: 400,
         });
       }
       return path;
     }
-    if (path.startsWith('/')) return this.origin + path;
-    return this.origin + this.basePath + path;
+    if (path.startsWith('/')) return instance + path;
+    return instance + this.basePath + path;
   }
 
   /** The bytes of a request's target (path and query), as the org's URI limit counts them. */
@@ -192,7 +198,6 @@ export class SalesforceClient {
   }
 
   async send(options: SendOptions): Promise<SfResponse> {
-    const url = this.resolve(options.path);
     const idempotent = options.idempotent ?? options.method === 'GET';
     const counted = options.counted ?? true;
     let refused: string | undefined;
@@ -214,6 +219,7 @@ export class SalesforceClient {
       }
       refused = undefined;
       this.usage.org = session.orgId;
+      const url = this.resolve(options.path, session.instanceUrl);
       let res: SfResponse;
       try {
         res = await this.slots.run(() => this.once(options, url, session.accessToken), options.signal);
@@ -247,8 +253,10 @@ export class SalesforceClient {
       }
       const limit = errors?.find((e) => e.errorCode === 'REQUEST_LIMIT_EXCEEDED');
       if (res.status === 403 && limit) {
-        // TotalRequests: the daily allocation is spent. Otherwise the concurrent long-request limit: wait a little.
-        if (/TotalRequests/i.test(limit.message)) throw this.usage.exceeded(limit.message);
+        // The daily allocation is spent ("TotalRequests Limit exceeded."; the code alone says as much: "you've
+        // exceeded API request limits in your org", errorcodes.htm), unless the message names the concurrent
+        // long-request limit ("ConcurrentPerOrgLongTxn Limit exceeded."): then wait a little.
+        if (!/concurren/i.test(limit.message)) throw this.usage.exceeded(limit.message);
         if (attempt < this.limits.maxRetries) {
           this.metrics.retry('concurrency');
           await this.backoff(attempt, retryAfterMs(res.headers['retry-after']), options.signal);
@@ -354,6 +362,9 @@ export class SalesforceClient {
         { details },
       );
     }
+    // The concurrent long-request limit, still met after the retries: it passes as long requests end.
+    if (res.status === 403 && first.errorCode === 'REQUEST_LIMIT_EXCEEDED')
+      return new RetryableError(text, { details });
     if (res.status === 403) return new ConnectorAuthError(text, { details });
     if (res.status === 404 && /NOT_FOUND/.test(first.errorCode) && !what.includes('/id/')) {
       return new ConnectorRequestError(

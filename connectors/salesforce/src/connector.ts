@@ -9,6 +9,7 @@ import type { Agent } from 'undici';
 import {
   isTandemError,
   PluginTokens,
+  ProtocolError,
   type ChangePage,
   type CheckResult,
   type Connector,
@@ -140,16 +141,11 @@ export class SalesforceConnector implements Connector {
     try {
       signal?.throwIfAborted();
       const session = await this.client.session(signal);
-      const me = await this.client.json<IdentityAnswer>({
-        method: 'GET',
-        path: `/id/${session.orgId}/${session.userId}`,
-        signal,
-        counted: false,
-      });
+      const me = await this.identity(session, signal);
       const wanted = this.settings.apiVersion.slice(1);
       // The session now in use: the identity call replaces one Salesforce ended.
       const served = await this.servedVersions(await this.client.session(signal), signal);
-      if (!served.includes(wanted)) {
+      if (served && !served.includes(wanted)) {
         return {
           ok: false,
           identity: me.username ?? session.userId,
@@ -190,17 +186,46 @@ export class SalesforceConnector implements Connector {
   }
 
   /**
-   * The REST API versions the org serves, asked once per session: they change only with Salesforce's releases,
-   * and a check runs before every cycle (the identity call above still proves the session each time).
+   * The integration user, from the identity URL on the instance (the token answer's `id` may name the login host,
+   * https://login.salesforce.com/id/<org>/<user>, which need not be reachable from here). An instance that does
+   * not serve it (404, or an answer that is not JSON) still has the session proven, by the Limits resource
+   * (one counted call): the user is then known by its id.
    */
-  private async servedVersions(session: Session, signal?: AbortSignal): Promise<string[]> {
+  private async identity(session: Session, signal?: AbortSignal): Promise<IdentityAnswer> {
+    try {
+      return await this.client.json<IdentityAnswer>({
+        method: 'GET',
+        path: `/id/${session.orgId}/${session.userId}`,
+        signal,
+        counted: false,
+      });
+    } catch (error) {
+      if (!unserved(error)) throw error;
+      await this.client.json({ method: 'GET', path: 'limits', signal });
+      return {};
+    }
+  }
+
+  /**
+   * The REST API versions the org serves, asked once per session: they change only with Salesforce's releases,
+   * and a check runs before every cycle (the identity call above still proves the session each time). Undefined
+   * when the instance does not serve the Versions resource: the version is then not checked here (a call to a
+   * version the org lacks says so itself).
+   */
+  private async servedVersions(session: Session, signal?: AbortSignal): Promise<string[] | undefined> {
     if (this.versions?.token === session.accessToken) return this.versions.served;
-    const versions = await this.client.json<Array<{ version?: string }>>({
-      method: 'GET',
-      path: '/services/data/',
-      signal,
-      counted: false,
-    });
+    let versions;
+    try {
+      versions = await this.client.json<Array<{ version?: string }>>({
+        method: 'GET',
+        path: '/services/data/',
+        signal,
+        counted: false,
+      });
+    } catch (error) {
+      if (unserved(error)) return undefined;
+      throw error;
+    }
     const served = (Array.isArray(versions) ? versions : []).map((v) => v.version).filter((v): v is string => !!v);
     this.versions = { token: session.accessToken, served };
     return served;
@@ -269,4 +294,9 @@ export class SalesforceConnector implements Connector {
       throw error;
     }
   }
+}
+
+/** A resource the instance does not serve: 404, or an answer that is not JSON (a web page). */
+function unserved(error: unknown): boolean {
+  return isTandemError(error) && (error.details?.status === 404 || error instanceof ProtocolError);
 }

@@ -1,7 +1,8 @@
 /**
  * A TLS proxy in front of the sandbox, for the way to an org that is not clean: it drops the connection of a request
  * whose URI is longer than it takes (as some gateways do, instead of answering 414), and of the first `dropFirst`
- * requests whatever they are (a network blip), and passes everything else on.
+ * requests whatever they are (a network blip), and passes everything else on (naming itself where the org names
+ * its own address, as the token answer's `instance_url` does).
  */
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:https';
@@ -49,6 +50,10 @@ export async function startGateway(
   const { caPem, key, cert } = await certificates();
   const upstream = new Agent({ connect: { ca: targetCa } });
   const state = { dropped: 0, seen: 0 };
+  const gatewayUrl = () => {
+    const address = server.address();
+    return typeof address === 'object' && address ? `https://127.0.0.1:${address.port}` : '';
+  };
   const server: Server = createServer({ key, cert, maxHeaderSize: 64 * 1024 }, (req, res) => {
     state.seen += 1;
     if (state.seen <= dropFirst || Buffer.byteLength(req.url ?? '') > maxUriBytes) {
@@ -71,10 +76,17 @@ export async function startGateway(
         dispatcher: upstream,
       })
         .then(async (answer) => {
-          const text = Buffer.from(await answer.body.arrayBuffer());
+          // The token answer's instance_url names the org: a gateway in front of it names itself instead, or
+          // the requests after the token would go around it.
+          const text = Buffer.from(
+            Buffer.from(await answer.body.arrayBuffer())
+              .toString('utf8')
+              .split(target)
+              .join(gatewayUrl()),
+          );
           const out: Record<string, string> = {};
           for (const [k, v] of Object.entries(answer.headers)) {
-            if (typeof v === 'string' && k !== 'transfer-encoding' && k !== 'connection') out[k] = v;
+            if (typeof v === 'string' && !['transfer-encoding', 'connection', 'content-length'].includes(k)) out[k] = v;
           }
           res.writeHead(answer.statusCode, out);
           res.end(text);

@@ -280,7 +280,9 @@ export class ChangeReader {
     next: string,
     signal?: AbortSignal,
   ): Promise<QueryAnswer> {
-    if (!next.startsWith('/services/data/')) {
+    // A path on the instance, as documented; an absolute URL is taken too (the client refuses another host's).
+    const pathname = /^https?:\/\//i.test(next) ? new URL(next).pathname : next;
+    if (!pathname.startsWith('/services/data/')) {
       throw new ProtocolError(`Salesforce answered a nextRecordsUrl outside the REST API: ${next.slice(0, 80)}`);
     }
     const res = await this.client.send({ method: 'GET', path: next, headers: this.headers(), signal });

@@ -113,7 +113,11 @@ export class BulkWriter {
     const info = await this.waitFor(jobId, signal);
     this.metrics.bulkJob(operation, info.state ?? 'unknown');
     this.logger.debug({ jobId, state: info.state, records: items.length }, 'salesforce: bulk job done');
-    if (info.state === 'Failed') {
+    // A job that failed before processing anything: nothing was saved, the job's reason is the error. One that
+    // failed midway keeps what it saved ("Job data that was successfully processed isn't rolled back"), so its
+    // results are read like a complete job's; what it did not process is reported failed, retryable.
+    // https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/bulk_api_2_job_states.htm
+    if (info.state === 'Failed' && !(info.numberRecordsProcessed ?? 0)) {
       throw new ConnectorRequestError(
         `Salesforce's Bulk API 2.0 ${operation} job ${jobId} for ${objectType} failed: ${info.errorMessage ?? 'no reason given'}`,
         { details: { jobId } },
@@ -150,6 +154,17 @@ export class BulkWriter {
     }
   }
 
+  /**
+   * The rows of a results CSV as the columns sent, in the order sent: each result row holds "the fields from the
+   * original CSV request data" after Salesforce's own columns, by name (no order is promised). Result files that
+   * do not repeat a column's name are read by position, after the first `own` columns.
+   */
+  private sentColumns(header: readonly string[], columns: readonly string[], own: number): (row: string[]) => string[] {
+    const at = columns.map((c) => header.indexOf(c));
+    if (at.some((i) => i < 0)) return (row) => row.slice(own, own + columns.length);
+    return (row) => at.map((i) => row[i] ?? '');
+  }
+
   private async csv(path: string, signal?: AbortSignal): Promise<string[][]> {
     const res = await this.client.send({ method: 'GET', path, signal, headers: { accept: 'text/csv' } });
     await this.expectOk(res, `GET ${path}`);
@@ -177,25 +192,26 @@ export class BulkWriter {
     const results: Array<WriteResult | undefined> = new Array<WriteResult | undefined>(items.length).fill(undefined);
     const locked: number[] = [];
 
+    // The counts say which result files to read; without them (a job info that leaves them out), both are read.
     const processed = info.numberRecordsProcessed ?? rows.length;
-    const failed = info.numberRecordsFailed ?? 0;
-    if (processed - failed > 0) {
-      const [header, ...data] = await this.csv(`jobs/ingest/${jobId}/successfulResults/`, signal);
-      const idAt = header?.indexOf('sf__Id') ?? -1;
-      const skip = 2; // sf__Id, sf__Created
+    const failed = info.numberRecordsFailed;
+    if (failed === undefined || processed - failed > 0) {
+      const [header = [], ...data] = await this.csv(`jobs/ingest/${jobId}/successfulResults/`, signal);
+      const idAt = header.indexOf('sf__Id');
+      const sent = this.sentColumns(header, columns, 2); // sf__Id, sf__Created
       for (const row of data) {
-        const i = claim(row.slice(skip, skip + columns.length));
+        const i = claim(sent(row));
         if (i === undefined) continue;
         const item = items[i] as Item;
         results[i] = outcomeOf(item.op, true, idAt >= 0 ? row[idAt] : undefined, []);
       }
     }
-    if (failed > 0) {
-      const [header, ...data] = await this.csv(`jobs/ingest/${jobId}/failedResults/`, signal);
-      const errorAt = header?.indexOf('sf__Error') ?? -1;
-      const skip = 2; // sf__Id, sf__Error
+    if (failed === undefined || failed > 0) {
+      const [header = [], ...data] = await this.csv(`jobs/ingest/${jobId}/failedResults/`, signal);
+      const errorAt = header.indexOf('sf__Error');
+      const sent = this.sentColumns(header, columns, 2); // sf__Id, sf__Error
       for (const row of data) {
-        const i = claim(row.slice(skip, skip + columns.length));
+        const i = claim(sent(row));
         if (i === undefined) continue;
         const errors = parseBulkError(errorAt >= 0 ? (row[errorAt] ?? '') : '');
         if (errors.some((e) => e.statusCode === LOCK_ERROR)) locked.push(i);
@@ -218,7 +234,7 @@ export class BulkWriter {
           ref: (items[i] as Item).op.ref,
           status: 'failed',
           code: 'NOT_PROCESSED',
-          message: `Salesforce's Bulk API 2.0 job ${jobId} for ${objectType} did not process this record; it will be tried again.`,
+          message: `Salesforce's Bulk API 2.0 job ${jobId} for ${objectType} did not process this record${info.state === 'Failed' ? ` (the job failed: ${info.errorMessage ?? 'no reason given'})` : ''}; it will be tried again.`,
           retryable: true,
         },
     );
