@@ -23,6 +23,7 @@ import type { ResolvedLimits } from './config';
 import type { SalesforceMetrics } from './metrics';
 import { neverSent, transient } from './network';
 import type { ApiUsage } from './usage';
+import { LOCK_ERROR } from './write/results';
 import { pause } from './pause';
 
 export interface SfResponse {
@@ -263,6 +264,13 @@ export class SalesforceClient {
           continue;
         }
       }
+      if (errors?.some((e) => e.errorCode === LOCK_ERROR) && attempt < this.limits.maxRetries) {
+        // A whole request refused because a record was locked by another transaction: nothing was applied (the
+        // transaction rolled back), so it is safe to send again once the other one has ended.
+        this.metrics.retry('lock');
+        await this.backoff(attempt, undefined, options.signal);
+        continue;
+      }
       if (res.status === 503 && attempt < this.limits.maxRetries) {
         // SERVER_UNAVAILABLE: the request was not processed; safe to send again, whatever it was.
         this.metrics.retry('unavailable');
@@ -372,7 +380,7 @@ export class SalesforceClient {
         { details },
       );
     }
-    if (res.status >= 500) return new RetryableError(text, { details });
+    if (res.status >= 500 || first.errorCode === LOCK_ERROR) return new RetryableError(text, { details });
     return new ConnectorRequestError(text, { details });
   }
 }

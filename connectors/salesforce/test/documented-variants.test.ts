@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
-import { QuotaExhaustedError, type WriteOp } from '@tandem/core/plugin';
+import { QuotaExhaustedError, RetryableError, type WriteOp } from '@tandem/core/plugin';
 import {
   CONTACT_DESCRIBE,
   contactRow,
@@ -157,6 +157,48 @@ describe('documented variants', () => {
           (e: unknown) => e instanceof QuotaExhaustedError,
         );
         assert.equal(org.requests.filter((r) => pathOf(r) === `${BASE}query`).length, 1, 'not retried');
+        await c.close();
+      },
+    );
+  });
+
+  test('UNABLE_TO_LOCK_ROW for a whole request: sent again (nothing was applied), and retryable if it persists', async () => {
+    let refusals = 2;
+    const locked = {
+      status: 400,
+      body: [{ message: 'unable to obtain exclusive access to this record', errorCode: 'UNABLE_TO_LOCK_ROW' }],
+    };
+    await withOrg(
+      (req) => {
+        if (pathOf(req) !== `${BASE}query`) return undefined;
+        if (refusals-- > 0) return locked;
+        return {
+          body: {
+            totalSize: 1,
+            done: true,
+            records: [contactRow('003000000000001AAA', 'ada@example.com', 'Lovelace')],
+          },
+        };
+      },
+      async (org) => {
+        const c = fakeConnector(org.url);
+        const found = await c.findByEmail('Contact', ['ada@example.com'], { fields: ['Email', 'LastName'] });
+        assert.deepEqual(
+          found.map((r) => r.id),
+          ['003000000000001AAA'],
+        );
+        assert.equal(org.requests.filter((r) => pathOf(r) === `${BASE}query`).length, 3, 'sent again twice');
+        await c.close();
+      },
+    );
+    await withOrg(
+      (req) => (pathOf(req) === `${BASE}query` ? locked : undefined),
+      async (org) => {
+        const c = fakeConnector(org.url);
+        await assert.rejects(
+          c.findByEmail('Contact', ['ada@example.com'], { fields: ['Email'] }),
+          (e: unknown) => e instanceof RetryableError && /UNABLE_TO_LOCK_ROW/.test(e.message),
+        );
         await c.close();
       },
     );
