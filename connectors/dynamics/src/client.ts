@@ -294,6 +294,19 @@ export class DataverseClient {
   toError(res: DvResponse, what: string): TandemError {
     const dv = dataverseError(res.text);
     const details = { status: res.status, code: dv?.code, message: dv?.message };
+    if (!dv && (res.status === 401 || res.status === 403 || res.status === 429)) {
+      // These mean the same with or without a body: Dataverse refuses a token with an empty 401 whose reason is in
+      // `WWW-Authenticate` (RFC 6750), and a 429 is service protection whatever its body.
+      const reason = res.headers['www-authenticate'];
+      const text = `Dataverse ${what}: HTTP ${res.status}${reason ? ` (WWW-Authenticate: ${reason.slice(0, 200)})` : ''}`;
+      if (res.status === 429)
+        return new RetryableError(text, { retryAfterMs: retryAfterMs(res.headers['retry-after']), details });
+      if (res.status === 403) return new ConnectorAuthError(text, { details });
+      return new ConnectorAuthError(
+        `${text}. Check that the app registration DYNAMICS_CLIENT_ID is an application user of the org at DYNAMICS_URL.`,
+        { details },
+      );
+    }
     if (!dv) {
       return new ProtocolError(
         `Dataverse answered ${what} with HTTP ${res.status} and no Dataverse error body (${describeBody(res)}); is a proxy in the way?`,

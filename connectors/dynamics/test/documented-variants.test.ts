@@ -1,0 +1,180 @@
+/**
+ * The connector against answers the Dataverse documentation allows but the sandbox happens not to give: a plain
+ * HTTP server answers each request with a canned, documented answer (an org is an external system; the connector's
+ * own code runs unchanged on top of it, with a fixed bearer token in place of Entra ID).
+ */
+import 'reflect-metadata';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage } from 'node:http';
+import { describe, test } from 'node:test';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { Agent } from 'undici';
+import { isTandemError, type WriteOp } from '@tandem/core/plugin';
+import { DataverseClient } from '../src/client';
+import { RequestLimiter } from '../src/limiter';
+import { MetadataService } from '../src/metadata';
+import { DynamicsMetrics } from '../src/metrics';
+import { ENTITY_INFO } from '../src/objects/entities';
+import { RecordReader } from '../src/objects/read';
+import { RecordWriter } from '../src/objects/write';
+import { collect } from './helpers';
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+}
+
+interface Canned {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+interface Org {
+  base: string;
+  requests: Seen[];
+  client: DataverseClient;
+  metadata: MetadataService;
+  reader: RecordReader;
+  writer: RecordWriter;
+}
+
+const contact = ENTITY_INFO.contact;
+const JSON_TYPE = { 'content-type': 'application/json; odata.metadata=minimal', 'odata-version': '4.0' };
+const json = (body: unknown, status = 200, headers: Record<string, string> = {}): Canned => ({
+  status,
+  headers: { ...JSON_TYPE, ...headers },
+  body: JSON.stringify(body),
+});
+
+/** The contact columns of a small org, as `EntityDefinitions(LogicalName='contact')/Attributes` gives them. */
+function attributes(base: string, url: string): Canned | undefined {
+  if (!url.includes("EntityDefinitions(LogicalName='contact')/Attributes")) return undefined;
+  const column = (LogicalName: string, AttributeType: string, extra: Record<string, unknown> = {}) => ({
+    LogicalName,
+    MetadataId: `00000000-0000-0000-0000-0000000000${LogicalName.length.toString().padStart(2, '0')}`,
+    AttributeType,
+    IsValidForCreate: true,
+    IsValidForUpdate: true,
+    IsValidForRead: true,
+    IsSecured: false,
+    AttributeOf: null,
+    ...extra,
+  });
+  const strings = url.includes('StringAttributeMetadata');
+  const value = [
+    column('contactid', 'Uniqueidentifier', { IsValidForUpdate: false }),
+    column('modifiedon', 'DateTime', { IsValidForCreate: false, IsValidForUpdate: false }),
+    column('firstname', 'String'),
+    column('emailaddress1', 'String'),
+    column('parentcustomerid', 'Customer'),
+    // A lookup's name column: it extends parentcustomerid and is no property of the Web API's contact type.
+    column('parentcustomeridname', 'String', { AttributeOf: 'parentcustomerid', IsValidForCreate: false }),
+    column('mkt_secret', 'String', { IsSecured: true, MetadataId: 'AAAAAAAA-0000-0000-0000-000000000001' }),
+  ].filter((c) => !strings || c.AttributeType === 'String');
+  return json({ '@odata.context': `${base}$metadata#EntityDefinitions('contact')/Attributes`, value });
+}
+
+/** Field security as documented: the privileges are Int32, but Boolean is accepted as well. */
+function security(url: string): Canned | undefined {
+  if (url.endsWith('/WhoAmI'))
+    return json({
+      UserId: '11111111-1111-1111-1111-111111111111',
+      BusinessUnitId: '22222222-2222-2222-2222-222222222222',
+      OrganizationId: '33333333-3333-3333-3333-333333333333',
+    });
+  if (url.includes('RetrievePrincipalAttributePrivileges'))
+    return json({
+      AttributePrivileges: [
+        { AttributeId: 'aaaaaaaa-0000-0000-0000-000000000001', CanCreate: false, CanRead: true, CanUpdate: false },
+      ],
+    });
+  return undefined;
+}
+
+const notFound: Canned = json({ error: { code: '0x8006088a', message: 'Resource not found for the segment.' } }, 404);
+
+async function withOrg(
+  /** The answer to a request, or `undefined` for the org's metadata (and 404 for anything else). */
+  answer: (request: Seen, base: string) => Canned | undefined,
+  run: (org: Org) => Promise<void>,
+  maxRetries = 2,
+): Promise<void> {
+  const requests: Seen[] = [];
+  let base = '';
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const seen = { method: req.method ?? '', url: req.url ?? '', headers: req.headers };
+      requests.push(seen);
+      const canned = answer(seen, base) ?? attributes(base, seen.url) ?? security(seen.url) ?? notFound;
+      res.writeHead(canned.status, canned.headers ?? {});
+      res.end(canned.body ?? '');
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  const org = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  base = `${org}/api/data/v9.2/`;
+  const agent = new Agent();
+  const logger = pino({ level: 'silent' });
+  const metrics = new DynamicsMetrics(new Registry());
+  const limits = { maxConcurrent: 4, requestsPerWindow: 6000, windowMs: 300_000, maxRetries, backoffMs: 1 };
+  const client = new DataverseClient(
+    org,
+    { token: () => Promise.resolve('a-token') },
+    new RequestLimiter(4, 6000, 300_000),
+    metrics,
+    logger,
+    agent,
+    limits,
+  );
+  const metadata = new MetadataService(client, logger);
+  const reader = new RecordReader(client, metadata, {
+    pageSize: 5000,
+    changeTracking: 'on',
+    watermarkOverlapMs: 0,
+  });
+  const writer = new RecordWriter(client, metrics, logger, { batchSize: 1000, maxRounds: 3 });
+  try {
+    await run({ base, requests, client, metadata, reader, writer });
+  } finally {
+    await agent.close();
+    server.close();
+    await once(server, 'close');
+  }
+}
+
+const deltaCursor = (link: string) => JSON.stringify({ v: 1, mode: 'delta', link, phase: 'incremental' });
+
+describe('answers the documentation allows', () => {
+  test('a 401 with no body (the reason in WWW-Authenticate) is an auth error; a body-less 429 is retryable', async () => {
+    await withOrg(
+      ({ url }): Canned =>
+        url.endsWith('/WhoAmI')
+          ? { status: 401, headers: { 'www-authenticate': 'Bearer error="invalid_token"' } }
+          : { status: 429, headers: { 'retry-after': '0' } },
+      async ({ metadata, client, requests }) => {
+        await assert.rejects(
+          metadata.whoAmI(),
+          (e: unknown) =>
+            isTandemError(e) &&
+            e.code === 'CONNECTOR_AUTH' &&
+            /invalid_token/.test(e.message) &&
+            /DYNAMICS_CLIENT_ID/.test(e.message),
+        );
+        // Refused once, the token was renewed and refused again: two requests, no more.
+        assert.equal(requests.length, 2);
+        await assert.rejects(
+          client.json({ method: 'GET', url: 'contacts?$select=contactid' }),
+          (e: unknown) => isTandemError(e) && e.code === 'CONNECTOR_RETRYABLE',
+        );
+      },
+      0,
+    );
+  });
+});
