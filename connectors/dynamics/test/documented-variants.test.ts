@@ -177,4 +177,19 @@ describe('answers the documentation allows', () => {
       0,
     );
   });
+
+  test('describe: a column extending another (AttributeOf) is left out; a Boolean field privilege is read', async () => {
+    await withOrg(
+      () => undefined,
+      async ({ metadata }) => {
+        const description = await metadata.describe(contact);
+        const names = description.fields.map((f) => f.name);
+        assert.ok(names.includes('parentcustomerid'));
+        assert.ok(!names.includes('parentcustomeridname'), 'parentcustomeridname is no Web API property');
+        const secret = description.fields.find((f) => f.name === 'mkt_secret');
+        assert.equal(secret?.readable, true);
+        assert.equal(secret?.updatable, false);
+      },
+    );
+  });
 });
