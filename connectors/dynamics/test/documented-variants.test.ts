@@ -192,4 +192,60 @@ describe('answers the documentation allows', () => {
       },
     );
   });
+
+  test('delta: deletions as $deletedEntity or @removed, GUIDs in any case, annotations and absent columns', async () => {
+    const gone = 'C0FFEE00-0000-4000-8000-0000000000AA';
+    const removed = 'C0FFEE00-0000-4000-8000-0000000000BB';
+    const changed = 'C0FFEE00-0000-4000-8000-0000000000CC';
+    await withOrg(
+      ({ url }, base) =>
+        url.includes('$deltatoken=1')
+          ? json({
+              '@odata.context': `${base}$metadata#contacts(contactid,firstname)/$delta`,
+              value: [
+                {
+                  '@odata.etag': 'W/"77"',
+                  contactid: changed,
+                  firstname: 'Ann',
+                  'firstname@OData.Community.Display.V1.FormattedValue': 'Ann',
+                  // emailaddress1 not sent at all: unknown, not blank.
+                },
+                { '@odata.context': `${base}$metadata#contacts/$deletedEntity`, id: gone, reason: 'deleted' },
+                { '@removed': { reason: 'deleted' }, '@id': `${base}contacts(${removed})` },
+              ],
+              '@odata.deltaLink': `${base}contacts?$deltatoken=2`,
+            })
+          : undefined,
+      async ({ reader, base }) => {
+        const pages = await collect(
+          reader.readChanges(
+            contact,
+            deltaCursor(`${base}contacts?$select=contactid,modifiedon,firstname,emailaddress1&$deltatoken=1`),
+            {
+              fields: ['firstname', 'emailaddress1'],
+            },
+          ),
+        );
+        assert.equal(pages.length, 1);
+        const [page] = pages;
+        assert.deepEqual(page?.records, [{ id: changed.toLowerCase(), etag: 'W/"77"', fields: { firstname: 'Ann' } }]);
+        assert.deepEqual(page?.deletedIds, [gone.toLowerCase(), removed.toLowerCase()]);
+      },
+    );
+  });
+
+  test('delta: "an empty JSON response" when nothing changed, with or without a body, keeps the delta link', async () => {
+    for (const empty of [json({}), { status: 200, headers: {}, body: '' }, { status: 204 }] as Canned[]) {
+      await withOrg(
+        ({ url }) => (url.includes('$deltatoken=5') ? empty : undefined),
+        async ({ reader, base }) => {
+          const link = `${base}contacts?$select=contactid,modifiedon,firstname&$deltatoken=5`;
+          const pages = await collect(reader.readChanges(contact, deltaCursor(link), { fields: ['firstname'] }));
+          assert.equal(pages.length, 1);
+          assert.deepEqual([pages[0]?.records, pages[0]?.deletedIds, pages[0]?.done], [[], [], true]);
+          assert.equal((JSON.parse(pages[0]?.cursor ?? '{}') as { link?: string }).link, link);
+        },
+      );
+    }
+  });
 });
