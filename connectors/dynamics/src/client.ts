@@ -107,19 +107,32 @@ export class DataverseClient {
     this.urlLimit = new UrlLengthLimit(this.apiBase);
   }
 
-  /** Resolves a relative path; refuses absolute URLs elsewhere (a stored cursor must not send our token away). */
+  /**
+   * Resolves a path relative to the Web API, a server-relative one (`/api/data/...`) or an absolute URL, and refuses
+   * one on another host (a stored cursor must not send our token away). OData lets a service write its links
+   * relative (OData JSON Format 4.0, 4.5.1), and an absolute one may spell the host in another case or with its
+   * default port: each is taken as a URL under this org's Web API (the version segment as the link gives it), its
+   * path and query kept byte for byte, as Dataverse asks of its paging links.
+   */
   resolve(url: string): string {
-    if (/^https?:\/\//i.test(url)) {
-      if (!url.startsWith(this.apiBase)) {
-        throw new TandemError(
-          'BAD_REQUEST',
-          `Refusing to call ${url.slice(0, 80)}: not this connection's Web API (${this.apiBase}).`,
-          { status: 400 },
-        );
-      }
-      return url;
+    const absolute = /^https?:\/\//i.test(url);
+    if (!absolute && !url.startsWith('/')) return this.apiBase + url;
+    const base = new URL(this.apiBase);
+    const root = base.pathname.replace(/\/v[^/]*\/$/, '/');
+    let target: URL | undefined;
+    try {
+      target = new URL(url, base);
+    } catch {
+      target = undefined;
     }
-    return this.apiBase + url.replace(/^\/+/, '');
+    if (!target || target.origin !== base.origin || !target.pathname.toLowerCase().startsWith(root.toLowerCase())) {
+      throw new TandemError(
+        'BAD_REQUEST',
+        `Refusing to call ${url.slice(0, 80)}: not this connection's Web API (${this.apiBase}).`,
+        { status: 400 },
+      );
+    }
+    return base.origin + (absolute ? url.replace(/^https?:\/\/[^/?#]*/i, '') : url);
   }
 
   async send(options: SendOptions): Promise<DvResponse> {

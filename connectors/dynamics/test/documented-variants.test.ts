@@ -193,6 +193,57 @@ describe('answers the documentation allows', () => {
     );
   });
 
+  test('paging links relative, server-relative or under another version segment; page sizes not as asked', async () => {
+    const guid = (n: number) => `0000000${n}-AAAA-4AAA-8AAA-00000000000${n}`;
+    const row = (n: number) => ({ '@odata.etag': `W/"${n}"`, contactid: guid(n), firstname: `P${n}` });
+    await withOrg(
+      ({ url }, base) => {
+        const origin = base.replace(/\/api\/data\/v9\.2\/$/, '');
+        // Preference-Applied is never sent, and each page holds two rows whatever maxpagesize asked.
+        if (url.startsWith('/api/data/v9.2/contacts?$select=') && !url.includes('skiptoken'))
+          return json({ value: [row(1), row(2)], '@odata.nextLink': '/api/data/v9.2/contacts?$skiptoken=p2' });
+        if (url === '/api/data/v9.2/contacts?$skiptoken=p2')
+          return json({
+            value: [row(3), row(4)],
+            '@odata.nextLink': `${origin.replace('http://', 'HTTP://')}/api/data/v9.2/contacts?$skiptoken=p3`,
+          });
+        if (url === '/api/data/v9.2/contacts?$skiptoken=p3')
+          return json({
+            value: [row(5)],
+            '@odata.deltaLink': `${origin}/api/data/v9.0/contacts?$select=contactid,modifiedon,firstname&$deltatoken=919042%2108%2f22%2f2017`,
+          });
+        if (url.startsWith('/api/data/v9.0/contacts?') && url.includes('$deltatoken=919042'))
+          return json({ '@odata.context': `${base}$metadata#contacts(contactid)/$delta`, value: [] });
+        return undefined;
+      },
+      async ({ reader, requests }) => {
+        const pages = await collect(reader.readChanges(contact, null, { fields: ['firstname'] }));
+        assert.deepEqual(
+          pages.flatMap((p) => p.records.map((r) => r.id)),
+          [1, 2, 3, 4, 5].map((n) => guid(n).toLowerCase()),
+        );
+        const cursor = pages[pages.length - 1]?.cursor ?? null;
+        const last = JSON.parse(cursor ?? '{}') as { link?: string };
+        assert.match(last.link ?? '', /\/api\/data\/v9\.0\/contacts\?.*\$deltatoken=919042/);
+        const again = await collect(reader.readChanges(contact, cursor, { fields: ['firstname'] }));
+        assert.equal(again.length, 1);
+        assert.equal(again[0]?.records.length, 0);
+        assert.equal(requests.filter((r) => r.url.includes('contacts?')).length, 4);
+        // A link to another host is still refused, before anything is sent.
+        const before = requests.length;
+        await assert.rejects(
+          collect(
+            reader.readChanges(contact, deltaCursor('https://elsewhere.example/api/data/v9.2/contacts?$deltatoken=1'), {
+              fields: ['firstname'],
+            }),
+          ),
+          (e: unknown) => isTandemError(e) && e.code === 'BAD_REQUEST',
+        );
+        assert.equal(requests.length, before);
+      },
+    );
+  });
+
   test('delta: deletions as $deletedEntity or @removed, GUIDs in any case, annotations and absent columns', async () => {
     const gone = 'C0FFEE00-0000-4000-8000-0000000000AA';
     const removed = 'C0FFEE00-0000-4000-8000-0000000000BB';
