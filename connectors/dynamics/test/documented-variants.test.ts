@@ -299,4 +299,137 @@ describe('answers the documentation allows', () => {
       );
     }
   });
+
+  test('$batch answers in every documented shape: LF lines, any boundary, header case, change sets, 204 or 201', async () => {
+    const a = 'AAAAAAAA-0000-4000-8000-000000000001';
+    const b = 'BBBBBBBB-0000-4000-8000-000000000002';
+    const body = (base: string) =>
+      [
+        '--batchresponse_zz',
+        'content-type: multipart/mixed; boundary=changesetresponse_yy',
+        '',
+        '--changesetresponse_yy',
+        'content-type: application/http',
+        '',
+        'HTTP/1.1 204 No Content',
+        'odata-version: 4.0',
+        `location: ${base}contacts(${a})`,
+        `odata-entityid: ${base}contacts(${a})`,
+        '',
+        '',
+        '--changesetresponse_yy--',
+        '--batchresponse_zz',
+        'Content-Type: application/http',
+        'Content-Transfer-Encoding: binary',
+        '',
+        'HTTP/1.1 201 Created',
+        'Content-Type: application/json; odata.metadata=minimal',
+        '',
+        `{"@odata.etag":"W/\\"1001\\"","contactid":"${b}"}`,
+        '--batchresponse_zz',
+        'CONTENT-TYPE: application/http',
+        '',
+        'HTTP/1.1 412 Precondition Failed',
+        'Content-Type: application/json',
+        '',
+        `{"error":{"code":"0x80060882","message":"The version of the existing record doesn't match the RowVersion property provided."}}`,
+        '--batchresponse_zz',
+        'Content-Type: application/http',
+        '',
+        'HTTP/1.1 400 Bad Request',
+        'Content-Type: application/json',
+        '',
+        `{"error":{"code":"0x80044331","message":"A validation error occurred. The length of the 'firstname' attribute of the 'contact' entity exceeded the maximum allowed length of '50'."}}`,
+        '--batchresponse_zz--',
+        '',
+      ].join('\n');
+    let batches = 0;
+    await withOrg(
+      ({ url }, base) => {
+        if (!url.endsWith('/$batch')) return undefined;
+        batches += 1;
+        // The whole batch throttled first (a plain JSON answer, not multipart): nothing ran, it is sent again.
+        if (batches === 1)
+          return json(
+            {
+              error: {
+                code: '0x80072322',
+                message: 'Number of requests exceeded the limit of 6000 over time window of 300 seconds.',
+              },
+            },
+            429,
+            { 'retry-after': '0' },
+          );
+        return {
+          status: 200,
+          headers: { 'content-type': 'multipart/mixed; boundary=batchresponse_zz' },
+          body: body(base),
+        };
+      },
+      async ({ writer }) => {
+        const ops: WriteOp[] = [
+          { kind: 'create', ref: 'r1', fields: { firstname: 'A' } },
+          { kind: 'create', ref: 'r2', fields: { firstname: 'B' } },
+          {
+            kind: 'update',
+            ref: 'r3',
+            id: 'cccccccc-0000-4000-8000-000000000003',
+            etag: 'W/"1"',
+            fields: { firstname: 'C' },
+          },
+          { kind: 'create', ref: 'r4', fields: { firstname: 'D'.repeat(60) } },
+        ];
+        const results = await writer.write(contact, ops);
+        assert.deepEqual(results, [
+          { ref: 'r1', status: 'created', id: a.toLowerCase() },
+          { ref: 'r2', status: 'created', id: b.toLowerCase(), etag: 'W/"1001"' },
+          {
+            ref: 'r3',
+            status: 'conflict',
+            message: "The version of the existing record doesn't match the RowVersion property provided.",
+          },
+          {
+            ref: 'r4',
+            status: 'rejected',
+            code: '0x80044331',
+            message:
+              "A validation error occurred. The length of the 'firstname' attribute of the 'contact' entity exceeded the maximum allowed length of '50'.",
+          },
+        ]);
+      },
+    );
+  });
+
+  test('a create answered 412 (DuplicateRecord) is rejected with its code, not a conflict to re-read', async () => {
+    await withOrg(
+      ({ url }) =>
+        url.endsWith('/$batch')
+          ? {
+              status: 200,
+              headers: { 'content-type': 'multipart/mixed; boundary="batchresponse_1"' },
+              body: [
+                '--batchresponse_1',
+                'Content-Type: application/http',
+                'Content-Transfer-Encoding: binary',
+                '',
+                'HTTP/1.1 412 Precondition Failed',
+                'Content-Type: application/json; odata.metadata=minimal',
+                '',
+                '{"error":{"code":"0x80040237","message":"A record with matching key values already exists."}}',
+                '--batchresponse_1--',
+                '',
+              ].join('\r\n'),
+            }
+          : undefined,
+      async ({ writer }) => {
+        const [result] = await writer.write(contact, [{ kind: 'create', ref: 'dup', fields: { firstname: 'X' } }]);
+        assert.deepEqual(result, {
+          ref: 'dup',
+          status: 'rejected',
+          code: '0x80040237',
+          message: 'A record with matching key values already exists.',
+        });
+      },
+    );
+  });
 });
