@@ -107,19 +107,32 @@ export class DataverseClient {
     this.urlLimit = new UrlLengthLimit(this.apiBase);
   }
 
-  /** Resolves a relative path; refuses absolute URLs elsewhere (a stored cursor must not send our token away). */
+  /**
+   * Resolves a path relative to the Web API, a server-relative one (`/api/data/...`) or an absolute URL, and refuses
+   * one on another host (a stored cursor must not send our token away). OData lets a service write its links
+   * relative (OData JSON Format 4.0, 4.5.1), and an absolute one may spell the host in another case or with its
+   * default port: each is taken as a URL under this org's Web API (the version segment as the link gives it), its
+   * path and query kept byte for byte, as Dataverse asks of its paging links.
+   */
   resolve(url: string): string {
-    if (/^https?:\/\//i.test(url)) {
-      if (!url.startsWith(this.apiBase)) {
-        throw new TandemError(
-          'BAD_REQUEST',
-          `Refusing to call ${url.slice(0, 80)}: not this connection's Web API (${this.apiBase}).`,
-          { status: 400 },
-        );
-      }
-      return url;
+    const absolute = /^https?:\/\//i.test(url);
+    if (!absolute && !url.startsWith('/')) return this.apiBase + url;
+    const base = new URL(this.apiBase);
+    const root = base.pathname.replace(/\/v[^/]*\/$/, '/');
+    let target: URL | undefined;
+    try {
+      target = new URL(url, base);
+    } catch {
+      target = undefined;
     }
-    return this.apiBase + url.replace(/^\/+/, '');
+    if (!target || target.origin !== base.origin || !target.pathname.toLowerCase().startsWith(root.toLowerCase())) {
+      throw new TandemError(
+        'BAD_REQUEST',
+        `Refusing to call ${url.slice(0, 80)}: not this connection's Web API (${this.apiBase}).`,
+        { status: 400 },
+      );
+    }
+    return base.origin + (absolute ? url.replace(/^https?:\/\/[^/?#]*/i, '') : url);
   }
 
   async send(options: SendOptions): Promise<DvResponse> {
@@ -294,6 +307,19 @@ export class DataverseClient {
   toError(res: DvResponse, what: string): TandemError {
     const dv = dataverseError(res.text);
     const details = { status: res.status, code: dv?.code, message: dv?.message };
+    if (!dv && (res.status === 401 || res.status === 403 || res.status === 429)) {
+      // These mean the same with or without a body: Dataverse refuses a token with an empty 401 whose reason is in
+      // `WWW-Authenticate` (RFC 6750), and a 429 is service protection whatever its body.
+      const reason = res.headers['www-authenticate'];
+      const text = `Dataverse ${what}: HTTP ${res.status}${reason ? ` (WWW-Authenticate: ${reason.slice(0, 200)})` : ''}`;
+      if (res.status === 429)
+        return new RetryableError(text, { retryAfterMs: retryAfterMs(res.headers['retry-after']), details });
+      if (res.status === 403) return new ConnectorAuthError(text, { details });
+      return new ConnectorAuthError(
+        `${text}. Check that the app registration DYNAMICS_CLIENT_ID is an application user of the org at DYNAMICS_URL.`,
+        { details },
+      );
+    }
     if (!dv) {
       return new ProtocolError(
         `Dataverse answered ${what} with HTTP ${res.status} and no Dataverse error body (${describeBody(res)}); is a proxy in the way?`,

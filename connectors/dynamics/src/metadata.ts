@@ -25,6 +25,8 @@ interface Attribute {
   IsValidForUpdate: boolean;
   IsValidForRead: boolean;
   IsSecured: boolean;
+  /** The column this one extends (a lookup's name or type column): set for columns that are no Web API property. */
+  AttributeOf: string;
 }
 
 /** Field security privileges are Int32 (0 not allowed, 4 allowed). */
@@ -129,7 +131,7 @@ export class MetadataService {
     const [all, strings] = await Promise.all([
       this.client.json({
         method: 'GET',
-        url: `${base}?$select=LogicalName,MetadataId,AttributeType,DisplayName,IsValidForCreate,IsValidForUpdate,IsValidForRead,IsSecured`,
+        url: `${base}?$select=LogicalName,MetadataId,AttributeType,DisplayName,IsValidForCreate,IsValidForUpdate,IsValidForRead,IsSecured,AttributeOf`,
         signal,
       }),
       this.client.json({
@@ -149,6 +151,7 @@ export class MetadataService {
         IsValidForUpdate: bool(a.IsValidForUpdate),
         IsValidForRead: bool(a.IsValidForRead),
         IsSecured: bool(a.IsSecured),
+        AttributeOf: str(a.AttributeOf),
       };
     });
     const lengths = new Map<string, { max?: number; format?: string }>();
@@ -163,7 +166,10 @@ export class MetadataService {
       ? await this.privileges(signal)
       : new Map<string, Privilege>();
     const fields: FieldDescription[] = attributes
-      .filter((a) => a.LogicalName && a.AttributeType !== 'Virtual')
+      // A column with AttributeOf set (e.g. a lookup's `…name`) only extends another: the Web API has no property of
+      // that name (its value comes as the lookup's FormattedValue annotation), so `$select` of it would fail
+      // (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/web-api-properties).
+      .filter((a) => a.LogicalName && a.AttributeType !== 'Virtual' && !a.AttributeOf)
       .map((a) => {
         const s = lengths.get(a.LogicalName);
         const field: FieldDescription = {
@@ -221,10 +227,12 @@ export class MetadataService {
       if (typeof p !== 'object' || p === null) continue;
       const { AttributeId, CanCreate, CanRead, CanUpdate } = p as Record<string, unknown>;
       if (typeof AttributeId !== 'string') continue;
+      // Documented as Int32 (0 not allowed, 4 allowed); a Boolean is read the same way.
+      const granted = (v: unknown) => v === true || (typeof v === 'number' && v > 0);
       out.set(AttributeId.toLowerCase(), {
-        canCreate: typeof CanCreate === 'number' && CanCreate > 0,
-        canRead: typeof CanRead === 'number' && CanRead > 0,
-        canUpdate: typeof CanUpdate === 'number' && CanUpdate > 0,
+        canCreate: granted(CanCreate),
+        canRead: granted(CanRead),
+        canUpdate: granted(CanUpdate),
       });
     }
     this.logger.debug({ secured: out.size }, 'dynamics: column security privileges read');

@@ -678,6 +678,9 @@ export class DataverseModel {
       IsValidForUpdate: col.validForUpdate,
       IsValidForRead: col.validForRead,
       IsSecured: col.secured,
+      // Every AttributeMetadata has AttributeOf, null unless the column extends another (a lookup's name column):
+      // https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/attributemetadata
+      AttributeOf: null,
       CanBeSecuredForRead: col.custom,
       RequiredLevel: {
         Value: col.requiredLevel,

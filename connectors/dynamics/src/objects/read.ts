@@ -70,6 +70,24 @@ function later(a: string | null | undefined, b: unknown): string | null {
   return Date.parse(b) > Date.parse(a) ? b : a;
 }
 
+/**
+ * The id of a delta row that reports a deletion (`''` when it names none), or `undefined` for a created or changed
+ * row. Dataverse marks deletions with an `@odata.context` ending in `$deletedEntity` and `id`, `reason`
+ * (https://learn.microsoft.com/power-apps/developer/data-platform/use-change-tracking-synchronize-data-external-systems);
+ * OData 4.01 JSON writes the same as `@removed` with the entity's `@id` URL, which is read too.
+ */
+function deletedIdOf(row: Record<string, unknown>): string | undefined {
+  const context = typeof row['@odata.context'] === 'string' ? row['@odata.context'] : '';
+  if (/\$deletedEntity$/.test(context) || row.reason === 'deleted') {
+    return typeof row.id === 'string' ? (/[0-9a-f-]{36}/i.exec(row.id)?.[0] ?? row.id).toLowerCase() : '';
+  }
+  if (typeof row['@removed'] === 'object' && row['@removed'] !== null) {
+    const ref = typeof row['@id'] === 'string' ? row['@id'] : typeof row.id === 'string' ? row.id : '';
+    return (/[0-9a-f]{8}-[0-9a-f-]{27}/i.exec(ref)?.[0] ?? '').toLowerCase();
+  }
+  return undefined;
+}
+
 /** `2024-01-01T00:00:00Z`: the unquoted DateTimeOffset literal of `$filter`. */
 function isoSeconds(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -103,9 +121,11 @@ export class RecordReader {
   }
 
   toRecord(entity: EntityInfo, row: Record<string, unknown>, plan: Plan): RemoteRecord {
-    const id = row[entity.idField];
-    if (typeof id !== 'string')
+    const raw = row[entity.idField];
+    if (typeof raw !== 'string')
       throw new ProtocolError(`Dataverse returned a ${entity.logicalName} without ${entity.idField}.`);
+    // GUIDs are case-insensitive: one case for ids, whichever answer (row, delete, create) they came from.
+    const id = raw.toLowerCase();
     const fields: FieldValues = {};
     for (const f of plan.readable) if (f in row) fields[f] = toValue(row[f]);
     const record: RemoteRecord = { id, fields };
@@ -194,7 +214,7 @@ export class RecordReader {
         headers: { prefer: `odata.track-changes,odata.maxpagesize=${this.settings.pageSize}` },
         signal,
       });
-      if (res.status !== 200) {
+      if (res.status < 200 || res.status >= 300) {
         const error = this.client.toError(res, `GET ${entity.entitySet} (change tracking)`);
         // ExpiredVersionStamp, or a message saying the token expired: the org keeps changes for a limited time
         // (Organization.ExpireChangeTrackingInDays).
@@ -207,13 +227,17 @@ export class RecordReader {
         }
         throw this.columnGone(entity, error);
       }
-      const page = this.client.parse(res, `GET ${entity.entitySet}`);
+      // "An empty JSON response is returned if no table changes have occurred" (change-tracking article): a delta
+      // link followed with nothing new may answer without a `value` array, or with no body at all.
+      const following = /[?&](\$|%24)deltatoken=/i.test(link);
+      const empty = following && (res.status === 204 || res.text.trim() === '');
+      const page = empty ? {} : this.client.parse(res, `GET ${entity.entitySet}`);
       const records: RemoteRecord[] = [];
       const deletedIds: string[] = [];
-      for (const row of this.rows(page)) {
-        const context = typeof row['@odata.context'] === 'string' ? row['@odata.context'] : '';
-        if (context.endsWith('/$deletedEntity') || row.reason === 'deleted') {
-          if (typeof row.id === 'string') deletedIds.push(row.id);
+      for (const row of following && page.value === undefined ? [] : this.rows(page)) {
+        const deleted = deletedIdOf(row);
+        if (deleted !== undefined) {
+          if (deleted) deletedIds.push(deleted);
           continue;
         }
         records.push(this.toRecord(entity, row, plan));
@@ -234,7 +258,7 @@ export class RecordReader {
       }
       // "An empty JSON response is returned if no table changes have occurred" (change-tracking article): with no
       // new delta link, the one just followed still stands.
-      const unchanged = records.length === 0 && deletedIds.length === 0 && /[?&](\$|%24)deltatoken=/i.test(link);
+      const unchanged = records.length === 0 && deletedIds.length === 0 && following;
       if (typeof delta !== 'string' && !unchanged)
         throw new ProtocolError('Dataverse change tracking returned neither @odata.nextLink nor @odata.deltaLink.');
       yield {

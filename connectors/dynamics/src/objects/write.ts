@@ -1,7 +1,7 @@
 /**
  * Writing contacts and leads through `$batch` (up to 1000 operations each, `Prefer: odata.continue-on-error`):
  * creates are POSTs, updates are PATCHes with `If-Match` (the etag read, or `*` so an update never turns into
- * an upsert). Each answer becomes one result: 412 → conflict, 404 → not-found, 400/403 → rejected with
+ * an upsert). Each answer becomes one result: 412 → conflict (for a create: a duplicate, rejected), 404 → not-found, 400/403 → rejected with
  * Dataverse's code and message. Operations answered 429 did not run: they are sent again after Retry-After,
  * so nothing is lost. A batch that fails on the wire is not re-sent (its creates may have run); its
  * operations come back as retryable failures for the engine's crash-safe create path.
@@ -60,7 +60,8 @@ export function resultOf(entity: EntityInfo, op: WriteOp, part: BatchPartResult)
       // a success without a readable body still carries OData-EntityId
     }
     const id =
-      (typeof body[entity.idField] === 'string' ? (body[entity.idField] as string) : undefined) ??
+      // GUIDs are case-insensitive; the connector hands them on in lower case, whatever case an answer used.
+      (typeof body[entity.idField] === 'string' ? (body[entity.idField] as string).toLowerCase() : undefined) ??
       entityIdFrom(part.headers['odata-entityid'] ?? part.headers.location) ??
       (op.kind === 'update' ? op.id : undefined);
     const etag = typeof body['@odata.etag'] === 'string' ? (body['@odata.etag'] as string) : part.headers.etag;
@@ -77,6 +78,10 @@ export function resultOf(entity: EntityInfo, op: WriteOp, part: BatchPartResult)
   const dv = dataverseError(part.body);
   const message = dv?.message || `HTTP ${part.status}`;
   const code = dv?.code || `HTTP_${part.status}`;
+  // 412 means ConcurrencyVersionMismatch (a stale etag) or DuplicateRecord (a duplicate key value)
+  // (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/compose-http-requests-handle-errors).
+  // A create has no etag: its 412 is a duplicate, which reading the record again cannot resolve.
+  if (part.status === 412 && op.kind === 'create') return { ref, status: 'rejected', code, message };
   if (part.status === 412) return { ref, status: 'conflict', message };
   if (part.status === 404 && op.kind === 'update') return { ref, status: 'not-found', message };
   // Validation (0x80044331 length, 0x80040265 plug-in/business rule, bad format) and column-security refusals.
