@@ -40,9 +40,13 @@ export function isoDate(value: unknown): string | undefined {
   return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
 }
 
-/** `reasons[0]` (leads) or `errors[0]` (custom activities) of a skipped record. */
+/**
+ * Why a record was skipped: `reasons[0]` (leads, as every example of the docs shows it), `reason` (the Swagger's
+ * `Lead` model names a single Reason object, https://developer.adobe.com/marketo-apis/api/mapi, "Lead"), or
+ * `errors[0]` (custom activities).
+ */
 export function firstReason(item: Record<string, unknown>): { code: string; message: string } {
-  const list = Array.isArray(item.reasons) ? item.reasons : Array.isArray(item.errors) ? item.errors : [];
+  const list = [item.reasons, item.reason, item.errors].flatMap((v) => (Array.isArray(v) ? v : isRecord(v) ? [v] : []));
   const first: unknown = list[0];
   if (isRecord(first) && (typeof first.code === 'string' || typeof first.code === 'number')) {
     return { code: String(first.code), message: typeof first.message === 'string' ? first.message : '' };
