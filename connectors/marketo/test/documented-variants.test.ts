@@ -35,3 +35,43 @@ test("Sync Leads: a skipped record's reason as the Swagger's single `reason` obj
   assert.deepEqual(result, { ref: 'a', status: 'rejected', code: '1005', message: 'Lead already exists' });
 });
 
+test('an error envelope under an HTTP error status is read by its code: a 601 under HTTP 401 gets a new token', async () => {
+  // The docs send 601 in an HTTP 200 envelope (error-codes.md); a gateway may put the same envelope under a 401.
+  let refused = 0;
+  const s = await canned((req) =>
+    req.path === '/rest/v1/leads/describe2.json' && refused++ === 0
+      ? {
+          status: 401,
+          body: { requestId: 'r#1', success: false, errors: [{ code: '601', message: 'Access token invalid' }] },
+        }
+      : undefined,
+  );
+  const description = await s.connect().describe('lead');
+  assert.ok(description.fields.some((f) => f.name === 'email'));
+  assert.equal(s.to('/identity/oauth/token').length, 2, 'a second token');
+  assert.equal(s.to('/rest/v1/leads/describe2.json').length, 2, 'the call tried again');
+});
+
+test('702 "No data found" on a read is an empty result, not a failure', async () => {
+  // https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/error-codes (702).
+  const s = await canned((req) =>
+    req.path === '/rest/v1/leads.json'
+      ? { body: { requestId: 'r#1', success: false, errors: [{ code: 702, message: 'No data found' }] } }
+      : undefined,
+  );
+  assert.deepEqual(await s.connect().get('lead', ['5', '6'], { fields: ['email'] }), []);
+});
+
+test('614 "Invalid Subscription", "usually temporary inaccessibility", is retried', async () => {
+  let calls = 0;
+  const s = await canned((req) => {
+    if (req.path !== '/rest/v1/leads.json') return undefined;
+    if (calls++ === 0)
+      return { body: { requestId: 'r#1', success: false, errors: [{ code: '614', message: 'Invalid Subscription' }] } };
+    return ok([{ id: 5, email: 'five@example.com', updatedAt: '2024-01-01T00:00:00Z' }]);
+  });
+  const [lead] = await s.connect().get('lead', ['5'], { fields: ['email'] });
+  assert.equal(lead?.fields.email, 'five@example.com');
+  assert.equal(calls, 2);
+});
+
