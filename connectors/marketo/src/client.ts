@@ -619,20 +619,26 @@ export class MarketoClient {
     try {
       body = JSON.parse(text);
     } catch {
-      this.countCall('identity', 'error');
-      const what = /html/i.test(contentType) || /^\s*</.test(text) ? 'an HTML page' : 'malformed JSON';
-      throw new ProtocolError(
-        `Marketo token endpoint ${endpoint} answered ${what} (HTTP ${status}) instead of a token; check MARKETO_BASE_URL: ${this.snippet(text)}`,
-      );
+      body = undefined;
     }
-    // The Identity endpoint answers 401 for a bad client id or secret (error-codes.md); 400 and 403 alike.
-    if (status === 401 || status === 400 || status === 403) {
+    // The Identity endpoint answers 401 for a bad client id or secret (error-codes.md, "HTTP-Level errors"), a body
+    // or none; 400 and 403 with a JSON body alike, and an OAuth error body (`{error, error_description}`) whatever
+    // the status it comes with.
+    const oauthError = isRecord(body) && typeof body.error === 'string' && status < 500;
+    if (status === 401 || ((status === 400 || status === 403) && body !== undefined) || oauthError) {
       this.countCall('identity', 'error');
       const reason = isRecord(body)
         ? [body.error, body.error_description].filter((v) => typeof v === 'string').join(': ')
         : '';
       throw new ConnectorAuthError(
         `Marketo at ${this.host} refused the client credentials (HTTP ${status}${reason ? `, ${this.redact(reason)}` : ''}); check ${CREDENTIALS.join(' and ')}`,
+      );
+    }
+    if (body === undefined && status < 500) {
+      this.countCall('identity', 'error');
+      const what = /html/i.test(contentType) || /^\s*</.test(text) ? 'an HTML page' : 'malformed JSON';
+      throw new ProtocolError(
+        `Marketo token endpoint ${endpoint} answered ${what} (HTTP ${status}) instead of a token; check MARKETO_BASE_URL: ${this.snippet(text)}`,
       );
     }
     if (status >= 500) {

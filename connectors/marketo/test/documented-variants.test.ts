@@ -75,3 +75,19 @@ test('614 "Invalid Subscription", "usually temporary inaccessibility", is retrie
   assert.equal(calls, 2);
 });
 
+test('the token endpoint: a 401 without a body, or an OAuth error body under 200, is a credentials error', async () => {
+  for (const answer of [
+    { status: 401, body: '' },
+    { body: { error: 'invalid_client', error_description: 'Bad client credentials' } },
+  ]) {
+    const s = await canned((req) => (req.path === '/identity/oauth/token' ? answer : undefined));
+    await assert.rejects(s.connect().describe('lead'), (error: unknown) => {
+      assert.ok(error instanceof ConnectorAuthError, String(error));
+      assert.match(error.message, /refused the client credentials .*check MARKETO_CLIENT_ID and MARKETO_CLIENT_SECRET/);
+      return true;
+    });
+    await s.close();
+    server = undefined;
+  }
+});
+
