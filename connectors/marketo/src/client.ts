@@ -566,7 +566,7 @@ export class MarketoClient {
     return {
       ...(typeof body.requestId === 'string' ? { requestId: body.requestId } : {}),
       result: Array.isArray(body.result) ? body.result : [],
-      moreResult: body.moreResult === true,
+      moreResult: typeof body.moreResult === 'boolean' ? body.moreResult : undefined,
       ...(typeof body.nextPageToken === 'string' ? { nextPageToken: body.nextPageToken } : {}),
       warnings: Array.isArray(body.warnings) ? body.warnings : [],
     };

@@ -91,3 +91,37 @@ test('the token endpoint: a 401 without a body, or an OAuth error body under 200
   }
 });
 
+test('a last page of Get Lead Changes or Get Deleted Leads without a nextPageToken: the feed stays where it was', async () => {
+  // The Swagger gives nextPageToken "if the result set exceeded the allowed batch size" (ResponseOfLeadChange).
+  const s = await canned((req) => {
+    if (req.path === '/rest/v1/activities/leadchanges.json' || req.path === '/rest/v1/activities/deletedleads.json') {
+      return ok([]);
+    }
+    return undefined;
+  });
+  const cursor = JSON.stringify({ v: 1, phase: 'incremental', token: 'T1', deletes: 'D1' });
+  const pages = await collect(s.connect().readChanges('lead', cursor, { fields: ['email'] }));
+  assert.equal(pages.length, 1);
+  assert.equal(pages[0]?.done, true);
+  assert.deepEqual(JSON.parse(pages[0]?.cursor ?? ''), { v: 1, phase: 'incremental', token: 'T1', deletes: 'D1' });
+});
+
+test('Get Leads by Filter Type giving a nextPageToken without moreResult: the next page is read', async () => {
+  // paging-tokens.md sets moreResult with the token; the Swagger only says a token "will be returned" when there is more.
+  const s = await canned((req) => {
+    if (req.path !== '/rest/v1/leads.json') return undefined;
+    const lead = (id: number) => ({ id, email: 'same@example.com', updatedAt: '2024-01-01T00:00:00Z' });
+    return req.query.get('nextPageToken') === 'P2' ? ok([lead(2)]) : ok([lead(1)], { nextPageToken: 'P2' });
+  });
+  const found = await s.connect().findByEmail('lead', ['same@example.com'], { fields: ['email'] });
+  assert.deepEqual(
+    found.map((r) => r.id),
+    ['1', '2'],
+  );
+  assert.equal(s.to('/rest/v1/leads.json').length, 2);
+});
+
+/** Answers 413 to a body over 1 MB (error-codes.md, "HTTP-Level errors"), as Marketo does. */
+const tooLarge = (req: CannedRequest): CannedAnswer | undefined =>
+  Buffer.byteLength(req.body) > 1_000_000 ? { status: 413, body: 'Request Entity Too Large' } : undefined;
+
