@@ -125,3 +125,45 @@ test('Get Leads by Filter Type giving a nextPageToken without moreResult: the ne
 const tooLarge = (req: CannedRequest): CannedAnswer | undefined =>
   Buffer.byteLength(req.body) > 1_000_000 ? { status: 413, body: 'Request Entity Too Large' } : undefined;
 
+test('Sync Leads: 300 records past the 1 MB body limit go in more calls, each under it', async () => {
+  const s = await canned((req) => {
+    if (req.method !== 'POST' || req.path !== '/rest/v1/leads.json') return undefined;
+    const input = (JSON.parse(req.body) as { input: unknown[] }).input;
+    return tooLarge(req) ?? ok(input.map((_, i) => ({ id: 1000 + i, status: 'created' })));
+  });
+  const ops = Array.from({ length: 300 }, (_, i) => ({
+    kind: 'create' as const,
+    ref: `r${i}`,
+    fields: { email: `p${i}@example.com`, title: 'x'.repeat(4000) },
+  }));
+  const results = await s.connect().write('lead', ops);
+  assert.equal(results.filter((r) => r.status === 'created').length, 300);
+  const posts = s.requests.filter((r) => r.method === 'POST' && r.path === '/rest/v1/leads.json');
+  assert.equal(posts.length, 2);
+  for (const post of posts) assert.ok(Buffer.byteLength(post.body) <= 1_000_000);
+});
+
+test('custom activities: 300 with long details past the 1 MB body limit go in more calls, each under it', async () => {
+  const s = await canned((req) => {
+    if (req.path === '/rest/v1/activities/external/types.json') {
+      return ok([{ id: 100001, apiName: 'tandemSync', status: 'approved' }]);
+    }
+    if (req.path !== '/rest/v1/activities/external.json') return undefined;
+    const input = (JSON.parse(req.body) as { input: unknown[] }).input;
+    return tooLarge(req) ?? ok(input.map((_, i) => ({ id: i, marketoGUID: String(i), status: 'added' })));
+  });
+  const at = '2024-01-01T00:00:00Z';
+  const events = Array.from({ length: 300 }, (_, i) => ({
+    recordId: String(i + 1),
+    type: 'rejected' as const,
+    at,
+    summary: 'Rejected',
+    detail: 'd'.repeat(4000),
+  }));
+  const c = s.connect();
+  await c.logActivity('lead', events);
+  assert.equal(c.stats().activitiesAdded, 300);
+  const posts = s.to('/rest/v1/activities/external.json');
+  assert.equal(posts.length, 2);
+  for (const post of posts) assert.ok(Buffer.byteLength(post.body) <= 1_000_000);
+});

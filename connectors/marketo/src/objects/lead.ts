@@ -28,7 +28,7 @@ import {
 } from '@tandem/core/plugin';
 import type { Envelope, MarketoClient, Query } from '../client';
 import type { LeadDescriber } from './describe';
-import { asFieldValue, asId, asRecord, chunk, firstReason, isoDate } from './shapes';
+import { asFieldValue, asId, asRecord, batches, chunk, firstReason, isoDate, jsonBytes } from './shapes';
 
 export const BATCH = 300;
 
@@ -581,13 +581,18 @@ export class LeadObject {
       else if (/^\d+$/.test(op.id)) updates.push(index);
       else results[index] = { ref: op.ref, status: 'not-found', message: `'${op.id}' is not a Marketo lead id` };
     });
+    // Each op as Sync Leads takes it, by op index.
+    const records = new Map<number, FieldValues>();
+    for (const i of [...creates, ...updates]) {
+      const op = ops[i] as WriteOp;
+      const fields: FieldValues = {};
+      for (const name in op.fields) if (!SYSTEM_FIELDS.has(name)) fields[name] = op.fields[name] as FieldValue;
+      records.set(i, op.kind === 'update' ? { ...fields, id: Number(op.id) } : fields);
+    }
+    // 300 records a call, fewer when they would pass the 1 MB body limit (long text fields).
+    const split = (indexes: number[]) => batches(indexes, BATCH, (i) => jsonBytes(records.get(i)));
     const run = async (action: 'createOnly' | 'updateOnly', indexes: number[]) => {
-      const input = indexes.map((i) => {
-        const op = ops[i] as WriteOp;
-        const fields: FieldValues = {};
-        for (const name in op.fields) if (!SYSTEM_FIELDS.has(name)) fields[name] = op.fields[name] as FieldValue;
-        return op.kind === 'update' ? { ...fields, id: Number(op.id) } : fields;
-      });
+      const input = indexes.map((i) => records.get(i) as FieldValues);
       let items: unknown[];
       try {
         const envelope = await this.client.post(
@@ -623,9 +628,9 @@ export class LeadObject {
     };
     // Creates go one call at a time: concurrent createOnly calls for one email could both create (leads.md).
     const createRun = (async () => {
-      for (const part of chunk(creates, BATCH)) await run('createOnly', part);
+      for (const part of split(creates)) await run('createOnly', part);
     })();
-    await Promise.all([createRun, ...chunk(updates, BATCH).map((part) => run('updateOnly', part))]);
+    await Promise.all([createRun, ...split(updates).map((part) => run('updateOnly', part))]);
     await this.recheckUnknownFields(results, signal);
     return results.map(
       (r, i) =>

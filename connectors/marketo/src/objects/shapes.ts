@@ -59,3 +59,42 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
 }
+
+/**
+ * Marketo refuses a request body over 1 MB with HTTP 413, and the docs' remedy is to move records to another
+ * request (https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/error-codes, "HTTP-Level
+ * errors"). Taken as 10^6 bytes (the smaller reading of "1MB"), less room for the rest of the body.
+ */
+export const MAX_BODY_BYTES = 1_000_000 - 4096;
+
+/** The size of a value as JSON, in UTF-8 bytes. */
+export function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8');
+}
+
+/**
+ * Batches in order of at most `count` items whose sizes (plus a comma each) stay within `bytes`. An item over the
+ * limit by itself goes alone: Marketo's answer to it is the truth about it.
+ */
+export function batches<T>(
+  items: readonly T[],
+  count: number,
+  size: (item: T) => number,
+  bytes: number = MAX_BODY_BYTES,
+): T[][] {
+  const out: T[][] = [];
+  let current: T[] = [];
+  let total = 0;
+  for (const item of items) {
+    const n = size(item) + 1;
+    if (current.length > 0 && (current.length >= count || total + n > bytes)) {
+      out.push(current);
+      current = [];
+      total = 0;
+    }
+    current.push(item);
+    total += n;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
