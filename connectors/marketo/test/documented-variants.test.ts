@@ -167,3 +167,41 @@ test('custom activities: 300 with long details past the 1 MB body limit go in mo
   assert.equal(posts.length, 2);
   for (const post of posts) assert.ok(Buffer.byteLength(post.body) <= 1_000_000);
 });
+
+test('Describe2: the field types the docs name (Score, Percent, Text area, capitalised) map to Tandem types', async () => {
+  // https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/field-types
+  const field = (name: string, dataType: string) => ({
+    name,
+    displayName: name,
+    dataType,
+    updateable: true,
+    crmManaged: false,
+  });
+  const s = await canned((req) =>
+    req.path === '/rest/v1/leads/describe2.json'
+      ? ok([
+          {
+            name: 'API Lead',
+            searchableFields: [['email']],
+            fields: [
+              field('email', 'Email'),
+              field('leadScore', 'score'),
+              field('probability', 'percent'),
+              field('notes', 'textarea'),
+              field('vip', 'Boolean'),
+              field('mystery', 'formula'),
+            ],
+          },
+        ])
+      : undefined,
+  );
+  const description = await s.connect().describe('lead');
+  assert.deepEqual(Object.fromEntries(description.fields.map((f) => [f.name, f.type])), {
+    email: 'email',
+    leadScore: 'integer',
+    probability: 'integer',
+    notes: 'text',
+    vip: 'boolean',
+    mystery: 'other',
+  });
+});
