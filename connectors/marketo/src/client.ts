@@ -27,7 +27,8 @@ import { Shared } from './shared';
 export interface Envelope {
   requestId?: string;
   result: unknown[];
-  moreResult: boolean;
+  /** As Marketo sent it; `undefined` when it left it out (the Swagger marks it optional). */
+  moreResult: boolean | undefined;
   nextPageToken?: string;
   warnings: unknown[];
 }
@@ -49,9 +50,15 @@ export type ClientStats = {
 
 export type Query = Record<string, string | number | undefined>;
 
-/** Response-level codes worth retrying: rate (606), concurrency (615), timeouts/unavailable (604, 608, 611, 713), bulk queue (1029), and the 5xx the docs list as codes. */
-const RETRYABLE_CODES = new Set(['500', '502', '604', '606', '608', '611', '615', '713', '1029']);
+/**
+ * Response-level codes worth retrying: rate (606), concurrency (615), timeouts/unavailable (604, 608, 611, 713),
+ * a subscription "usually" only temporarily unreachable (614), bulk queue (1029), and the 5xx the docs list as codes
+ * (https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/error-codes).
+ */
+const RETRYABLE_CODES = new Set(['500', '502', '604', '606', '608', '611', '614', '615', '713', '1029']);
 const AUTH_CODES = new Set(['601', '602']);
+/** "No data found for a given search scenario". */
+const NO_DATA = '702';
 
 /**
  * Marketo refuses a URI over 8 KB with 414; the documented remedy is the same read as POST with `_method=GET` in
@@ -66,6 +73,19 @@ const CREDENTIALS = ['MARKETO_CLIENT_ID', 'MARKETO_CLIENT_SECRET'];
 
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A body that is a Marketo error envelope (`success:false` with an error code), whatever the HTTP status. */
+function errorEnvelope(text: string): { code: string; message: string; requestId: unknown } | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!isRecord(value) || value.success !== false) return undefined;
+  const first = firstError(value);
+  return first.code === 'unknown' ? undefined : { ...first, requestId: value.requestId };
 }
 
 /** Reads `errors[0]` of an envelope as `{code, message}`, tolerating integer codes. */
@@ -393,6 +413,11 @@ export class MarketoClient {
       this.countCall('rest', 'error');
       return { kind: 'uri', length: url.length, refused: true };
     }
+    // The docs put Marketo's errors in an HTTP 200 envelope (error-codes.md, "Response-Level errors"), but a gateway
+    // or another implementation may send the same envelope with an HTTP error status: its code says more than the
+    // status does (a 601 under a 401 wants a new token, not a credentials error), so it is read first.
+    const failed = status !== 200 ? errorEnvelope(text) : undefined;
+    if (failed) return this.byCode(path, failed.code, failed.message, failed.requestId, isRead);
     if (status >= 500 || status === 429) {
       this.countCall('rest', 'error');
       return {
@@ -430,10 +455,21 @@ export class MarketoClient {
       return { kind: 'ok', envelope: this.envelope(path, parsed) };
     }
     const { code, message } = firstError(parsed);
-    const details = { code, message, requestId: parsed.requestId };
+    return this.byCode(path, code, message, parsed.requestId, isRead);
+  }
+
+  /** What a response-level error code means for the call: a new token, a retry, the quota, or a failure. */
+  private byCode(path: string, code: string, message: string, requestId: unknown, isRead: boolean): Attempt {
+    const details = { code, message, requestId };
     if (AUTH_CODES.has(code)) {
       this.countCall('rest', 'auth');
       return { kind: 'token', code, message };
+    }
+    if (code === NO_DATA && isRead) {
+      // "No data found for a given search scenario" (error-codes.md): a read that found nothing, as most answer it
+      // (success with an empty result).
+      this.countCall('rest', 'ok');
+      return { kind: 'ok', envelope: { result: [], moreResult: undefined, warnings: [] } };
     }
     if (code === '607') {
       this.counters.quotaExhausted++;
@@ -530,7 +566,7 @@ export class MarketoClient {
     return {
       ...(typeof body.requestId === 'string' ? { requestId: body.requestId } : {}),
       result: Array.isArray(body.result) ? body.result : [],
-      moreResult: body.moreResult === true,
+      moreResult: typeof body.moreResult === 'boolean' ? body.moreResult : undefined,
       ...(typeof body.nextPageToken === 'string' ? { nextPageToken: body.nextPageToken } : {}),
       warnings: Array.isArray(body.warnings) ? body.warnings : [],
     };
@@ -583,20 +619,26 @@ export class MarketoClient {
     try {
       body = JSON.parse(text);
     } catch {
-      this.countCall('identity', 'error');
-      const what = /html/i.test(contentType) || /^\s*</.test(text) ? 'an HTML page' : 'malformed JSON';
-      throw new ProtocolError(
-        `Marketo token endpoint ${endpoint} answered ${what} (HTTP ${status}) instead of a token; check MARKETO_BASE_URL: ${this.snippet(text)}`,
-      );
+      body = undefined;
     }
-    // The Identity endpoint answers 401 for a bad client id or secret (error-codes.md); 400 and 403 alike.
-    if (status === 401 || status === 400 || status === 403) {
+    // The Identity endpoint answers 401 for a bad client id or secret (error-codes.md, "HTTP-Level errors"), a body
+    // or none; 400 and 403 with a JSON body alike, and an OAuth error body (`{error, error_description}`) whatever
+    // the status it comes with.
+    const oauthError = isRecord(body) && typeof body.error === 'string' && status < 500;
+    if (status === 401 || ((status === 400 || status === 403) && body !== undefined) || oauthError) {
       this.countCall('identity', 'error');
       const reason = isRecord(body)
         ? [body.error, body.error_description].filter((v) => typeof v === 'string').join(': ')
         : '';
       throw new ConnectorAuthError(
         `Marketo at ${this.host} refused the client credentials (HTTP ${status}${reason ? `, ${this.redact(reason)}` : ''}); check ${CREDENTIALS.join(' and ')}`,
+      );
+    }
+    if (body === undefined && status < 500) {
+      this.countCall('identity', 'error');
+      const what = /html/i.test(contentType) || /^\s*</.test(text) ? 'an HTML page' : 'malformed JSON';
+      throw new ProtocolError(
+        `Marketo token endpoint ${endpoint} answered ${what} (HTTP ${status}) instead of a token; check MARKETO_BASE_URL: ${this.snippet(text)}`,
       );
     }
     if (status >= 500) {

@@ -29,7 +29,20 @@ const TYPES: Record<string, FieldType> = {
   datetime: 'datetime',
   reference: 'reference',
   picklist: 'picklist',
+  // The field types the docs name beyond those (https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/field-types):
+  // Score and Percent are integers, Text area longer text, Boolean was Checkbox; custom object fields say `link`.
+  score: 'integer',
+  percent: 'integer',
+  textarea: 'text',
+  checkbox: 'boolean',
+  link: 'url',
 };
+
+/** A Marketo `dataType` as a Tandem field type; the docs write some capitalised (`"String"`), some with a space. */
+function typeOf(dataType: unknown): FieldType {
+  const key = typeof dataType === 'string' ? dataType.toLowerCase().replace(/[\s_]/g, '') : '';
+  return Object.hasOwn(TYPES, key) ? (TYPES[key] as FieldType) : 'other';
+}
 
 function field(
   name: string,
@@ -41,7 +54,7 @@ function field(
   return {
     name,
     ...(typeof label === 'string' ? { label } : {}),
-    type: (typeof dataType === 'string' ? TYPES[dataType] : undefined) ?? 'other',
+    type: typeOf(dataType),
     ...(typeof length === 'number' ? { length } : {}),
     // Marketo has no field-level security for API users: every REST field is readable.
     readable: true,

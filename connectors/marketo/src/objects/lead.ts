@@ -28,7 +28,7 @@ import {
 } from '@tandem/core/plugin';
 import type { Envelope, MarketoClient, Query } from '../client';
 import type { LeadDescriber } from './describe';
-import { asFieldValue, asId, asRecord, chunk, firstReason, isoDate } from './shapes';
+import { asFieldValue, asId, asRecord, batches, chunk, firstReason, isoDate, jsonBytes } from './shapes';
 
 export const BATCH = 300;
 
@@ -349,7 +349,7 @@ export class LeadObject {
         { nextPageToken: deletes, batchSize: BATCH },
         signal,
       );
-      if (!envelope.nextPageToken) throw new ProtocolError('Marketo deletedleads.json answered no nextPageToken');
+      const next = nextToken('deletedleads.json', envelope, deletes);
       const deletedIds: string[] = [];
       for (const item of envelope.result) {
         const id = String(deletedLeadId(asRecord(item, 'deleted lead')));
@@ -357,8 +357,8 @@ export class LeadObject {
         reported.add(id);
         deletedIds.push(id);
       }
-      const done = !envelope.moreResult;
-      deletes = envelope.nextPageToken;
+      const done = envelope.moreResult !== true;
+      deletes = next;
       // A page with nothing in it is skipped unless it is the last: the final cursor must always be handed over.
       if (deletedIds.length > 0 || done) {
         yield {
@@ -393,7 +393,7 @@ export class LeadObject {
         { nextPageToken: token, fields: changeFields, batchSize: BATCH },
         signal,
       );
-      if (!envelope.nextPageToken) throw new ProtocolError('Marketo leadchanges.json answered no nextPageToken');
+      const next = nextToken('leadchanges.json', envelope, token);
       const changed = new Map<number, Record<string, string>>();
       const activities = new Map<number, Array<Record<string, unknown>>>();
       for (const item of envelope.result) {
@@ -423,7 +423,7 @@ export class LeadObject {
         const perField = changed.get(Number(record.id));
         if (perField && Object.keys(perField).length > 0) record.fieldModifiedAt = perField;
       }
-      token = envelope.nextPageToken;
+      token = next;
       // A lead that changed and can no longer be read was deleted (or merged away) since.
       yield { records, deletedIds: ids.filter((id) => !found.has(id)), token };
       if (!envelope.moreResult) return;
@@ -500,7 +500,9 @@ export class LeadObject {
           const lead = asRecord(item, 'lead');
           if (!keep || keep(lead)) out.push(toRecord(lead, fields));
         }
-        nextPageToken = envelope.moreResult ? envelope.nextPageToken : undefined;
+        const next = morePages(envelope) ? envelope.nextPageToken : undefined;
+        // The same token again would read the same page forever.
+        nextPageToken = next === nextPageToken ? undefined : next;
       } while (nextPageToken);
     } catch (error) {
       if (!isTooManyMatches(error)) throw error;
@@ -579,13 +581,18 @@ export class LeadObject {
       else if (/^\d+$/.test(op.id)) updates.push(index);
       else results[index] = { ref: op.ref, status: 'not-found', message: `'${op.id}' is not a Marketo lead id` };
     });
+    // Each op as Sync Leads takes it, by op index.
+    const records = new Map<number, FieldValues>();
+    for (const i of [...creates, ...updates]) {
+      const op = ops[i] as WriteOp;
+      const fields: FieldValues = {};
+      for (const name in op.fields) if (!SYSTEM_FIELDS.has(name)) fields[name] = op.fields[name] as FieldValue;
+      records.set(i, op.kind === 'update' ? { ...fields, id: Number(op.id) } : fields);
+    }
+    // 300 records a call, fewer when they would pass the 1 MB body limit (long text fields).
+    const split = (indexes: number[]) => batches(indexes, BATCH, (i) => jsonBytes(records.get(i)));
     const run = async (action: 'createOnly' | 'updateOnly', indexes: number[]) => {
-      const input = indexes.map((i) => {
-        const op = ops[i] as WriteOp;
-        const fields: FieldValues = {};
-        for (const name in op.fields) if (!SYSTEM_FIELDS.has(name)) fields[name] = op.fields[name] as FieldValue;
-        return op.kind === 'update' ? { ...fields, id: Number(op.id) } : fields;
-      });
+      const input = indexes.map((i) => records.get(i) as FieldValues);
       let items: unknown[];
       try {
         const envelope = await this.client.post(
@@ -621,9 +628,9 @@ export class LeadObject {
     };
     // Creates go one call at a time: concurrent createOnly calls for one email could both create (leads.md).
     const createRun = (async () => {
-      for (const part of chunk(creates, BATCH)) await run('createOnly', part);
+      for (const part of split(creates)) await run('createOnly', part);
     })();
-    await Promise.all([createRun, ...chunk(updates, BATCH).map((part) => run('updateOnly', part))]);
+    await Promise.all([createRun, ...split(updates).map((part) => run('updateOnly', part))]);
     await this.recheckUnknownFields(results, signal);
     return results.map(
       (r, i) =>
@@ -721,6 +728,28 @@ function toFailure(error: unknown): { status: 'failed'; code: string; message: s
  */
 function deletedLeadId(item: Record<string, unknown>): number {
   return asId(item.leadId ?? item.primaryAttributeValueId, 'deleted lead id');
+}
+
+/**
+ * Where a date-based feed (Get Lead Changes, Get Deleted Leads) goes on after a page. The docs show a token on every
+ * page, but the Swagger gives it "if the result set exceeded the allowed batch size"
+ * (https://developer.adobe.com/marketo-apis/api/mapi, "ResponseOfLeadChange"): a last page without one leaves the
+ * feed where it was read from, which the next read starts from again (what it held read again, nothing lost).
+ */
+function nextToken(endpoint: string, envelope: Envelope, current: string): string {
+  if (envelope.nextPageToken) return envelope.nextPageToken;
+  if (envelope.moreResult !== true) return current;
+  throw new ProtocolError(`Marketo ${endpoint} answered moreResult:true without a nextPageToken`);
+}
+
+/**
+ * Whether Get Leads by Filter Type has another page. The docs say it sets `moreResult` with the `nextPageToken`
+ * (paging-tokens.md, "Position-Based"); the Swagger only that the token "will be returned if the result set is
+ * greater than the batch size" (getLeadsByFilterUsingGET). A page saying nothing of `moreResult` goes on while it
+ * brings a token and leads; one saying `moreResult:false` ends.
+ */
+function morePages(envelope: Envelope): boolean {
+  return envelope.moreResult ?? envelope.result.length > 0;
 }
 
 /** The field a Marketo message names: "Field 'x' not found". */

@@ -40,9 +40,13 @@ export function isoDate(value: unknown): string | undefined {
   return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
 }
 
-/** `reasons[0]` (leads) or `errors[0]` (custom activities) of a skipped record. */
+/**
+ * Why a record was skipped: `reasons[0]` (leads, as every example of the docs shows it), `reason` (the Swagger's
+ * `Lead` model names a single Reason object, https://developer.adobe.com/marketo-apis/api/mapi, "Lead"), or
+ * `errors[0]` (custom activities).
+ */
 export function firstReason(item: Record<string, unknown>): { code: string; message: string } {
-  const list = Array.isArray(item.reasons) ? item.reasons : Array.isArray(item.errors) ? item.errors : [];
+  const list = [item.reasons, item.reason, item.errors].flatMap((v) => (Array.isArray(v) ? v : isRecord(v) ? [v] : []));
   const first: unknown = list[0];
   if (isRecord(first) && (typeof first.code === 'string' || typeof first.code === 'number')) {
     return { code: String(first.code), message: typeof first.message === 'string' ? first.message : '' };
@@ -53,5 +57,44 @@ export function firstReason(item: Record<string, unknown>): { code: string; mess
 export function chunk<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/**
+ * Marketo refuses a request body over 1 MB with HTTP 413, and the docs' remedy is to move records to another
+ * request (https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/error-codes, "HTTP-Level
+ * errors"). Taken as 10^6 bytes (the smaller reading of "1MB"), less room for the rest of the body.
+ */
+export const MAX_BODY_BYTES = 1_000_000 - 4096;
+
+/** The size of a value as JSON, in UTF-8 bytes. */
+export function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8');
+}
+
+/**
+ * Batches in order of at most `count` items whose sizes (plus a comma each) stay within `bytes`. An item over the
+ * limit by itself goes alone: Marketo's answer to it is the truth about it.
+ */
+export function batches<T>(
+  items: readonly T[],
+  count: number,
+  size: (item: T) => number,
+  bytes: number = MAX_BODY_BYTES,
+): T[][] {
+  const out: T[][] = [];
+  let current: T[] = [];
+  let total = 0;
+  for (const item of items) {
+    const n = size(item) + 1;
+    if (current.length > 0 && (current.length >= count || total + n > bytes)) {
+      out.push(current);
+      current = [];
+      total = 0;
+    }
+    current.push(item);
+    total += n;
+  }
+  if (current.length > 0) out.push(current);
   return out;
 }
