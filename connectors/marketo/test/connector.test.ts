@@ -325,7 +325,10 @@ describe('paging as documented', () => {
       // The scan reads ids until maxIdGap (3000) in a row are missing: ten ranges of 300 (plus what was read ahead).
       const leads = h.sandbox.counters.byEndpoint['GET /v1/leads.json'] ?? 0;
       assert.ok(leads >= 10 && leads <= 14, `${leads} calls`);
-      assert.equal(h.sandbox.counters.byEndpoint['GET /v1/activities/leadchanges.json'], 1);
+      // Having found nothing, the scan asks the activity log once where ids start (a paging token for its oldest
+      // activities and one page of them), then the changes since the load began: one page.
+      assert.equal(h.sandbox.counters.byEndpoint['GET /v1/activities/pagingtoken.json'], 2);
+      assert.equal(h.sandbox.counters.byEndpoint['GET /v1/activities/leadchanges.json'], 2);
       assert.equal(h.sandbox.counters.byEndpoint['GET /v1/activities/deletedleads.json'], 1);
     } finally {
       await h.close();
@@ -515,5 +518,26 @@ describe('logActivity', () => {
     await h.connector.logActivity('lead', events);
     assert.equal(h.sandbox.counters.byEndpoint['POST /v1/activities/external.json'], 2);
     assert.equal(h.connector.stats().activitiesAdded - before, 301);
+  });
+});
+
+describe('an instance whose lead ids do not start near 1', () => {
+  let h: Harness;
+  before(async () => {
+    // Ids are integers that grow, with no promised start (the docs' examples show 318581).
+    h = await startHarness({ seed: true, people: 40, firstLeadId: 318_581 });
+  });
+  after(() => h.close());
+
+  test('the initial load finds where ids start from the activity log, once, and reads every lead', async () => {
+    h.sandbox.resetCounters();
+    const pages = await collect(h.connector.readChanges('lead', null, { fields: FIELDS }));
+    // Leads created in the paging token's second come again as New Lead (read twice rather than missed).
+    const ids = [...new Set(pages.flatMap((p) => p.records.map((r) => Number(r.id))))].sort((a, b) => a - b);
+    assert.equal(ids.length, 40);
+    assert.equal(ids[0], 318_581);
+    assert.equal(pages.at(-1)?.done, true);
+    // One paging token for now, one for the oldest activities, one page of them.
+    assert.equal(h.sandbox.counters.byEndpoint['GET /v1/activities/pagingtoken.json'], 2);
   });
 });

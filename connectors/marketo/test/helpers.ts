@@ -26,11 +26,11 @@ export interface Harness {
 }
 
 export async function startHarness(
-  options: MarketoStartOptions & Pick<MarketoSandboxOptions, 'extras'> = {},
+  options: MarketoStartOptions & Pick<MarketoSandboxOptions, 'extras' | 'firstLeadId'> = {},
   overrides: Partial<MarketoConfig> = {},
 ): Promise<Harness> {
-  const { extras, ...start } = options;
-  const sandbox = new MarketoSandbox({ extras: extras ?? false });
+  const { extras, firstLeadId, ...start } = options;
+  const sandbox = new MarketoSandbox({ extras: extras ?? false, ...(firstLeadId ? { firstLeadId } : {}) });
   const running = await sandbox.start({ seed: false, ...start });
   const config: MarketoConfig = {
     ...(sandboxConnectorConfig(definition, running) as MarketoConfig),

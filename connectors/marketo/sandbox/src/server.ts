@@ -56,6 +56,11 @@ export interface MarketoSandboxOptions {
   tokenTtlSeconds?: number;
   /** Add what a vanilla instance lacks (see `fields.ts`). */
   extras?: boolean;
+  /**
+   * The id of the first person created (1). Marketo's ids are integers that grow, with no promised start: the
+   * docs' examples show ids such as 318581, and an instance whose first leads were deleted starts higher too.
+   */
+  firstLeadId?: number;
 }
 
 export interface MarketoStartOptions {
@@ -155,7 +160,7 @@ export class MarketoSandbox {
     this.clientSecret = options.clientSecret ?? randomUUID().replace(/-/g, '');
     this.limits = { ...DEFAULT_SANDBOX_LIMITS, ...options.limits };
     this.tokenTtlMs = (options.tokenTtlSeconds ?? 3600) * 1000;
-    this.store = new SandboxStore(new LeadSchema(options.extras ?? false));
+    this.store = new SandboxStore(new LeadSchema(options.extras ?? false), options.firstLeadId);
   }
 
   static emptyCounters(): SandboxCounters {

@@ -93,13 +93,18 @@ export class SandboxStore {
   readonly persons = new Map<number, Person>();
   readonly activities: ActivityRecord[] = [];
   readonly customTypes = new Map<string, CustomActivityType>();
-  private nextPersonId = 1;
+  private nextPersonId: number;
   private nextActivityId = 1;
   private nextTypeId = 100001;
   /** The clock; tests may move it. Marketo datetimes are whole seconds, so it is read to the second. */
   now = (): number => Date.now();
 
-  constructor(readonly schema: LeadSchema = new LeadSchema(false)) {}
+  constructor(
+    readonly schema: LeadSchema = new LeadSchema(false),
+    firstPersonId = 1,
+  ) {
+    this.nextPersonId = firstPersonId;
+  }
 
   private second(): number {
     return Math.floor(this.now() / 1000) * 1000;

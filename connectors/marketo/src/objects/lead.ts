@@ -4,7 +4,8 @@
  * Changes come in two phases held in one opaque cursor:
  * - initial: first a paging token for "now" is taken, then every lead is read by id in ranges of 300 ids
  *   (Get Leads, filterType=id), page by page, never holding the database in memory. The scan ends after
- *   `maxIdGap` consecutive ids that do not exist.
+ *   `maxIdGap` consecutive ids that do not exist. When it found nothing at all by then, the activity log's
+ *   oldest entries say where ids start (once), and the scan goes on from there.
  * - incremental: `activities/leadchanges.json` from the token (New Lead and Change Data Value for the
  *   requested fields), then the changed leads' current values by id. Leads created during the initial scan
  *   show up here as New Lead, so nothing falls between the phases. Then `activities/deletedleads.json`
@@ -31,6 +32,10 @@ import type { LeadDescriber } from './describe';
 import { asFieldValue, asId, asRecord, batches, chunk, firstReason, isoDate, jsonBytes } from './shapes';
 
 export const BATCH = 300;
+/** Where the activity log is read from to find where lead ids start: before any Marketo instance existed. */
+const OLDEST_ACTIVITY = '2000-01-01T00:00:00Z';
+/** Pages of Get Lead Changes read at most to find where lead ids start. */
+const DISCOVERY_PAGES = 5;
 
 type Cursor =
   | {
@@ -42,6 +47,8 @@ type Cursor =
       sofar: number;
       /** When the paging token starts (ISO; absent in cursors written before it was kept). */
       since?: string;
+      /** Whether the scan already looked for where ids start (see `firstIdFromActivities`). */
+      probed?: boolean;
     }
   | {
       v: 1;
@@ -278,7 +285,21 @@ export class LeadObject {
     let nextStart = start.nextId;
     let c = start;
     try {
-      while (c.missing < this.options.maxIdGap) {
+      for (;;) {
+        if (c.missing >= this.options.maxIdGap) {
+          // Nothing at all from id 1 on: the ids may start higher than the gap reaches (a database whose first
+          // leads were deleted, or ids that never started near 1: the docs promise nothing about them). Ask the
+          // activity log once where they start, and scan on from there.
+          if (c.sofar > 0 || c.probed) break;
+          const first = await this.firstIdFromActivities(c.nextId, fields, inner);
+          c = { ...c, probed: true };
+          if (first === undefined) break;
+          // Read-aheads already sent cover ids below `first`, which hold nothing: wait them out and drop them.
+          await Promise.all(ahead.splice(0));
+          const from = Math.floor((first - 1) / BATCH) * BATCH + 1;
+          c = { ...c, nextId: from, missing: 0 };
+          nextStart = from;
+        }
         while (ahead.length < lookahead) {
           const ids = Array.from({ length: BATCH }, (_, i) => String(nextStart + i));
           ahead.push(settle(this.byFilter('id', ids, fields, inner, existedAtStart)));
@@ -305,6 +326,39 @@ export class LeadObject {
       // Read-aheads past the end (or past an early stop) are not needed: cancel them.
       controller.abort();
     }
+  }
+
+  /**
+   * The smallest lead id at or after `from` that the activity log names, reading Get Lead Changes from its
+   * oldest activities (New Lead is logged for every new person, activities.md), a few pages at most; undefined
+   * when none does. Only asked when the id scan found nothing in its first `maxIdGap` ids: an empty database
+   * pays a paging token and a few empty pages once.
+   */
+  private async firstIdFromActivities(
+    from: number,
+    fields: readonly string[],
+    signal: AbortSignal,
+  ): Promise<number | undefined> {
+    const start = await this.client.get('/v1/activities/pagingtoken.json', { sinceDatetime: OLDEST_ACTIVITY }, signal);
+    let token = start.nextPageToken;
+    if (!token) return undefined;
+    const watched = fields.filter((f) => !SYSTEM_FIELDS.has(f));
+    const changeFields = (watched.length > 0 ? watched : ['email']).join(',');
+    let first: number | undefined;
+    for (let page = 0; page < DISCOVERY_PAGES; page++) {
+      const envelope = await this.read(
+        '/v1/activities/leadchanges.json',
+        { nextPageToken: token, fields: changeFields, batchSize: BATCH },
+        signal,
+      );
+      for (const item of envelope.result) {
+        const id = Number(asRecord(item, 'lead change').leadId);
+        if (Number.isSafeInteger(id) && id >= from && (first === undefined || id < first)) first = id;
+      }
+      if (first !== undefined || envelope.moreResult !== true || !envelope.nextPageToken) break;
+      token = envelope.nextPageToken;
+    }
+    return first;
   }
 
   private async startInitial(signal?: AbortSignal): Promise<Cursor> {
