@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { MongoClient } from 'mongodb';
+import { MongoClient, type Collection } from 'mongodb';
 import pino, { type Logger } from 'pino';
 import { isStoreUnavailable, startJongodb } from '../src/db';
 import { createLogger } from '../src/observability';
@@ -78,7 +78,8 @@ test('errors in the log carry no credentials', () => {
   assert.match(text, /mongodb:\/\/\[redacted\]@db\.internal/);
 });
 
-test('a bulk write that meets an outage counts as the store being unavailable (the driver wraps the network error)', async () => {
+/** What `write` throws against a jongodb paused (SIGSTOP) after the client connected. */
+async function errorWhilePaused(write: (collection: Collection) => Promise<unknown>): Promise<unknown> {
   const server = await startJongodb();
   const client = new MongoClient(server.uri, {
     serverSelectionTimeoutMS: 500,
@@ -89,53 +90,31 @@ test('a bulk write that meets an outage counts as the store being unavailable (t
     await client.connect();
     await client.db('t').command({ ping: 1 });
     server.process.kill('SIGSTOP');
-    const error = await client
-      .db('t')
-      .collection('c')
-      .insertMany([{ a: 1 }, { a: 2 }])
-      .then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-    assert.ok(error instanceof Error, 'the insert failed');
-    assert.equal(error.name, 'MongoBulkWriteError', 'what the driver throws for a bulk write that fails this way');
-    assert.ok(isStoreUnavailable(error), 'a bulk write cut off by an outage is the store being unavailable');
+    return await write(client.db('t').collection('c')).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
   } finally {
     server.process.kill('SIGCONT');
     await client.close();
     await server.stop();
   }
+}
+
+test('a bulk write that meets an outage counts as the store being unavailable (the driver wraps the network error)', async () => {
+  const error = await errorWhilePaused((c) => c.insertMany([{ a: 1 }, { a: 2 }]));
+  assert.ok(error instanceof Error, 'the insert failed');
+  assert.equal(error.name, 'MongoBulkWriteError', 'what the driver throws for a bulk write that fails this way');
+  assert.ok(isStoreUnavailable(error), 'a bulk write cut off by an outage is the store being unavailable');
 });
 
 test('a MongoDB outage error (server paused) is logged with its message and counts as the store being unavailable', async () => {
-  const server = await startJongodb();
-  const client = new MongoClient(server.uri, {
-    serverSelectionTimeoutMS: 500,
-    connectTimeoutMS: 500,
-    heartbeatFrequencyMS: 500,
-  });
-  try {
-    await client.connect();
-    await client.db('t').command({ ping: 1 });
-    server.process.kill('SIGSTOP');
-    const error = await client
-      .db('t')
-      .collection('c')
-      .insertOne({ a: 1 })
-      .then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-    assert.ok(error instanceof Error, 'the insert failed');
-    assert.ok(isStoreUnavailable(error), `${error.name} means the store is unavailable`);
-    const { logger, lines } = capture();
-    createLogger({ level: 'info', redact: [], base: logger }).error({ err: error }, 'sync cycle failed');
-    const err = lines()[0]?.['err'] as Record<string, unknown>;
-    assert.equal(err['type'], error.name);
-    assert.equal(err['message'], error.message);
-  } finally {
-    server.process.kill('SIGCONT');
-    await client.close();
-    await server.stop();
-  }
+  const error = await errorWhilePaused((c) => c.insertOne({ a: 1 }));
+  assert.ok(error instanceof Error, 'the insert failed');
+  assert.ok(isStoreUnavailable(error), `${error.name} means the store is unavailable`);
+  const { logger, lines } = capture();
+  createLogger({ level: 'info', redact: [], base: logger }).error({ err: error }, 'sync cycle failed');
+  const err = lines()[0]?.['err'] as Record<string, unknown>;
+  assert.equal(err['type'], error.name);
+  assert.equal(err['message'], error.message);
 });
