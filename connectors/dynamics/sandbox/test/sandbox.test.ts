@@ -11,6 +11,14 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sandboxDefinition from '../src';
 import { startSandbox, type SandboxHarness } from './helpers';
+import {
+  boundaryOf,
+  buildHttpMessage,
+  buildMultipart,
+  MultipartError,
+  parseHttpMessage,
+  splitMultipart,
+} from '../src/multipart';
 
 const API = '/api/data/v9.2';
 
@@ -716,5 +724,67 @@ describe('independence from the connector', () => {
       const text = readFileSync(join(compiled, file), 'utf8');
       assert.doesNotMatch(text, /require\("(@tandem\/connector-dynamics|\.\.\/\.\.\/src)/, file);
     }
+  });
+});
+
+describe('the $batch reader', () => {
+  test('LF or CRLF line ends, a preamble, blanks after a delimiter, a nested change set, a quoted boundary', () => {
+    const body = [
+      'a preamble, ignored',
+      '--batch_1  ',
+      'Content-Type: multipart/mixed; boundary="changeset_1"',
+      '',
+      '--changeset_1',
+      'content-type: application/http',
+      'Content-ID: 1',
+      '',
+      'POST /api/data/v9.2/contacts HTTP/1.1',
+      'Content-Type: application/json',
+      '',
+      '{"lastname":"One"}',
+      '--changeset_1--',
+      '--batch_1',
+      'Content-Type: application/http',
+      '',
+      'GET /api/data/v9.2/contacts?$top=1 HTTP/1.1',
+      'Accept: application/json',
+      '',
+      '',
+      '--batch_1--',
+      'an epilogue, ignored',
+    ];
+    for (const end of ['\n', '\r\n']) {
+      const parts = splitMultipart(body.join(end), 'batch_1');
+      assert.equal(parts.length, 2);
+      const inner = boundaryOf(parts[0]?.headers['content-type']);
+      assert.equal(inner, 'changeset_1');
+      const [create] = splitMultipart(parts[0]?.body ?? '', inner as string);
+      assert.equal(create?.headers['content-id'], '1');
+      const post = parseHttpMessage(create?.body ?? '');
+      assert.equal(post.startLine, 'POST /api/data/v9.2/contacts HTTP/1.1');
+      assert.deepEqual(JSON.parse(post.body), { lastname: 'One' });
+      const get = parseHttpMessage(parts[1]?.body ?? '');
+      assert.equal(get.startLine, 'GET /api/data/v9.2/contacts?$top=1 HTTP/1.1');
+      assert.equal(get.headers['accept'], 'application/json');
+      assert.equal(get.body, '');
+    }
+  });
+
+  test('a body without its closing delimiter, or without any, is refused', () => {
+    assert.throws(
+      () => splitMultipart('--b\r\nContent-Type: application/http\r\n\r\nGET / HTTP/1.1\r\n', 'b'),
+      MultipartError,
+    );
+    assert.throws(() => splitMultipart('nothing here', 'b'), MultipartError);
+  });
+
+  test('answers are written with CRLF line ends and a closing delimiter', () => {
+    const text = buildMultipart('r', [
+      {
+        headers: { 'content-type': 'application/http' },
+        body: buildHttpMessage({ startLine: 'HTTP/1.1 204 No Content', headers: {}, body: '' }),
+      },
+    ]);
+    assert.equal(text, '--r\r\ncontent-type: application/http\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n\r\n--r--\r\n');
   });
 });
