@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { test } from 'node:test';
 import { request } from 'undici';
 import {
+  ConcurrencySlots,
   ConnectorAuthError,
   RetryableError,
   SingleFlight,
@@ -117,4 +118,35 @@ test('SingleFlight: callers share one request; it is cancelled only when the las
   await assert.rejects(b, /second gave up/);
   assert.equal(started[1]?.aborted, true, 'nobody waits any more: cancelled');
   assert.equal(await flight.run(start), 'token 3', 'the next caller starts afresh');
+});
+
+test('ConcurrencySlots: at most max in flight, the others in order; one given up while waiting never takes a slot', async () => {
+  const slots = new ConcurrencySlots(2);
+  let inFlight = 0;
+  let most = 0;
+  const order: number[] = [];
+  const gates: Array<() => void> = [];
+  const job = (n: number) => () =>
+    new Promise<number>((resolve) => {
+      inFlight += 1;
+      most = Math.max(most, inFlight);
+      order.push(n);
+      gates.push(() => {
+        inFlight -= 1;
+        resolve(n);
+      });
+    });
+  const given = new AbortController();
+  const runs = [slots.run(job(1)), slots.run(job(2)), slots.run(job(3), given.signal), slots.run(job(4))];
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(order, [1, 2], 'two in flight, the others wait');
+  given.abort(new Error('given up'));
+  await assert.rejects(runs[2] as Promise<number>, /given up/);
+  gates.shift()?.();
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(order, [1, 2, 4], 'the freed slot goes to the next still waiting');
+  while (gates.length > 0) gates.shift()?.();
+  assert.deepEqual(await Promise.all([runs[0], runs[1], runs[3]]), [1, 2, 4]);
+  assert.equal(most, 2);
+  await assert.rejects(slots.run(job(5), AbortSignal.abort(new Error('already'))), /already/);
 });

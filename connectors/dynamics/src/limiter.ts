@@ -3,54 +3,26 @@
  * and at most `requestsPerWindow` started per sliding `windowMs` (6000 per 5 minutes), so we rarely meet a 429.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ConcurrencySlots } from '@tandem/core/plugin';
 
 export class RequestLimiter {
-  private active = 0;
-  private readonly waiting: Array<() => void> = [];
+  private readonly slots: ConcurrencySlots;
   private readonly started: number[] = [];
 
   constructor(
-    private readonly maxConcurrent: number,
+    maxConcurrent: number,
     private readonly requestsPerWindow: number,
     private readonly windowMs: number,
-  ) {}
+  ) {
+    this.slots = new ConcurrencySlots(maxConcurrent);
+  }
 
   /** Runs `fn` once a concurrency slot and a window slot are free. */
-  async run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    await this.acquireSlot(signal);
-    try {
+  run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return this.slots.run(async () => {
       await this.acquireWindow(signal);
-      return await fn();
-    } finally {
-      this.release();
-    }
-  }
-
-  private acquireSlot(signal?: AbortSignal): Promise<void> {
-    signal?.throwIfAborted();
-    if (this.active < this.maxConcurrent) {
-      this.active += 1;
-      return Promise.resolve();
-    }
-    return new Promise((resolve, reject) => {
-      const grant = () => {
-        signal?.removeEventListener('abort', onAbort);
-        this.active += 1;
-        resolve();
-      };
-      const onAbort = () => {
-        const i = this.waiting.indexOf(grant);
-        if (i >= 0) this.waiting.splice(i, 1);
-        reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiting.push(grant);
-    });
-  }
-
-  private release(): void {
-    this.active -= 1;
-    this.waiting.shift()?.();
+      return fn();
+    }, signal);
   }
 
   private async acquireWindow(signal?: AbortSignal): Promise<void> {

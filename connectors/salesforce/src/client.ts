@@ -10,6 +10,7 @@
 import { request, type Agent } from 'undici';
 import type { Logger } from 'pino';
 import {
+  ConcurrencySlots,
   ConnectorAuthError,
   ConnectorRequestError,
   ProtocolError,
@@ -99,51 +100,11 @@ function describeBody(res: SfResponse): string {
   return `${type}${snippet ? `: "${snippet}"` : ''}`;
 }
 
-/** At most `max` requests in flight; the others wait their turn (or their signal). */
-class Slots {
-  private active = 0;
-  private readonly waiting: Array<() => void> = [];
-
-  constructor(private readonly max: number) {}
-
-  async run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    await this.acquire(signal);
-    try {
-      return await fn();
-    } finally {
-      this.active -= 1;
-      this.waiting.shift()?.();
-    }
-  }
-
-  private acquire(signal?: AbortSignal): Promise<void> {
-    signal?.throwIfAborted();
-    if (this.active < this.max) {
-      this.active += 1;
-      return Promise.resolve();
-    }
-    return new Promise((resolve, reject) => {
-      const grant = () => {
-        signal?.removeEventListener('abort', onAbort);
-        this.active += 1;
-        resolve();
-      };
-      const onAbort = () => {
-        const i = this.waiting.indexOf(grant);
-        if (i >= 0) this.waiting.splice(i, 1);
-        reject(signal?.reason);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiting.push(grant);
-    });
-  }
-}
-
 export class SalesforceClient {
   /** `/services/data/v63.0/` */
   readonly basePath: string;
   private readonly origin: string;
-  private readonly slots: Slots;
+  private readonly slots: ConcurrencySlots;
   /** The server's clock minus ours, from the `Date` header of the last answer (Salesforce's windows are its own). */
   private clockOffsetMs = 0;
 
@@ -159,7 +120,7 @@ export class SalesforceClient {
   ) {
     this.origin = new URL(url).origin;
     this.basePath = `/services/data/${apiVersion}/`;
-    this.slots = new Slots(limits.maxConcurrent);
+    this.slots = new ConcurrencySlots(limits.maxConcurrent);
   }
 
   /** Salesforce's time now, as its last answer's `Date` header placed it against ours. */

@@ -11,3 +11,4 @@ export * from './secrets';
 export * from './abort';
 export * from './http';
 export * from './single-flight';
+export * from './slots';
